@@ -1,0 +1,109 @@
+//! `create`: validate the bundle, claim the id, spawn the init and leave it blocked on
+//! exec.fifo. Any failure removes what was made: state dir, fifo and process.
+
+use crate::bundle::Bundle;
+use crate::process::{spawn, InitConfig};
+use crate::state::{proc_stat, Saved, StateDir};
+use crate::{id, timefmt, Error, Result};
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Creates the container; returns the init's pid.
+pub fn create(opts: &CreateOptions) -> Result<i32> {
+    id::check(opts.id)?;
+    // Everything about the input is checked before anything is made.
+    let bundle = Bundle::load(opts.bundle)?;
+    let dir = StateDir::create(opts.root, opts.id)?;
+    match create_in(&dir, &bundle, opts) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            let _ = dir.remove();
+            Err(e)
+        }
+    }
+}
+
+fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i32> {
+    let fifo_path = dir.fifo_path();
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+    // Opened for reading before any writer exists: does not block (see init::wait_for_start).
+    let fd = nix::fcntl::open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let fifo = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Relative mount sources are relative to the bundle.
+    nix::unistd::chdir(&bundle.dir)
+        .map_err(|e| Error::sys(format!("chdir {}", bundle.dir.display()), e))?;
+    let cfg = InitConfig {
+        spec: &bundle.spec,
+        rootfs: &bundle.rootfs,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        parent_fds: vec![dir.lock_fd()],
+    };
+    let spawned = spawn::spawn(&cfg, fifo)?;
+    let pid = spawned.pid.as_raw();
+    let record = || -> Result<()> {
+        let (_, pid_start) =
+            proc_stat(pid).ok_or_else(|| Error::Init("the container init died".into()))?;
+        let saved = Saved {
+            id: opts.id.to_string(),
+            pid,
+            pid_start,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: timefmt::now_rfc3339(),
+            owner: nix::unistd::geteuid().as_raw(),
+            annotations: bundle
+                .spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            own_pid_ns: spawned.own_pid_ns,
+        };
+        dir.save(&saved)?;
+        if let Some(p) = opts.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = record() {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+/// Writes the pid file atomically: a reader sees no file or the whole pid.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Other(format!("pid file {} has no file name", path.display())))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, pid.to_string())
+        .map_err(|e| Error::io("cannot write pid file", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write pid file", path, e))
+}

@@ -1,0 +1,57 @@
+//! `delete`: remove a stopped or created container; `--force` kills a running one first.
+
+use crate::state::{process_alive, Saved, StateDir, Status};
+use crate::{sys, Error, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = match StateDir::open(root, id) {
+        // runc: deleting a container that does not exist with --force is not an error.
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        r => r?,
+    };
+    let saved = dir.load()?;
+    let status = dir.status(saved.as_ref());
+    if status == Status::Running && !force {
+        return Err(Error::BadStatus {
+            id: id.to_string(),
+            status: status.as_str(),
+            msg: "cannot delete a running container (stop it first, or use --force)",
+        });
+    }
+    if let Some(saved) = &saved {
+        if status != Status::Stopped {
+            kill_and_wait(saved)?;
+        }
+    }
+    dir.remove()
+}
+
+/// SIGKILLs every process of the container and waits until the init is gone.
+fn kill_and_wait(saved: &Saved) -> Result<()> {
+    // The pidfd pins the process: once it is open and the start time still matches,
+    // signals and the wait cannot reach a recycled pid.
+    let pidfd = match sys::pidfd_open(saved.pid) {
+        Ok(fd) => fd,
+        Err(nix::Error::ESRCH) => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("pidfd_open {}", saved.pid), e)),
+    };
+    if !process_alive(saved.pid, saved.pid_start) {
+        return Ok(());
+    }
+    for pid in super::kill::container_pids(saved) {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(10_000u16)) {
+        Ok(n) if n > 0 => Ok(()),
+        Ok(_) => Err(Error::Other(format!(
+            "container {}: init {} did not die within 10 s of SIGKILL",
+            saved.id, saved.pid
+        ))),
+        Err(e) => Err(Error::sys("poll pidfd", e)),
+    }
+}

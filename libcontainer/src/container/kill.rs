@@ -1,0 +1,87 @@
+//! `kill`: signal a created or running container's init, or with `--all` every
+//! process of the container.
+
+use crate::state::{process_alive, Saved, StateDir, Status};
+use crate::{Error, Result};
+use std::path::Path;
+
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
+    let dir = StateDir::open(root, id)?;
+    let saved = dir.load()?;
+    let status = dir.status(saved.as_ref());
+    let saved = match (status, saved) {
+        (Status::Created | Status::Running, Some(s)) => s,
+        _ => {
+            return Err(Error::BadStatus {
+                id: id.to_string(),
+                status: status.as_str(),
+                msg: "cannot signal a container that is not running",
+            })
+        }
+    };
+    let pids = if all {
+        container_pids(&saved)
+    } else {
+        vec![saved.pid]
+    };
+    for pid in pids {
+        send(pid, signal)?;
+    }
+    Ok(())
+}
+
+fn send(pid: i32, signal: i32) -> Result<()> {
+    // SAFETY: kill takes plain integers.
+    let ret = unsafe { libc::kill(pid, signal) };
+    match nix::errno::Errno::result(ret) {
+        Ok(_) | Err(nix::Error::ESRCH) => Ok(()),
+        Err(e) => Err(Error::sys(format!("kill {pid} with signal {signal}"), e)),
+    }
+}
+
+fn ns_of(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
+}
+
+/// The init and, when it has a pid namespace of its own, every process in it;
+/// otherwise the init and its descendants.
+pub(crate) fn container_pids(saved: &Saved) -> Vec<i32> {
+    if !process_alive(saved.pid, saved.pid_start) {
+        return vec![];
+    }
+    let procs: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, ppid(pid)?)))
+        .collect();
+    let mut out = vec![saved.pid];
+    if saved.own_pid_ns {
+        let ns = ns_of(saved.pid);
+        out.extend(
+            procs
+                .iter()
+                .filter(|(p, _)| *p != saved.pid && ns.is_some() && ns_of(*p) == ns)
+                .map(|(p, _)| *p),
+        );
+        return out;
+    }
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(
+            procs
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    out
+}
+
+fn ppid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+}

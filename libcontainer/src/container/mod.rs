@@ -1,0 +1,17 @@
+//! The lifecycle of runtime-spec `runtime.md`, one file per operation.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod start;
+mod state;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use kill::kill;
+pub use list::{list, Summary};
+pub use run::run;
+pub use start::start;
+pub use state::state;

@@ -1,0 +1,73 @@
+//! The library's error type: every variant says what failed and where.
+
+use std::path::PathBuf;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O call on a named path failed.
+    #[error("{what} {path}: {err}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    /// A system call failed.
+    #[error("{what}: {errno}")]
+    Sys { what: String, errno: nix::Error },
+    /// `config.json` is not valid JSON or does not match the spec's types.
+    #[error("cannot parse {path}: {err}")]
+    ConfigParse {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+    /// A field of `config.json` has a value the spec or corral does not allow.
+    #[error("{file}: {field}: {msg}")]
+    Invalid {
+        file: PathBuf,
+        field: String,
+        msg: String,
+    },
+    /// A field of `config.json` that this version of corral does not implement.
+    #[error("{file}: {field}: not supported by corral yet")]
+    Unsupported { file: PathBuf, field: String },
+    /// A command-line option that this version of corral does not implement.
+    #[error("{0}: not supported by corral yet")]
+    UnsupportedOption(String),
+    #[error("invalid container id {0:?}: an id is 1 to 1024 characters of letters, digits, '_', '+', '-' and '.', and not '.' or '..'")]
+    InvalidId(String),
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("container {0} already exists")]
+    Exists(String),
+    /// The operation is not allowed in the container's current status.
+    #[error("container {id} is {status}: {msg}")]
+    BadStatus {
+        id: String,
+        status: &'static str,
+        msg: &'static str,
+    },
+    /// The container init failed before it could run the user's program.
+    #[error("container init failed: {0}")]
+    Init(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            err: source,
+        }
+    }
+
+    pub fn sys(what: impl Into<String>, errno: nix::Error) -> Self {
+        Error::Sys {
+            what: what.into(),
+            errno,
+        }
+    }
+}

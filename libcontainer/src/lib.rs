@@ -1,0 +1,26 @@
+//! corral's container library.
+//!
+//! The modules follow the life of a container:
+//! [`bundle`] loads `config.json` and [`validate`] checks it, [`state`] keeps the
+//! container's directory under the runtime root, [`container`] holds one file per
+//! lifecycle operation, [`process`] spawns the container init and runs it up to the
+//! user's `execve`, and [`rootfs`] builds its filesystem view.
+
+pub mod bundle;
+pub mod container;
+pub mod error;
+pub mod features;
+pub mod id;
+pub mod process;
+pub mod rootfs;
+pub mod signal;
+pub mod state;
+pub mod sys;
+pub mod template;
+pub mod timefmt;
+pub mod validate;
+
+pub use error::{Error, Result};
+
+/// The runtime-spec version corral implements.
+pub const OCI_VERSION: &str = "1.3.0";

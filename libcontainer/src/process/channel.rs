@@ -1,0 +1,138 @@
+//! The parent/child channel: one SOCK_SEQPACKET socketpair made before clone, so every
+//! message is one datagram and a dead peer reads as end-of-file.
+//!
+//! ```text
+//!   parent (corral create)                    child (container init)
+//!        |                <-- MapRequest       (only with a new user namespace)
+//!        |  write uid_map, gid_map
+//!        |  MapsWritten -->
+//!        |                <-- Ready            (set up, blocked on exec.fifo)
+//!        |             or <-- Error(message)   (setup failed; the child exits 1)
+//! ```
+//! Each direction has its own message type, so a message can only travel one way.
+
+use crate::{Error, Result};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Child → parent.
+#[derive(Debug, PartialEq)]
+pub enum ChildMsg {
+    MapRequest,
+    Ready,
+    Error(String),
+}
+
+/// Parent → child.
+#[derive(Debug, PartialEq)]
+pub enum ParentMsg {
+    MapsWritten,
+}
+
+pub struct ParentEnd(OwnedFd);
+pub struct ChildEnd(OwnedFd);
+
+pub fn pair() -> Result<(ParentEnd, ChildEnd)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("socketpair", e))?;
+    Ok((ParentEnd(a), ChildEnd(b)))
+}
+
+fn send_bytes(fd: &OwnedFd, bytes: &[u8]) -> Result<()> {
+    send(fd.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL)
+        .map(drop)
+        .map_err(|e| Error::sys("send on init channel", e))
+}
+
+/// One datagram, or `None` at end-of-file.
+fn recv_bytes(fd: &OwnedFd) -> Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(Error::sys("receive on init channel", e)),
+        }
+    }
+}
+
+impl ParentEnd {
+    pub fn recv(&self) -> Result<Option<ChildMsg>> {
+        let Some(b) = recv_bytes(&self.0)? else {
+            return Ok(None);
+        };
+        match b.split_first() {
+            Some((b'M', _)) => Ok(Some(ChildMsg::MapRequest)),
+            Some((b'R', _)) => Ok(Some(ChildMsg::Ready)),
+            Some((b'E', msg)) => Ok(Some(ChildMsg::Error(
+                String::from_utf8_lossy(msg).into_owned(),
+            ))),
+            _ => Err(Error::Other(format!(
+                "unknown message {b:?} from container init"
+            ))),
+        }
+    }
+
+    pub fn send(&self, msg: ParentMsg) -> Result<()> {
+        match msg {
+            ParentMsg::MapsWritten => send_bytes(&self.0, b"W"),
+        }
+    }
+}
+
+impl ChildEnd {
+    pub fn send(&self, msg: &ChildMsg) -> Result<()> {
+        match msg {
+            ChildMsg::MapRequest => send_bytes(&self.0, b"M"),
+            ChildMsg::Ready => send_bytes(&self.0, b"R"),
+            ChildMsg::Error(m) => {
+                let mut b = Vec::with_capacity(m.len() + 1);
+                b.push(b'E');
+                b.extend_from_slice(m.as_bytes());
+                b.truncate(60 * 1024);
+                send_bytes(&self.0, &b)
+            }
+        }
+    }
+
+    pub fn recv(&self) -> Result<ParentMsg> {
+        match recv_bytes(&self.0)?.as_deref() {
+            Some(b"W") => Ok(ParentMsg::MapsWritten),
+            None => Err(Error::Other("the runtime went away".into())),
+            Some(b) => Err(Error::Other(format!(
+                "unknown message {b:?} from the runtime"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let (p, c) = pair().unwrap();
+        c.send(&ChildMsg::MapRequest).unwrap();
+        assert_eq!(p.recv().unwrap(), Some(ChildMsg::MapRequest));
+        p.send(ParentMsg::MapsWritten).unwrap();
+        assert_eq!(c.recv().unwrap(), ParentMsg::MapsWritten);
+        c.send(&ChildMsg::Error("mount /proc: EPERM".into()))
+            .unwrap();
+        assert_eq!(
+            p.recv().unwrap(),
+            Some(ChildMsg::Error("mount /proc: EPERM".into()))
+        );
+        drop(c);
+        assert_eq!(p.recv().unwrap(), None);
+    }
+}

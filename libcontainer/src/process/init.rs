@@ -1,0 +1,201 @@
+//! The container init: runs in the cloned child, never returns.
+//!
+//! join/create namespaces → hostname → rootfs → keyring, oom score → rlimits and
+//! identity → cwd, executable lookup, fds → Ready → block on exec.fifo → execve.
+//! Any error before Ready is sent to the parent, which reports it and cleans up.
+
+use super::channel::{ChildEnd, ChildMsg, ParentMsg};
+use super::namespaces::{self, Plan};
+use super::{user, InitConfig};
+use crate::rootfs::{self, RootfsConfig};
+use crate::{sys, Error, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+
+/// The program to exec, resolved before Ready so a missing one fails `create`.
+struct Exec {
+    path: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+}
+
+pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) -> ! {
+    for fd in &cfg.parent_fds {
+        // SAFETY: the parent's copies stay open; this process never drops their owners
+        // (it execs or _exits), so nothing closes them twice.
+        unsafe { libc::close(*fd) };
+    }
+    let exec = match setup(cfg, plan, &chan) {
+        Ok(exec) => exec,
+        Err(e) => {
+            let _ = chan.send(&ChildMsg::Error(e.to_string()));
+            sys::exit_now(1);
+        }
+    };
+    if chan.send(&ChildMsg::Ready).is_err() {
+        sys::exit_now(1);
+    }
+    drop(chan);
+    if !wait_for_start(&fifo) {
+        sys::exit_now(1);
+    }
+    drop(fifo);
+    let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
+    eprintln!("corral: exec {:?}: {err}", exec.path);
+    sys::exit_now(127);
+}
+
+fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
+    if plan.clone_flags & NEWUSER != 0 {
+        mapped(chan)?;
+    }
+    for (t, fd) in &plan.child_joins {
+        namespaces::join(*t, fd)?;
+    }
+    if plan.child_unshare != 0 {
+        namespaces::unshare(plan.child_unshare)?;
+        if plan.child_unshare & NEWUSER != 0 {
+            mapped(chan)?;
+        }
+    }
+    let spec = cfg.spec;
+    let process = spec.process().as_ref().expect("validated");
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h)
+            .map_err(|e| Error::sys(format!("hostname: sethostname {h:?}"), e))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: d points to d.len() valid bytes.
+        let ret = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        nix::errno::Errno::result(ret)
+            .map_err(|e| Error::sys(format!("domainname: setdomainname {d:?}"), e))?;
+    }
+    if !cfg.no_new_keyring {
+        sys::join_new_session_keyring().map_err(|e| Error::sys("join a new session keyring", e))?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            Error::io(
+                "process.oomScoreAdj: cannot write",
+                "/proc/self/oom_score_adj",
+                e,
+            )
+        })?;
+    }
+    nix::sys::stat::umask(Mode::empty());
+    let in_userns = plan.new_userns
+        || plan
+            .child_joins
+            .iter()
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
+    rootfs::setup(&RootfsConfig {
+        spec,
+        rootfs: cfg.rootfs,
+        no_pivot: cfg.no_pivot,
+        in_userns,
+    })?;
+    user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    user::set_identity(process)?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(Mode::from_bits_truncate(umask));
+    nix::unistd::chdir(process.cwd())
+        .map_err(|e| Error::sys(format!("process.cwd: chdir {}", process.cwd().display()), e))?;
+    let env = process.env().clone().unwrap_or_default();
+    let args = process.args().as_deref().expect("validated");
+    let path = find_executable(&args[0], &env)?;
+    sys::cloexec_from(3 + cfg.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
+    if process.no_new_privileges() == Some(true) {
+        user::set_no_new_privileges()?;
+    }
+    Ok(Exec {
+        path: cstring(path.as_os_str().as_encoded_bytes())?,
+        args: args
+            .iter()
+            .map(|a| cstring(a.as_bytes()))
+            .collect::<Result<_>>()?,
+        env: env
+            .iter()
+            .map(|e| cstring(e.as_bytes()))
+            .collect::<Result<_>>()?,
+    })
+}
+
+fn cstring(b: &[u8]) -> Result<CString> {
+    CString::new(b).map_err(|_| {
+        Error::Other(format!(
+            "{:?} contains a NUL byte",
+            String::from_utf8_lossy(b)
+        ))
+    })
+}
+
+/// Asks the parent for uid/gid maps, then becomes root of the new user namespace
+/// (when 0 is mapped; otherwise the creator's full capabilities there still hold).
+fn mapped(chan: &ChildEnd) -> Result<()> {
+    chan.send(&ChildMsg::MapRequest)?;
+    match chan.recv()? {
+        ParentMsg::MapsWritten => {}
+    }
+    let root_g = nix::unistd::Gid::from_raw(0);
+    let root_u = nix::unistd::Uid::from_raw(0);
+    let _ = nix::unistd::setresgid(root_g, root_g, root_g);
+    let _ = nix::unistd::setresuid(root_u, root_u, root_u);
+    Ok(())
+}
+
+fn is_executable(p: &Path) -> std::io::Result<bool> {
+    let m = std::fs::metadata(p)?;
+    Ok(m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `args[0]` as execvp(3) would find it, with the container's PATH.
+fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
+    if name.contains('/') {
+        return match is_executable(Path::new(name)) {
+            Ok(true) => Ok(PathBuf::from(name)),
+            Ok(false) => Err(Error::Other(format!("exec: {name:?}: permission denied"))),
+            Err(e) => Err(Error::Other(format!("exec: {name:?}: stat {name}: {e}"))),
+        };
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path_var.split(':') {
+        let p = Path::new(if dir.is_empty() { "." } else { dir }).join(name);
+        if is_executable(&p).unwrap_or(false) {
+            return Ok(p);
+        }
+    }
+    Err(Error::Other(format!(
+        "exec: {name:?}: executable file not found in $PATH"
+    )))
+}
+
+/// Blocks until `start` writes a byte to exec.fifo. The fifo was opened for reading
+/// before any writer existed, so poll sleeps until one writes (no busy loop); a writer
+/// that leaves without writing reads as end-of-file and ends the init.
+fn wait_for_start(fifo: &OwnedFd) -> bool {
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(_) => return false,
+        }
+        let mut b = [0u8; 1];
+        match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
+            Ok(1) => return true,
+            Ok(_) => return false,
+            Err(nix::Error::EAGAIN | nix::Error::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Spawning the container init and running it up to the user's `execve`.
+//!
+//! - [`spawn`]: the parent side. Opens the namespaces to join, clones the init with
+//!   one clone3(2) into its new namespaces, answers its requests, waits until it is ready.
+//! - [`init`]: the child side. Rootfs, hostname, credentials, then it blocks on
+//!   `exec.fifo` until `start`, and execs.
+//! - [`channel`]: the typed messages between the two.
+
+pub mod channel;
+pub mod init;
+mod namespaces;
+pub mod spawn;
+mod user;
+
+use oci_spec::runtime::Spec;
+use std::path::Path;
+
+/// Everything the init needs, prepared by the parent before it clones.
+pub struct InitConfig<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// Extra fds after stdio that the container keeps (`--preserve-fds`).
+    pub preserve_fds: u32,
+    /// Fds of the parent the init must close at once, before anything else: the state
+    /// dir's lock above all (a flock belongs to the open file, which the fork shares).
+    pub parent_fds: Vec<std::os::fd::RawFd>,
+}

@@ -1,0 +1,145 @@
+//! A `cgroup` mount of `config.json`: cgroup2 on a unified host; on a v1 or hybrid
+//! host a tmpfs holding one mount per hierarchy the host has, as runc does.
+//! Inside a new cgroup namespace each hierarchy shows the container's own cgroup as root.
+
+use super::sys_err;
+use crate::{Error, Result};
+use nix::mount::{mount, MsFlags};
+use std::path::Path;
+
+const HOST_CGROUP: &str = "/sys/fs/cgroup";
+
+pub fn mount_cgroups(dest: &Path, flags: MsFlags) -> Result<()> {
+    let fs =
+        nix::sys::statfs::statfs(HOST_CGROUP).map_err(sys_err(format!("statfs {HOST_CGROUP}")))?;
+    if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+        return mount(Some("cgroup"), dest, Some("cgroup2"), flags, None::<&str>)
+            .map_err(sys_err(format!("mount cgroup2 on {}", dest.display())));
+    }
+    let tmpfs_flags = flags - MsFlags::MS_RDONLY;
+    mount(
+        Some("tmpfs"),
+        dest,
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .map_err(sys_err(format!(
+        "mount tmpfs for cgroups on {}",
+        dest.display()
+    )))?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("cannot read", "/proc/self/mountinfo", e))?;
+    for h in hierarchies(&mountinfo) {
+        let target = dest.join(h.name);
+        std::fs::create_dir_all(&target).map_err(|e| Error::io("cannot create", &target, e))?;
+        let data = (!h.data.is_empty()).then_some(h.data.as_str());
+        if mount(Some("cgroup"), &target, Some(h.fstype), flags, data).is_err() {
+            // Not allowed to mount this hierarchy afresh (say, from a user namespace):
+            // show the host's instead.
+            let host = Path::new(HOST_CGROUP).join(h.name);
+            mount(
+                Some(&host),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(sys_err(format!(
+                "bind {} on {}",
+                host.display(),
+                target.display()
+            )))?;
+            let re = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
+            mount(None::<&str>, &target, None::<&str>, re, None::<&str>)
+                .map_err(sys_err(format!("remount {}", target.display())))?;
+        }
+    }
+    // Links such as cpu -> cpu,cpuacct.
+    if let Ok(entries) = std::fs::read_dir(HOST_CGROUP) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                if let Ok(to) = std::fs::read_link(e.path()) {
+                    let _ = std::os::unix::fs::symlink(to, dest.join(e.file_name()));
+                }
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let re = MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY;
+        mount(None::<&str>, dest, None::<&str>, re, Some("mode=755"))
+            .map_err(sys_err(format!("remount {} read-only", dest.display())))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+struct Hierarchy<'a> {
+    name: &'a str,
+    fstype: &'a str,
+    data: String,
+}
+
+/// The cgroup hierarchies mounted directly under /sys/fs/cgroup, from mountinfo.
+fn hierarchies(mountinfo: &str) -> Vec<Hierarchy<'_>> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        let (Some(fstype), Some(_src), Some(opts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        let Some(name) = point.strip_prefix("/sys/fs/cgroup/") else {
+            continue;
+        };
+        if name.contains('/') || out.iter().any(|h: &Hierarchy| h.name == name) {
+            continue;
+        }
+        let data: Vec<&str> = opts
+            .split(',')
+            .filter(|o| *o != "rw" && *o != "ro")
+            .collect();
+        out.push(Hierarchy {
+            name,
+            fstype,
+            data: data.join(","),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hybrid_mountinfo() {
+        let mi = "\
+35 26 0:30 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
+38 35 0:33 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup rw,cpu,cpuacct
+39 35 0:34 / /sys/fs/cgroup/memory/process_api rw - cgroup cgroup rw,memory
+40 35 0:34 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory";
+        let h = hierarchies(mi);
+        let names: Vec<_> = h
+            .iter()
+            .map(|h| (h.name, h.fstype, h.data.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("unified", "cgroup2", "nsdelegate"),
+                ("cpu,cpuacct", "cgroup", "cpu,cpuacct"),
+                ("memory", "cgroup", "memory"),
+            ]
+        );
+    }
+}

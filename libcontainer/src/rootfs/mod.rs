@@ -1,0 +1,133 @@
+//! The container's filesystem view, built inside its new mount namespace:
+//! propagation → bind the rootfs → `mounts` in order → `/dev` → pivot_root →
+//! masked and read-only paths → read-only root.
+
+mod cgroupfs;
+mod devices;
+mod mounts;
+pub mod options;
+
+use crate::sys;
+use crate::{Error, Result};
+use nix::fcntl::OFlag;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+/// What the rootfs steps need besides the spec.
+pub struct RootfsConfig<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub no_pivot: bool,
+    /// The init is in a new user namespace: device nodes cannot be made, only bound.
+    pub in_userns: bool,
+}
+
+pub(crate) fn sys_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
+    let what = what.into();
+    move |e| Error::sys(what, e)
+}
+
+pub fn setup(cfg: &RootfsConfig) -> Result<()> {
+    let rootfs = cfg.rootfs;
+    // Nothing we mount may propagate back to the host: make every mount a slave first.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(sys_err("make / a recursive slave"))?;
+    // pivot_root needs the new root to be a mount point.
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(sys_err(format!("bind mount rootfs {}", rootfs.display())))?;
+    let spec_mounts = cfg.spec.mounts().as_deref().unwrap_or_default();
+    for (i, m) in spec_mounts.iter().enumerate() {
+        mounts::mount_one(rootfs, m).map_err(|e| Error::Other(format!("mounts[{i}]: {e}")))?;
+    }
+    if !spec_mounts.iter().any(mounts::is_bind_of_dev) {
+        devices::create_default(rootfs, cfg.in_userns)?;
+        devices::links(rootfs)?;
+    }
+    if cfg.no_pivot {
+        move_root(rootfs)?;
+    } else {
+        pivot(rootfs)?;
+    }
+    if let Some(linux) = cfg.spec.linux() {
+        for p in linux.masked_paths().iter().flatten() {
+            mounts::mask(p)?;
+        }
+        for p in linux.readonly_paths().iter().flatten() {
+            mounts::make_readonly(p)?;
+        }
+        if let Some(prop) = linux.rootfs_propagation() {
+            let flags = options::propagation(prop).expect("validated");
+            mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+                .map_err(sys_err(format!("set rootfsPropagation {prop}")))?;
+        }
+    }
+    if cfg.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let locked = mounts::locked_flags("/");
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked;
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+            .map_err(sys_err("remount / read-only (root.readonly)"))?;
+    }
+    Ok(())
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys_err(format!("open {}", path.display())))?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// pivot_root(".", ".") stacks the old root on top of the new one; unmounting "."
+/// then removes it, with no directory needed inside the rootfs to hold it.
+fn pivot(rootfs: &Path) -> Result<()> {
+    let old = open_dir(Path::new("/"))?;
+    let new = open_dir(rootfs)?;
+    nix::unistd::fchdir(new.as_raw_fd()).map_err(sys_err("chdir to rootfs"))?;
+    sys::pivot_root(".", ".").map_err(sys_err(format!("pivot_root to {}", rootfs.display())))?;
+    nix::unistd::fchdir(old.as_raw_fd()).map_err(sys_err("chdir to old root"))?;
+    // The old root must not propagate the unmount to the host.
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(sys_err("make old root a slave"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(sys_err("unmount old root"))?;
+    nix::unistd::chdir("/").map_err(sys_err("chdir /"))
+}
+
+/// `--no-pivot`: move the rootfs over / and chroot, for roots pivot_root cannot leave (ramfs).
+fn move_root(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).map_err(sys_err("chdir to rootfs"))?;
+    mount(
+        Some(rootfs),
+        "/",
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .map_err(sys_err("move rootfs to /"))?;
+    nix::unistd::chroot(".").map_err(sys_err("chroot to rootfs"))?;
+    nix::unistd::chdir("/").map_err(sys_err("chdir /"))
+}

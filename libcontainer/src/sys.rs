@@ -1,0 +1,96 @@
+//! Thin wrappers over the system calls nix and libc do not wrap for us.
+
+use nix::errno::Errno;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// `struct clone_args` of clone3(2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What [`clone3_fork`] returned in the calling process.
+pub enum Forked {
+    Parent(nix::unistd::Pid),
+    Child,
+}
+
+/// Forks with clone3(2): no new stack, so the child runs on a copy of ours, like fork(2),
+/// but namespace flags (including `CLONE_NEWTIME`, which clone(2) cannot take) apply at once.
+///
+/// Callers must be single-threaded: the child gets a copy of the whole address space,
+/// and any lock another thread held would stay locked in it forever.
+pub fn clone3_fork(flags: u64) -> Result<Forked, Errno> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args of the size we pass; with stack 0 and no CLONE_VM
+    // the kernel gives the child a copy-on-write copy of this stack, as fork(2) does.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(nix::unistd::Pid::from_raw(pid as i32))),
+    }
+}
+
+/// pivot_root(2), which libc does not export.
+pub fn pivot_root(new_root: &str, put_old: &str) -> Result<(), Errno> {
+    let new_root = std::ffi::CString::new(new_root).map_err(|_| Errno::EINVAL)?;
+    let put_old = std::ffi::CString::new(put_old).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) };
+    Errno::result(ret).map(drop)
+}
+
+/// Marks every fd from `first` on close-on-exec (close_range(2), Linux 5.11).
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: close_range only changes fd flags; no memory is passed.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    Errno::result(ret).map(drop)
+}
+
+/// A pidfd for `pid` (pidfd_open(2)): pollable, readable once the process has exited.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: no memory is passed; on success the kernel returns a new fd we own.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    Errno::result(ret).map(|fd| unsafe {
+        // SAFETY: fd was just returned by the kernel and is owned by no one else.
+        OwnedFd::from_raw_fd(fd as RawFd)
+    })
+}
+
+/// Joins a new anonymous session keyring, so the container does not share the caller's.
+pub fn join_new_session_keyring() -> Result<(), Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a NULL name asks for a new anonymous keyring; no other memory is passed.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0usize) };
+    Errno::result(ret).map(drop)
+}
+
+/// Ends the calling process at once, without running Rust or libc exit handlers
+/// (the forked init must not flush or free what belongs to the parent's image).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no shared state.
+    unsafe { libc::_exit(code) }
+}

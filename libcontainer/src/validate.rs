@@ -1,0 +1,263 @@
+//! Validation of a parsed `config.json`: a list of small named checks, run before
+//! anything is created, so that bad input leaves nothing behind.
+//!
+//! Each check returns the first problem it finds as an error naming the file and the
+//! field. Fields this version of corral does not implement are refused, never ignored.
+
+use crate::{Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+struct Ctx<'a> {
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, field: impl Into<String>, msg: impl Into<String>) -> Error {
+        Error::Invalid {
+            file: self.file.to_path_buf(),
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+
+    fn unsupported(&self, field: impl Into<String>) -> Error {
+        Error::Unsupported {
+            file: self.file.to_path_buf(),
+            field: field.into(),
+        }
+    }
+}
+
+/// Checks `spec` (read from `file` in bundle `dir`); returns the absolute rootfs path.
+pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
+    let cx = Ctx { file };
+    version(&cx, spec)?;
+    let rootfs = root(&cx, spec, dir)?;
+    process(&cx, spec)?;
+    namespaces(&cx, spec)?;
+    mounts(&cx, spec)?;
+    unsupported(&cx, spec)?;
+    Ok(rootfs)
+}
+
+fn version(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let v = spec.version();
+    if v.is_empty() {
+        return Err(cx.invalid("ociVersion", "is required"));
+    }
+    if !v.starts_with("1.") {
+        return Err(cx.invalid(
+            "ociVersion",
+            format!("{v:?} is not a 1.x version this runtime implements"),
+        ));
+    }
+    Ok(())
+}
+
+fn root(cx: &Ctx, spec: &Spec, dir: &Path) -> Result<PathBuf> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| cx.invalid("root", "is required"))?;
+    if root.path().as_os_str().is_empty() {
+        return Err(cx.invalid("root.path", "is required"));
+    }
+    let path = dir.join(root.path());
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => Ok(path),
+        Ok(_) => Err(cx.invalid(
+            "root.path",
+            format!("{} is not a directory", path.display()),
+        )),
+        Err(e) => Err(cx.invalid("root.path", format!("{}: {e}", path.display()))),
+    }
+}
+
+fn process(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let p = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| cx.invalid("process", "is required"))?;
+    match p.args() {
+        Some(args) if !args.is_empty() && !args[0].is_empty() => {}
+        _ => return Err(cx.invalid("process.args", "must name a program to run")),
+    }
+    if !p.cwd().is_absolute() {
+        return Err(cx.invalid(
+            "process.cwd",
+            format!("{:?} is not an absolute path", p.cwd()),
+        ));
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') {
+            return Err(cx.invalid(
+                format!("process.env[{i}]"),
+                format!("{e:?} is not KEY=value"),
+            ));
+        }
+    }
+    if p.terminal() == Some(true) {
+        return Err(cx.unsupported("process.terminal"));
+    }
+    let checks: [(&str, bool); 5] = [
+        ("process.apparmorProfile", p.apparmor_profile().is_some()),
+        ("process.selinuxLabel", p.selinux_label().is_some()),
+        ("process.scheduler", p.scheduler().is_some()),
+        ("process.ioPriority", p.io_priority().is_some()),
+        ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
+    ];
+    refuse_set(cx, &checks)
+}
+
+fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let nss = linux.and_then(|l| l.namespaces().as_ref());
+    let mut seen = HashSet::new();
+    for (i, ns) in nss.into_iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(cx.invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("namespace {} is listed twice", ns.typ()),
+            ));
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return Err(cx.invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{path:?} is not an absolute path"),
+                ));
+            }
+            if let Err(e) = std::fs::metadata(path) {
+                return Err(cx.invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        return Err(cx.invalid(
+            "linux.namespaces",
+            "corral needs a mount namespace to set up the rootfs without touching the host's mounts",
+        ));
+    }
+    let new_ns = |t| {
+        nss.into_iter()
+            .flatten()
+            .any(|ns| ns.typ() == t && ns.path().is_none())
+    };
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts)
+    {
+        return Err(cx.invalid("hostname", "needs a new uts namespace"));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !new_ns(LinuxNamespaceType::Uts)
+    {
+        return Err(cx.invalid("domainname", "needs a new uts namespace"));
+    }
+    let has_maps = linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some());
+    if new_ns(LinuxNamespaceType::User) {
+        let l = linux.expect("namespaces come from linux");
+        if l.uid_mappings().as_ref().is_none_or(|m| m.is_empty())
+            || l.gid_mappings().as_ref().is_none_or(|m| m.is_empty())
+        {
+            return Err(cx.invalid(
+                "linux.uidMappings",
+                "a new user namespace needs uidMappings and gidMappings",
+            ));
+        }
+    } else if has_maps {
+        return Err(cx.invalid(
+            "linux.uidMappings",
+            "mappings are only allowed with a new user namespace",
+        ));
+    }
+    Ok(())
+}
+
+fn mounts(cx: &Ctx, spec: &Spec) -> Result<()> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.destination().as_os_str().is_empty() {
+            return Err(cx.invalid(format!("mounts[{i}].destination"), "is required"));
+        }
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            return Err(cx.unsupported(format!("mounts[{i}].uidMappings")));
+        }
+        for o in m.options().iter().flatten() {
+            if crate::rootfs::options::is_unsupported(o) {
+                return Err(cx.unsupported(format!("mounts[{i}].options {o:?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let hooks = spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+            h.poststart(),
+            h.poststop(),
+        ]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+    });
+    refuse_set(cx, &[("hooks", hooks)])?;
+    let Some(l) = spec.linux() else {
+        return Ok(());
+    };
+    if let Some(p) = l.rootfs_propagation() {
+        if crate::rootfs::options::propagation(p).is_none() {
+            return Err(cx.invalid(
+                "linux.rootfsPropagation",
+                format!("{p:?} is not a propagation type"),
+            ));
+        }
+    }
+    let set: [(&str, bool); 11] = [
+        ("linux.resources", l.resources().is_some()),
+        ("linux.cgroupsPath", l.cgroups_path().is_some()),
+        ("linux.seccomp", l.seccomp().is_some()),
+        (
+            "linux.sysctl",
+            l.sysctl().as_ref().is_some_and(|s| !s.is_empty()),
+        ),
+        (
+            "linux.devices",
+            l.devices().as_ref().is_some_and(|d| !d.is_empty()),
+        ),
+        ("linux.mountLabel", l.mount_label().is_some()),
+        ("linux.intelRdt", l.intel_rdt().is_some()),
+        ("linux.personality", l.personality().is_some()),
+        ("linux.timeOffsets", l.time_offsets().is_some()),
+        ("linux.memoryPolicy", l.memory_policy().is_some()),
+        ("linux.netDevices", l.net_devices().is_some()),
+    ];
+    refuse_set(cx, &set)?;
+    for (field, paths) in [
+        ("linux.maskedPaths", l.masked_paths()),
+        ("linux.readonlyPaths", l.readonly_paths()),
+    ] {
+        for (i, p) in paths.iter().flatten().enumerate() {
+            if !p.starts_with('/') {
+                return Err(cx.invalid(
+                    format!("{field}[{i}]"),
+                    format!("{p:?} is not an absolute path"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn refuse_set(cx: &Ctx, fields: &[(&str, bool)]) -> Result<()> {
+    match fields.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(cx.unsupported(*field)),
+        None => Ok(()),
+    }
+}

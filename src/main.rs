@@ -1,0 +1,157 @@
+//! corral: each command is one call into libcontainer.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use corral_cli::cli::{Cli, Command, CreateArgs, ListFormat};
+use corral_cli::log::Logger;
+use libcontainer::container::{self, CreateOptions};
+use libcontainer::Error;
+use std::path::{Path, PathBuf};
+
+fn default_root() -> PathBuf {
+    let uid = nix_uid();
+    if uid == 0 {
+        return PathBuf::from("/run/corral");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("corral"),
+        _ => PathBuf::from(format!("/tmp/corral-{uid}")),
+    }
+}
+
+fn nix_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+fn create_options<'a>(root: &'a Path, a: &'a CreateArgs) -> Result<CreateOptions<'a>> {
+    if a.console_socket.is_some() {
+        return Err(Error::UnsupportedOption("--console-socket".into()).into());
+    }
+    Ok(CreateOptions {
+        root,
+        id: &a.id,
+        bundle: &a.bundle,
+        pid_file: a.pid_file.as_deref(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    })
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values serialise")
+    );
+}
+
+fn list(root: &Path, format: ListFormat, quiet: bool) -> Result<()> {
+    let all = container::list(root)?;
+    if quiet {
+        all.iter()
+            .for_each(|s| println!("{}", s.state["id"].as_str().unwrap_or_default()));
+        return Ok(());
+    }
+    if format == ListFormat::Json {
+        let v: Vec<_> = all.into_iter().map(|s| s.state).collect();
+        println!("{}", serde_json::Value::from(v));
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:<8} {:<10} {:<40} {:<31} OWNER",
+        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+    );
+    for s in all {
+        let f = |k: &str| s.state[k].as_str().unwrap_or_default().to_string();
+        let owner = match f("owner") {
+            o if o.is_empty() => "root".to_string(),
+            o => o,
+        };
+        println!(
+            "{:<12} {:<8} {:<10} {:<40} {:<31} {owner}",
+            f("id"),
+            s.state["pid"],
+            f("status"),
+            f("bundle"),
+            f("created")
+        );
+    }
+    Ok(())
+}
+
+fn spec(bundle: &Path, rootless: bool) -> Result<()> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        bail!("{} exists: remove it first", path.display());
+    }
+    // SAFETY: getuid/getgid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let v = libcontainer::template::default_spec(rootless, uid, gid);
+    let text = serde_json::to_string_pretty(&v)? + "\n";
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs the command; returns the exit status.
+fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
+    if cli.systemd_cgroup {
+        return Err(Error::UnsupportedOption("--systemd-cgroup".into()).into());
+    }
+    match cli.rootless.as_deref() {
+        None | Some("false") | Some("auto") => {}
+        Some("true") => return Err(Error::UnsupportedOption("--rootless true".into()).into()),
+        Some(v) => bail!("--rootless takes true, false or auto, not {v:?}"),
+    }
+    let root = cli.root.clone().unwrap_or_else(default_root);
+    log.debug(&format!("{:?} with root {}", cli.command, root.display()));
+    match &cli.command {
+        Command::Create(a) => {
+            container::create(&create_options(&root, a)?)?;
+        }
+        Command::Start { id } => container::start(&root, id)?,
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => {
+            return Ok(container::run(
+                &create_options(&root, create)?,
+                *detach,
+                *keep,
+            )?);
+        }
+        Command::State { id } => print_json(&container::state(&root, id)?),
+        Command::Kill { all, id, signal } => {
+            container::kill(&root, id, libcontainer::signal::parse(signal)?, *all)?;
+        }
+        Command::Delete { force, id } => container::delete(&root, id, *force)?,
+        Command::List { format, quiet } => list(&root, *format, *quiet)?,
+        Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
+        Command::Features => print_json(&libcontainer::features::features()),
+        Command::Exec(_) => bail!(Error::UnsupportedOption("exec".into())),
+        Command::Ps(_) => bail!(Error::UnsupportedOption("ps".into())),
+        Command::Pause(_) => bail!(Error::UnsupportedOption("pause".into())),
+        Command::Resume(_) => bail!(Error::UnsupportedOption("resume".into())),
+        Command::Events(_) => bail!(Error::UnsupportedOption("events".into())),
+        Command::Update(_) => bail!(Error::UnsupportedOption("update".into())),
+    }
+    Ok(0)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let log = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("corral: cannot open log file: {e}");
+            std::process::exit(1);
+        }
+    };
+    match dispatch(&cli, &log) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            log.error(&format!("{e:#}"));
+            std::process::exit(1);
+        }
+    }
+}
