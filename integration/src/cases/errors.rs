@@ -1,0 +1,190 @@
+//! Bad input: every case must fail with a non-zero exit and leave nothing behind (the
+//! harness checks the root, processes and mounts after each case). With corral, the
+//! error must also name what is wrong.
+
+use super::ensure;
+use crate::bundle::config;
+use crate::ctx::Ctx;
+use crate::{Case, CaseResult};
+use serde_json::{json, Value};
+
+pub fn cases() -> Vec<Case> {
+    let c = |name, run| Case {
+        name,
+        extension: false,
+        run,
+    };
+    let x = |name, run| Case {
+        name,
+        extension: true,
+        run,
+    };
+    vec![
+        c("bad_malformed_json", malformed_json),
+        c("bad_missing_process", missing_process),
+        c("bad_missing_rootfs", missing_rootfs),
+        c("bad_relative_cwd", relative_cwd),
+        c("bad_unknown_namespace_type", unknown_namespace),
+        c("bad_empty_args", empty_args),
+        c("bad_executable_not_found", executable_not_found),
+        c("bad_hostname_without_uts_namespace", hostname_without_uts),
+        c("bad_container_ids", bad_ids),
+        c("bad_unknown_id", unknown_id),
+        c("bad_duplicate_id", duplicate_id),
+        x("bad_needs_mount_namespace", needs_mount_ns),
+        x("bad_unsupported_field_is_refused", unsupported_field),
+        x("bad_relative_namespace_path", relative_ns_path),
+    ]
+}
+
+/// `create` on a bundle with `cfg` must fail; corral's error must contain `says`.
+fn refused(cx: &mut Ctx, cfg: &Value, says: &str) -> CaseResult {
+    let b = cx.bundle(cfg)?;
+    refused_bundle(cx, &b.to_string_lossy(), says)
+}
+
+fn refused_bundle(cx: &mut Ctx, b: &str, says: &str) -> CaseResult {
+    let o = cx.rt(&["create", "--bundle", b, "c1"]);
+    o.failed("create")?;
+    if cx.is_corral {
+        ensure!(
+            o.stderr.contains(says),
+            "error does not say {says:?}: {}",
+            o.stderr.trim()
+        );
+    }
+    cx.rt(&["state", "c1"])
+        .failed("state of a container whose create failed")?;
+    Ok(())
+}
+
+fn malformed_json(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["true"]))?;
+    std::fs::write(
+        b.join("config.json"),
+        "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\n",
+    )
+    .map_err(|e| e.to_string())?;
+    refused_bundle(cx, &b.to_string_lossy(), "config.json")?;
+    if cx.is_corral {
+        let o = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c2"]);
+        ensure!(
+            o.stderr.contains("line 4"),
+            "no line number: {}",
+            o.stderr.trim()
+        );
+    }
+    Ok(())
+}
+
+fn missing_process(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg.as_object_mut().unwrap().remove("process");
+    refused(cx, &cfg, "process")
+}
+
+fn missing_rootfs(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["root"]["path"] = json!("no-such-rootfs");
+    refused(cx, &cfg, "root.path")
+}
+
+fn relative_cwd(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["process"]["cwd"] = json!("tmp");
+    refused(cx, &cfg, "process.cwd")
+}
+
+fn unknown_namespace(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "bogus" }));
+    refused(cx, &cfg, "bogus")
+}
+
+fn empty_args(cx: &mut Ctx) -> CaseResult {
+    let cfg = config(&[]);
+    refused(cx, &cfg, "process.args")
+}
+
+fn executable_not_found(cx: &mut Ctx) -> CaseResult {
+    refused(cx, &config(&["no-such-program"]), "no-such-program")?;
+    let b = cx.bundle(&config(&["/bin/no-such-file"]))?;
+    refused_bundle(cx, &b.to_string_lossy(), "/bin/no-such-file")
+}
+
+fn hostname_without_uts(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "mount" }]);
+    refused(cx, &cfg, "hostname")
+}
+
+fn bad_ids(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["true"]))?;
+    let b = b.to_string_lossy().into_owned();
+    for id in ["", "..", "a/b", "../escape"] {
+        let o = cx.rt(&["create", "--bundle", &b, id]);
+        o.failed(&format!("create with id {id:?}"))?;
+    }
+    ensure!(!cx.dir.join("escape").exists(), "an id escaped the root");
+    Ok(())
+}
+
+fn unknown_id(cx: &mut Ctx) -> CaseResult {
+    for cmd in [
+        &["state", "nope"][..],
+        &["start", "nope"],
+        &["kill", "nope", "KILL"],
+        &["delete", "nope"],
+    ] {
+        cx.rt(cmd).failed(&cmd.join(" "))?;
+    }
+    // runc: a forced delete of a container that does not exist is not an error.
+    cx.rt(&["delete", "--force", "nope"])
+        .ok("delete --force of an unknown id")?;
+    Ok(())
+}
+
+fn duplicate_id(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let b = b.to_string_lossy().into_owned();
+    cx.rt(&["create", "--bundle", &b, "c1"]).ok("create")?;
+    let pid = cx.state("c1")?["pid"].clone();
+    let o = cx.rt(&["create", "--bundle", &b, "c1"]);
+    o.failed("second create with the same id")?;
+    if cx.is_corral {
+        ensure!(
+            o.stderr.contains("already exists"),
+            "error: {}",
+            o.stderr.trim()
+        );
+    }
+    let st = cx.state("c1")?;
+    ensure!(
+        st["status"] == "created" && st["pid"] == pid,
+        "the first container changed: {st}"
+    );
+    cx.rt(&["start", "c1"]).ok("start the first container")?;
+    Ok(())
+}
+
+fn needs_mount_ns(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "uts" }]);
+    refused(cx, &cfg, "mount namespace")
+}
+
+fn unsupported_field(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["seccomp"] = json!({ "defaultAction": "SCMP_ACT_ALLOW" });
+    refused(cx, &cfg, "linux.seccomp: not supported")
+}
+
+fn relative_ns_path(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["namespaces"] =
+        json!([{ "type": "mount" }, { "type": "network", "path": "proc/1/ns/net" }]);
+    refused(cx, &cfg, "linux.namespaces[1].path")
+}

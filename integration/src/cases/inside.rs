@@ -1,0 +1,264 @@
+//! What the container process sees: namespaces, pid 1, hostname, identity, cwd,
+//! rlimits, environment, mounts and devices.
+
+use super::{ensure, field};
+use crate::bundle::config;
+use crate::ctx::Ctx;
+use crate::{Case, CaseResult};
+use serde_json::json;
+
+pub fn cases() -> Vec<Case> {
+    let c = |name, run| Case {
+        name,
+        extension: false,
+        run,
+    };
+    vec![
+        c("inside_namespaces_pid1_hostname", namespaces_pid1_hostname),
+        c("inside_user_cwd_env_rlimits", user_cwd_env_rlimits),
+        c("inside_capabilities_and_no_new_privs", capabilities),
+        c("inside_default_devices", default_devices),
+        c("inside_readonly_root", readonly_root),
+        c("inside_bind_mount_ro", bind_mount_ro),
+        c("inside_no_pivot", no_pivot),
+        c("inside_join_netns_by_path", join_netns),
+        c("inside_user_namespace_mappings", user_namespace),
+        Case {
+            name: "inside_cgroup_and_time_namespaces",
+            extension: true,
+            run: cgroup_time_ns,
+        },
+    ]
+}
+
+/// Runs `script` under `sh -c` in a container made from `cfg` and returns stdout.
+fn run_script(cx: &mut Ctx, mut cfg: serde_json::Value, script: &str) -> Result<String, String> {
+    cfg["process"]["args"] = json!(["sh", "-c", script]);
+    let b = cx.bundle(&cfg)?;
+    let o = cx.rt(&["run", "--bundle", &b.to_string_lossy(), "c1"]);
+    o.ok("run")?;
+    Ok(o.stdout)
+}
+
+fn host_ns(name: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{name}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn namespaces_pid1_hostname(cx: &mut Ctx) -> CaseResult {
+    let script = "echo pid=$$; echo host=$(hostname); for n in mnt pid uts ipc net; do echo $n=$(readlink /proc/self/ns/$n); done";
+    let out = run_script(cx, config(&[]), script)?;
+    ensure!(field(&out, "pid") == Some("1"), "pid inside: {out}");
+    ensure!(
+        field(&out, "host") == Some("conformance"),
+        "hostname inside: {out}"
+    );
+    for n in ["mnt", "pid", "uts", "ipc", "net"] {
+        let inside = field(&out, n).unwrap_or_default();
+        ensure!(
+            !inside.is_empty() && inside != host_ns(n),
+            "{n} namespace not new: {inside} (host {})",
+            host_ns(n)
+        );
+    }
+    Ok(())
+}
+
+fn user_cwd_env_rlimits(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1001, "additionalGids": [10, 20] });
+    cfg["process"]["cwd"] = json!("/tmp");
+    cfg["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    cfg["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 512, "hard": 768 }]);
+    let script = "echo uid=$(id -u); echo gid=$(id -g); echo groups=$(id -G); echo cwd=$(pwd); echo foo=$FOO; \
+                  grep 'Max open files' /proc/self/limits | tr -s ' ' | sed 's/^/lim=/'";
+    let out = run_script(cx, cfg, script)?;
+    ensure!(field(&out, "uid") == Some("1000"), "uid: {out}");
+    ensure!(field(&out, "gid") == Some("1001"), "gid: {out}");
+    let groups = field(&out, "groups").unwrap_or_default();
+    ensure!(
+        groups.split(' ').any(|g| g == "10") && groups.split(' ').any(|g| g == "20"),
+        "groups: {groups}"
+    );
+    ensure!(field(&out, "cwd") == Some("/tmp"), "cwd: {out}");
+    ensure!(field(&out, "foo") == Some("bar baz"), "env: {out}");
+    ensure!(
+        field(&out, "lim") == Some("Max open files 512 768 files "),
+        "rlimit: {out}"
+    );
+    Ok(())
+}
+
+fn capabilities(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    let caps = json!(["CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    cfg["process"]["capabilities"] =
+        json!({ "bounding": caps, "effective": caps, "permitted": caps });
+    let out = run_script(
+        cx,
+        cfg,
+        "grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs)' /proc/self/status | tr -d '\\t' | tr ':' '='",
+    )?;
+    // CAP_KILL is bit 5, CAP_NET_BIND_SERVICE bit 10.
+    for f in ["CapEff", "CapBnd", "CapPrm"] {
+        ensure!(field(&out, f) == Some("0000000000000420"), "{f}: {out}");
+    }
+    ensure!(field(&out, "NoNewPrivs") == Some("1"), "NoNewPrivs: {out}");
+    Ok(())
+}
+
+fn default_devices(cx: &mut Ctx) -> CaseResult {
+    let script = "for d in null zero full random urandom tty; do echo $d=$(stat -c '%F %t,%T %a' /dev/$d); done; \
+                  echo fd=$(readlink /dev/fd); echo ptmx=$(readlink /dev/ptmx); echo nulltest=$(echo x > /dev/null && echo ok)";
+    let out = run_script(cx, config(&[]), script)?;
+    for (d, majmin) in [
+        ("null", "1,3"),
+        ("zero", "1,5"),
+        ("full", "1,7"),
+        ("random", "1,8"),
+        ("urandom", "1,9"),
+        ("tty", "5,0"),
+    ] {
+        let want = format!("character special file {majmin} 666");
+        ensure!(
+            field(&out, d) == Some(want.as_str()),
+            "/dev/{d}: {:?} (want {want})",
+            field(&out, d)
+        );
+    }
+    ensure!(field(&out, "fd") == Some("/proc/self/fd"), "/dev/fd: {out}");
+    ensure!(field(&out, "ptmx") == Some("pts/ptmx"), "/dev/ptmx: {out}");
+    ensure!(field(&out, "nulltest") == Some("ok"), "/dev/null: {out}");
+    Ok(())
+}
+
+fn readonly_root(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["root"]["readonly"] = json!(true);
+    let out = run_script(
+        cx,
+        cfg,
+        "touch /x 2>/dev/null && echo root=rw || echo root=ro; touch /dev/shm/x && echo shm=rw",
+    )?;
+    ensure!(field(&out, "root") == Some("ro"), "root.readonly: {out}");
+    ensure!(
+        field(&out, "shm") == Some("rw"),
+        "mounts under a read-only root: {out}"
+    );
+    Ok(())
+}
+
+fn bind_mount_ro(cx: &mut Ctx) -> CaseResult {
+    let host = cx.dir.join("hostdata");
+    std::fs::create_dir_all(&host).map_err(|e| e.to_string())?;
+    std::fs::write(host.join("file"), "from-host").map_err(|e| e.to_string())?;
+    let mut cfg = config(&[]);
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "bind", "source": host, "options": ["rbind", "ro", "nosuid"]
+    }));
+    let out = run_script(cx, cfg, "echo content=$(cat /data/file); touch /data/new 2>/dev/null && echo write=yes || echo write=no")?;
+    ensure!(
+        field(&out, "content") == Some("from-host"),
+        "bind content: {out}"
+    );
+    ensure!(
+        field(&out, "write") == Some("no"),
+        "ro bind writable: {out}"
+    );
+    ensure!(
+        !host.join("new").exists(),
+        "container wrote through a read-only bind"
+    );
+    Ok(())
+}
+
+fn no_pivot(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["sh", "-c", "echo pid=$$; ls /"]);
+    cfg["hostname"] = json!("nopivot");
+    let b = cx.bundle(&cfg)?;
+    let o = cx.rt(&["run", "--no-pivot", "--bundle", &b.to_string_lossy(), "c1"]);
+    o.ok("run --no-pivot")?;
+    ensure!(
+        field(&o.stdout, "pid") == Some("1"),
+        "no-pivot pid: {}",
+        o.stdout
+    );
+    ensure!(
+        o.stdout.lines().any(|l| l == "bin"),
+        "no-pivot root listing: {}",
+        o.stdout
+    );
+    Ok(())
+}
+
+fn join_netns(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "sandbox"])
+        .ok("run sandbox")?;
+    let pid = cx.state("sandbox")?["pid"].as_i64().unwrap_or(0);
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
+    let mut cfg = config(&["readlink", "/proc/self/ns/net"]);
+    cfg["linux"]["namespaces"] = json!([
+        { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" },
+        { "type": "network", "path": format!("/proc/{pid}/ns/net") }
+    ]);
+    let b2 = cx.bundle(&cfg)?;
+    let o = cx.rt(&["run", "--bundle", &b2.to_string_lossy(), "member"]);
+    o.ok("run member")?;
+    ensure!(
+        o.stdout.trim() == want.to_string_lossy(),
+        "joined net ns {} (sandbox {})",
+        o.stdout.trim(),
+        want.display()
+    );
+    Ok(())
+}
+
+fn user_namespace(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    cfg["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    cfg["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
+    let out = run_script(cx, cfg, "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo gidmap=$(cat /proc/self/gid_map | tr -s ' '); echo uid=$(id -u); echo null=$(echo x > /dev/null && echo ok)")?;
+    ensure!(
+        field(&out, "uidmap") == Some(" 0 100000 65536"),
+        "uid_map: {out}"
+    );
+    ensure!(
+        field(&out, "gidmap") == Some(" 0 200000 65536"),
+        "gid_map: {out}"
+    );
+    ensure!(
+        field(&out, "uid") == Some("0"),
+        "uid in the user namespace: {out}"
+    );
+    ensure!(
+        field(&out, "null") == Some("ok"),
+        "/dev/null in a user namespace: {out}"
+    );
+    Ok(())
+}
+
+fn cgroup_time_ns(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    let nss = cfg["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.push(json!({ "type": "cgroup" }));
+    nss.push(json!({ "type": "time" }));
+    let out = run_script(
+        cx,
+        cfg,
+        "for n in cgroup time; do echo $n=$(readlink /proc/self/ns/$n); done",
+    )?;
+    for n in ["cgroup", "time"] {
+        let inside = field(&out, n).unwrap_or_default();
+        ensure!(
+            !inside.is_empty() && inside != host_ns(n),
+            "{n} namespace not new: {inside}"
+        );
+    }
+    Ok(())
+}

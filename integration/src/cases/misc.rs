@@ -1,0 +1,99 @@
+//! list, spec, features.
+
+use super::ensure;
+use crate::bundle::config;
+use crate::ctx::Ctx;
+use crate::{Case, CaseResult};
+use serde_json::Value;
+
+pub fn cases() -> Vec<Case> {
+    let c = |name, run| Case {
+        name,
+        extension: false,
+        run,
+    };
+    vec![
+        c("list_formats", list_formats),
+        c("spec_writes_a_runnable_config", spec),
+        c("features_json", features),
+    ]
+}
+
+fn list_formats(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let b = b.to_string_lossy().into_owned();
+    cx.rt(&["create", "--bundle", &b, "one"]).ok("create one")?;
+    cx.rt(&["run", "-d", "--bundle", &b, "two"]).ok("run two")?;
+    let q = cx.rt(&["list", "-q"]);
+    q.ok("list -q")?;
+    let mut ids: Vec<&str> = q.stdout.lines().collect();
+    ids.sort();
+    ensure!(ids == ["one", "two"], "list -q: {:?}", q.stdout);
+    let j = cx.rt(&["list", "--format", "json"]);
+    j.ok("list --format json")?;
+    let v: Value = serde_json::from_str(&j.stdout).map_err(|e| format!("list json: {e}"))?;
+    let status = |id: &str| {
+        v.as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == id))
+            .map(|c| c["status"].clone())
+    };
+    ensure!(status("one") == Some("created".into()), "one: {v}");
+    ensure!(status("two") == Some("running".into()), "two: {v}");
+    let t = cx.rt(&["list"]);
+    t.ok("list")?;
+    ensure!(
+        t.stdout.starts_with("ID") && t.stdout.contains("one") && t.stdout.contains("two"),
+        "list table: {}",
+        t.stdout
+    );
+    Ok(())
+}
+
+fn spec(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["true"]))?;
+    std::fs::remove_file(b.join("config.json")).map_err(|e| e.to_string())?;
+    let bs = b.to_string_lossy().into_owned();
+    cx.rt(&["spec", "--bundle", &bs]).ok("spec")?;
+    cx.rt(&["spec", "--bundle", &bs])
+        .failed("spec over an existing config.json")?;
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("spec output: {e}"))?;
+    ensure!(
+        v["ociVersion"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("1.")),
+        "ociVersion {}",
+        v["ociVersion"]
+    );
+    // The default config runs as it is but for the program (and runc's terminal).
+    v["process"]["args"] = serde_json::json!(["sh", "-c", "echo spec-ok"]);
+    v["process"]["terminal"] = Value::Bool(false);
+    crate::bundle::write_config(&b, &v).map_err(|e| e.to_string())?;
+    let o = cx.rt(&["run", "--bundle", &bs, "c1"]);
+    o.ok("run the default spec")?;
+    ensure!(o.stdout == "spec-ok\n", "output {:?}", o.stdout);
+    Ok(())
+}
+
+fn features(cx: &mut Ctx) -> CaseResult {
+    let o = cx.rt(&["features"]);
+    o.ok("features")?;
+    let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("features: {e}"))?;
+    ensure!(
+        v["ociVersionMin"].as_str().is_some(),
+        "no ociVersionMin: {v}"
+    );
+    ensure!(
+        v["ociVersionMax"].as_str().is_some(),
+        "no ociVersionMax: {v}"
+    );
+    let nss = v["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for n in ["mount", "pid", "network", "ipc", "uts", "user"] {
+        ensure!(nss.iter().any(|x| x == n), "features lacks namespace {n}");
+    }
+    Ok(())
+}

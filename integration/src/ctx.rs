@@ -1,0 +1,277 @@
+//! One case's world: its directory, its runtime root, bundles, runtime calls, and the
+//! cleanup and leak checks that run after it, whatever the result.
+
+use crate::bundle;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn ok(&self, what: &str) -> Result<&Self, String> {
+        if self.code == 0 {
+            Ok(self)
+        } else {
+            Err(format!(
+                "{what}: exit {}: {}",
+                self.code,
+                self.stderr.trim()
+            ))
+        }
+    }
+
+    pub fn failed(&self, what: &str) -> Result<&Self, String> {
+        if self.code != 0 {
+            Ok(self)
+        } else {
+            Err(format!(
+                "{what}: succeeded but should have failed (stdout {:?})",
+                self.stdout
+            ))
+        }
+    }
+}
+
+pub fn runtime_is_corral(runtime: &Path) -> bool {
+    Command::new(runtime)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("corral"))
+}
+
+pub struct Ctx {
+    pub runtime: PathBuf,
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub is_corral: bool,
+    calls: usize,
+    /// Container pids seen by the case: all must be gone after cleanup.
+    pids: Vec<i32>,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Ctx {
+    pub fn new(runtime: &Path, work: &Path, name: &str, is_corral: bool) -> Self {
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir).expect("create case dir");
+        Ctx {
+            runtime: runtime.to_path_buf(),
+            root: dir.join("root"),
+            dir,
+            is_corral,
+            calls: 0,
+            pids: vec![],
+        }
+    }
+
+    /// A fresh bundle with `config` (see bundle::config).
+    pub fn bundle(&mut self, config: &Value) -> Result<PathBuf, String> {
+        self.calls += 1;
+        let dir = self.dir.join(format!("bundle{}", self.calls));
+        bundle::make(&dir, config).map_err(|e| format!("make bundle {}: {e}", dir.display()))
+    }
+
+    fn command(&mut self, args: &[&str]) -> (Command, PathBuf, PathBuf) {
+        self.calls += 1;
+        let out = self.dir.join(format!("call{}.out", self.calls));
+        let err = self.dir.join(format!("call{}.err", self.calls));
+        let mut c = Command::new(&self.runtime);
+        c.arg("--root").arg(&self.root).args(args);
+        // Files, not pipes: a detached container keeps its stdio open long after the
+        // runtime has exited.
+        c.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("create output file"))
+            .stderr(std::fs::File::create(&err).expect("create output file"));
+        (c, out, err)
+    }
+
+    /// Runs the runtime with `--root ROOT ARGS` and waits (at most 30 s).
+    pub fn rt(&mut self, args: &[&str]) -> Out {
+        let (mut c, out, err) = self.command(args);
+        let code = match c.spawn() {
+            Ok(child) => wait_timeout(child),
+            Err(e) => {
+                return Out {
+                    code: -1,
+                    stdout: String::new(),
+                    stderr: e.to_string(),
+                }
+            }
+        };
+        Out {
+            code,
+            stdout: std::fs::read_to_string(out).unwrap_or_default(),
+            stderr: std::fs::read_to_string(err).unwrap_or_default(),
+        }
+    }
+
+    /// Starts the runtime without waiting; returns the child and its output files.
+    pub fn rt_spawn(&mut self, args: &[&str]) -> Result<(Child, PathBuf), String> {
+        let (mut c, out, _) = self.command(args);
+        c.spawn().map(|ch| (ch, out)).map_err(|e| e.to_string())
+    }
+
+    pub fn state(&mut self, id: &str) -> Result<Value, String> {
+        let o = self.rt(&["state", id]);
+        o.ok(&format!("state {id}"))?;
+        let v: Value = serde_json::from_str(&o.stdout)
+            .map_err(|e| format!("state {id}: bad JSON {e}: {}", o.stdout))?;
+        if let Some(pid) = v["pid"].as_i64().filter(|p| *p > 0) {
+            self.track(pid as i32);
+        }
+        Ok(v)
+    }
+
+    pub fn status(&mut self, id: &str) -> Result<String, String> {
+        Ok(self.state(id)?["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Polls `state` until the status is `want` (at most 10 s).
+    pub fn wait_status(&mut self, id: &str, want: &str) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            // A container that a background `run` is still creating may not exist yet.
+            let got = self.status(id);
+            if got.as_deref() == Ok(want) {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!("{id}: status stayed {got:?}, wanted {want:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn track(&mut self, pid: i32) {
+        if !self.pids.contains(&pid) {
+            self.pids.push(pid);
+        }
+    }
+
+    /// Deletes what the case left, then reports anything still there.
+    pub fn cleanup(&mut self) -> Result<(), String> {
+        let ids: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        for id in &ids {
+            self.rt(&["delete", "--force", id]);
+        }
+        let mut leaks = vec![];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            reap();
+            let kids = children();
+            let alive: Vec<i32> = self
+                .pids
+                .iter()
+                .copied()
+                .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+                .collect();
+            if kids.is_empty() && alive.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let left: Vec<i32> = kids.into_iter().chain(alive).collect();
+                leaks.push(format!("processes {left:?}"));
+                // Report, then end them (they descend from this run), so that one
+                // leaking case does not fail every case after it.
+                for pid in left {
+                    // SAFETY: kill with plain integers, on a pid this run started.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                reap();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let left: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if !left.is_empty() {
+            leaks.push(format!("state under the root: {left:?}"));
+        }
+        let dir = self.dir.to_string_lossy().into_owned();
+        let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&dir))
+            .map(|l| l.split(' ').nth(4).unwrap_or_default().to_string())
+            .collect();
+        if !mounts.is_empty() {
+            leaks.push(format!("mounts {mounts:?}"));
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if leaks.is_empty() {
+            Ok(())
+        } else {
+            Err(leaks.join("; "))
+        }
+    }
+}
+
+fn wait_timeout(mut child: Child) -> i32 {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return exit_code(st),
+            Ok(None) if start.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return -2;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => return -1,
+        }
+    }
+}
+
+pub fn exit_code(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+/// Reaps every exited child (orphaned inits are ours: we are a subreaper).
+pub fn reap() {
+    loop {
+        // SAFETY: waitpid with a null status pointer.
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            break;
+        }
+    }
+}
+
+/// Our live child processes.
+fn children() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ppid(*p) == Some(me))
+        .collect()
+}
+
+pub fn ppid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+}
