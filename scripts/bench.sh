@@ -12,16 +12,9 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 die() { echo "bench: error: $*" >&2; exit 1; }
 
-# --- Tools: install only what is missing (apt-get update only if needed) ---
-need=()
-command -v runc >/dev/null || need+=(runc)
-dpkg -s busybox-static >/dev/null 2>&1 && [[ -x /bin/busybox ]] || need+=(busybox-static)
-[[ -x /usr/bin/time ]] || need+=(time)
-if ((${#need[@]})); then
-  echo "installing: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
+# --- Tools: install only what is missing ---
+. scripts/lib.sh
+install_deps runc busybox-static time
 
 # --- corral binary ---
 if [[ -z ${CORRAL:-} ]]; then
@@ -48,22 +41,9 @@ trap 'exit 130' INT TERM
 
 # --- Bundle: static busybox rootfs running /bin/true ---
 BUNDLE=$REPO/target/bench/bundle
-rm -rf "$BUNDLE"
-mkdir -p "$BUNDLE"/rootfs/{bin,proc,sys,dev,tmp,etc}
-cp /bin/busybox "$BUNDLE/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-  [[ $applet == busybox ]] || ln -s busybox "$BUNDLE/rootfs/bin/$applet"
-done
-"$CORRAL" spec --bundle "$BUNDLE"
-python3 - "$BUNDLE/config.json" <<'EOF'
-import json, sys
-path = sys.argv[1]
-with open(path) as f:
-    cfg = json.load(f)
-cfg["process"]["args"] = ["/bin/true"]
-with open(path, "w") as f:
-    json.dump(cfg, f, indent=2)
-EOF
+make_bundle "$BUNDLE" "$CORRAL" '["/bin/true"]'
+# crun 1.8 refuses ociVersion 1.3.0 ("unknown version specified"); the config is 1.0-clean.
+sed -i 's/"ociVersion": "[^"]*"/"ociVersion": "1.0.2"/' "$BUNDLE/config.json"
 
 # One foreground run; abort with the exit status if it fails.
 run1() {

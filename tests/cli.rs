@@ -1,0 +1,114 @@
+//! The corral binary's command line, from outside: flags, errors, exit codes, logs.
+//! (Containers themselves are tested by the conformance suite in integration/.)
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn corral(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corral")).args(args).output().expect("run corral")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("corral-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn version_names_runtime_and_spec() {
+    let o = corral(&["--version"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("corral 0."), "{out}");
+    assert!(out.contains("spec: 1.3.0"), "{out}");
+}
+
+#[test]
+fn later_features_are_refused_not_ignored() {
+    let root = tmp("refused");
+    let r = root.to_str().unwrap();
+    for args in [
+        &["--root", r, "--systemd-cgroup", "list"][..],
+        &["--root", r, "--rootless", "true", "list"],
+        &["--root", r, "create", "--console-socket", "/x.sock", "id"],
+        &["--root", r, "exec", "id", "true"],
+        &["--root", r, "pause", "id"],
+        &["--root", r, "update", "--resources", "-", "id"],
+    ] {
+        let o = corral(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains("not supported by corral yet"), "{args:?}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn unknown_container_fails_with_exit_1() {
+    let root = tmp("unknown");
+    let r = root.to_str().unwrap();
+    for cmd in ["state", "start", "delete"] {
+        let o = corral(&["--root", r, cmd, "nope"]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}");
+        assert!(stderr(&o).contains("container nope does not exist"), "{cmd}: {}", stderr(&o));
+    }
+    assert!(corral(&["--root", r, "delete", "--force", "nope"]).status.success());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn json_log_gets_the_error() {
+    let root = tmp("log");
+    let log = root.join("log.json");
+    let o = corral(&["--root", root.to_str().unwrap(), "--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"), "{last}");
+    assert!(last["time"].as_str().unwrap().ends_with('Z'), "{last}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn invalid_id_is_refused_before_anything_is_made() {
+    let root = tmp("badid");
+    let o = corral(&["--root", root.to_str().unwrap(), "create", "--bundle", "/nonexistent", "../x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("invalid container id"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn spec_rootless_maps_the_caller() {
+    let dir = tmp("spec");
+    let o = corral(&["spec", "--rootless", "--bundle", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let nss = v["linux"]["namespaces"].as_array().unwrap();
+    assert!(nss.iter().any(|n| n["type"] == "user"));
+    assert!(!nss.iter().any(|n| n["type"] == "network"));
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(v["linux"]["uidMappings"][0]["hostID"], uid);
+    let again = corral(&["spec", "--bundle", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "spec must not overwrite config.json");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn features_is_truthful_json() {
+    let o = corral(&["features"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ociVersionMax"], "1.3.0");
+    // Not implemented yet, so not claimed.
+    assert_eq!(v["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(v["hooks"], serde_json::json!([]));
+    assert!(!v["mountOptions"].as_array().unwrap().iter().any(|o| o == "rro"));
+}
