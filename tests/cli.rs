@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn corral(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corral")).args(args).output().expect("run corral")
+    Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(args)
+        .output()
+        .expect("run corral")
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -42,7 +45,11 @@ fn later_features_are_refused_not_ignored() {
     ] {
         let o = corral(args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&o).contains("not supported by corral yet"), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("not supported by corral yet"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
     std::fs::remove_dir_all(root).unwrap();
 }
@@ -54,9 +61,15 @@ fn unknown_container_fails_with_exit_1() {
     for cmd in ["state", "start", "delete"] {
         let o = corral(&["--root", r, cmd, "nope"]);
         assert_eq!(o.status.code(), Some(1), "{cmd}");
-        assert!(stderr(&o).contains("container nope does not exist"), "{cmd}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("container nope does not exist"),
+            "{cmd}: {}",
+            stderr(&o)
+        );
     }
-    assert!(corral(&["--root", r, "delete", "--force", "nope"]).status.success());
+    assert!(corral(&["--root", r, "delete", "--force", "nope"])
+        .status
+        .success());
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -64,12 +77,24 @@ fn unknown_container_fails_with_exit_1() {
 fn json_log_gets_the_error() {
     let root = tmp("log");
     let log = root.join("log.json");
-    let o = corral(&["--root", root.to_str().unwrap(), "--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"]);
+    let o = corral(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nope",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let text = std::fs::read_to_string(&log).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
-    assert!(last["msg"].as_str().unwrap().contains("does not exist"), "{last}");
+    assert!(
+        last["msg"].as_str().unwrap().contains("does not exist"),
+        "{last}"
+    );
     assert!(last["time"].as_str().unwrap().ends_with('Z'), "{last}");
     std::fs::remove_dir_all(root).unwrap();
 }
@@ -77,9 +102,20 @@ fn json_log_gets_the_error() {
 #[test]
 fn invalid_id_is_refused_before_anything_is_made() {
     let root = tmp("badid");
-    let o = corral(&["--root", root.to_str().unwrap(), "create", "--bundle", "/nonexistent", "../x"]);
+    let o = corral(&[
+        "--root",
+        root.to_str().unwrap(),
+        "create",
+        "--bundle",
+        "/nonexistent",
+        "../x",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("invalid container id"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid container id"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
     std::fs::remove_dir_all(root).unwrap();
 }
@@ -89,7 +125,8 @@ fn spec_rootless_maps_the_caller() {
     let dir = tmp("spec");
     let o = corral(&["spec", "--rootless", "--bundle", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let nss = v["linux"]["namespaces"].as_array().unwrap();
     assert!(nss.iter().any(|n| n["type"] == "user"));
     assert!(!nss.iter().any(|n| n["type"] == "network"));
@@ -97,7 +134,11 @@ fn spec_rootless_maps_the_caller() {
     let uid = unsafe { libc::getuid() };
     assert_eq!(v["linux"]["uidMappings"][0]["hostID"], uid);
     let again = corral(&["spec", "--bundle", dir.to_str().unwrap()]);
-    assert_eq!(again.status.code(), Some(1), "spec must not overwrite config.json");
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "spec must not overwrite config.json"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -110,5 +151,9 @@ fn features_is_truthful_json() {
     // Not implemented yet, so not claimed.
     assert_eq!(v["linux"]["seccomp"]["enabled"], false);
     assert_eq!(v["hooks"], serde_json::json!([]));
-    assert!(!v["mountOptions"].as_array().unwrap().iter().any(|o| o == "rro"));
+    assert!(!v["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o == "rro"));
 }

@@ -22,7 +22,10 @@ fn pages() -> Vec<(String, Vec<u8>)> {
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("corral-{}", sub.get_name());
         // clap wants a 'static name without its "string" feature; a test may leak it.
-        let page = sub.clone().name(&*Box::leak(name.clone().into_boxed_str())).version(env!("CARGO_PKG_VERSION"));
+        let page = sub
+            .clone()
+            .name(&*Box::leak(name.clone().into_boxed_str()))
+            .version(env!("CARGO_PKG_VERSION"));
         out.push((format!("{name}.8"), render(page)));
     }
     out
@@ -61,7 +64,12 @@ fn man_pages_are_current() {
 #[test]
 fn every_command_has_a_page() {
     let names: Vec<String> = pages().into_iter().map(|(n, _)| n).collect();
-    for cmd in ["create", "start", "run", "state", "kill", "delete", "list", "spec", "features"] {
-        assert!(names.contains(&format!("corral-{cmd}.8")), "no page for {cmd}");
+    for cmd in [
+        "create", "start", "run", "state", "kill", "delete", "list", "spec", "features",
+    ] {
+        assert!(
+            names.contains(&format!("corral-{cmd}.8")),
+            "no page for {cmd}"
+        );
     }
 }
