@@ -247,7 +247,8 @@ mod tests {
     fn own_stat_parses() {
         let me = std::process::id() as i32;
         let (state, start) = proc_stat(me).unwrap();
-        assert_eq!(state, 'R');
+        // The test harness's main thread may be running or sleeping, never a zombie.
+        assert!(matches!(state, 'R' | 'S'), "state {state}");
         assert!(process_alive(me, start));
         assert!(!process_alive(me, start + 1));
     }
