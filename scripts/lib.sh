@@ -1,5 +1,8 @@
 # Shared by the scripts: sourced, not run.
 
+# Where cargo puts binaries (.cargo/config.toml builds for an explicit target).
+BIN_DIR=target/x86_64-unknown-linux-gnu
+
 # install_deps PKG...: installs the Debian packages that are missing (apt-get update only then).
 install_deps() {
   local need=() p

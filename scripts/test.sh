@@ -13,6 +13,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace
 cargo test --workspace
 echo "=== conformance: runc $(runc --version | head -n1) ==="
-target/debug/corral-conformance --runtime "$(command -v runc)"
+"$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="
-target/debug/corral-conformance --runtime target/debug/corral
+"$BIN_DIR"/debug/corral-conformance --runtime "$BIN_DIR"/debug/corral

@@ -6,9 +6,7 @@ use crate::process::{spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
 use crate::{id, timefmt, Error, Result};
 use nix::fcntl::OFlag;
-use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
-use nix::unistd::Pid;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -24,12 +22,17 @@ pub struct CreateOptions<'a> {
 
 /// Creates the container; returns the init's pid.
 pub fn create(opts: &CreateOptions) -> Result<i32> {
+    create_locked(opts).map(|(_, pid)| pid)
+}
+
+/// Creates the container and keeps its state dir locked, for `run` to start it at once.
+pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
     let bundle = Bundle::load(opts.bundle)?;
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, opts) {
-        Ok(pid) => Ok(pid),
+        Ok(pid) => Ok((dir, pid)),
         Err(e) => {
             let _ = dir.remove();
             Err(e)
@@ -61,9 +64,9 @@ fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i3
         preserve_fds: opts.preserve_fds,
         parent_fds: vec![dir.lock_fd()],
     };
-    let spawned = spawn::spawn(&cfg, fifo)?;
-    let pid = spawned.pid.as_raw();
-    let record = || -> Result<()> {
+    // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
+    let record = |spawned: &spawn::Spawned| -> Result<()> {
+        let pid = spawned.pid.as_raw();
         let (_, pid_start) =
             proc_stat(pid).ok_or_else(|| Error::Init("the container init died".into()))?;
         let saved = Saved {
@@ -83,16 +86,18 @@ fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i3
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
         };
-        dir.save(&saved)?;
-        if let Some(p) = opts.pid_file {
-            write_pid_file(p, pid)?;
-        }
-        Ok(())
+        dir.save(&saved)
     };
-    if let Err(e) = record() {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
-        return Err(e);
+    let spawned = spawn::spawn(&cfg, fifo, record)?;
+    let pid = spawned.pid.as_raw();
+    // Written only once the init is ready, so a failed create leaves no pid file.
+    if let Some(p) = opts.pid_file {
+        if let Err(e) = write_pid_file(p, pid) {
+            // SAFETY: kill with plain integers, on the init we just cloned.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(spawned.pid, None);
+            return Err(e);
+        }
     }
     Ok(pid)
 }

@@ -6,6 +6,9 @@ mod kill;
 mod list;
 mod run;
 mod start;
+
+use create::create_locked;
+use start::release;
 mod state;
 
 pub use create::{create, CreateOptions};

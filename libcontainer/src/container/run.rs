@@ -1,6 +1,6 @@
 //! `run`: create, start and, in the foreground, wait for the init and delete.
 
-use super::{create, delete, start, CreateOptions};
+use super::{create_locked, delete, release, CreateOptions};
 use crate::{Error, Result};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -31,8 +31,11 @@ const FORWARDED: &[Signal] = &[
 
 /// Returns the exit status `run` should have: the container's, or 128+signal.
 pub fn run(opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
-    let pid = create(opts)?;
-    if let Err(e) = start(opts.root, opts.id) {
+    // Started while still holding the lock create took: nothing to re-read or re-check.
+    let (dir, pid) = create_locked(opts)?;
+    let started = release(&dir);
+    drop(dir);
+    if let Err(e) = started {
         let _ = delete(opts.root, opts.id, true);
         return Err(e);
     }

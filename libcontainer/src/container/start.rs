@@ -24,7 +24,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     })
 }
 
-fn release(dir: &StateDir) -> Result<()> {
+/// Lets the init (blocked on exec.fifo) exec the user program.
+pub(super) fn release(dir: &StateDir) -> Result<()> {
     let path = dir.fifo_path();
     // Non-blocking: with no reader (the init died) this fails with ENXIO at once.
     let fd = match nix::fcntl::open(

@@ -30,7 +30,12 @@ impl Drop for KillOnDrop {
 }
 
 /// Clones the init and runs it up to Ready: it then waits on `fifo` for `start`.
-pub fn spawn(cfg: &InitConfig, fifo: OwnedFd) -> Result<Spawned> {
+/// `on_cloned` runs in the parent while the child sets itself up (the two overlap).
+pub fn spawn(
+    cfg: &InitConfig,
+    fifo: OwnedFd,
+    on_cloned: impl FnOnce(&Spawned) -> Result<()>,
+) -> Result<Spawned> {
     let plan = namespaces::plan(cfg.spec)?;
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
@@ -52,12 +57,14 @@ pub fn spawn(cfg: &InitConfig, fifo: OwnedFd) -> Result<Spawned> {
     drop(child);
     drop(fifo);
     let mut guard = KillOnDrop(Some(pid));
-    handshake(&parent, pid, cfg.spec)?;
-    guard.0 = None;
-    Ok(Spawned {
+    let spawned = Spawned {
         pid,
         own_pid_ns: plan.new_pidns,
-    })
+    };
+    on_cloned(&spawned)?;
+    handshake(&parent, pid, cfg.spec)?;
+    guard.0 = None;
+    Ok(spawned)
 }
 
 fn handshake(chan: &ParentEnd, pid: Pid, spec: &Spec) -> Result<()> {

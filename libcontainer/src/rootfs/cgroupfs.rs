@@ -30,30 +30,32 @@ pub fn mount_cgroups(dest: &Path, flags: MsFlags) -> Result<()> {
     )))?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("cannot read", "/proc/self/mountinfo", e))?;
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("cannot read", "/proc/self/cgroup", e))?;
     for h in hierarchies(&mountinfo) {
         let target = dest.join(h.name);
         std::fs::create_dir_all(&target).map_err(|e| Error::io("cannot create", &target, e))?;
-        let data = (!h.data.is_empty()).then_some(h.data.as_str());
-        if mount(Some("cgroup"), &target, Some(h.fstype), flags, data).is_err() {
-            // Not allowed to mount this hierarchy afresh (say, from a user namespace):
-            // show the host's instead.
-            let host = Path::new(HOST_CGROUP).join(h.name);
-            mount(
-                Some(&host),
-                &target,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .map_err(sys_err(format!(
-                "bind {} on {}",
-                host.display(),
-                target.display()
-            )))?;
-            let re = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
-            mount(None::<&str>, &target, None::<&str>, re, None::<&str>)
-                .map_err(sys_err(format!("remount {}", target.display())))?;
-        }
+        // The container's own cgroup of each hierarchy, never the host's whole tree: what
+        // a fresh mount in a new cgroup namespace shows, and cheaper to make.
+        let rel = own_path(&own, &h).unwrap_or("/");
+        let host = Path::new(HOST_CGROUP)
+            .join(h.name)
+            .join(rel.trim_start_matches('/'));
+        mount(
+            Some(&host),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(sys_err(format!(
+            "bind {} on {}",
+            host.display(),
+            target.display()
+        )))?;
+        let re = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
+        mount(None::<&str>, &target, None::<&str>, re, None::<&str>)
+            .map_err(sys_err(format!("remount {}", target.display())))?;
     }
     // Links such as cpu -> cpu,cpuacct.
     if let Ok(entries) = std::fs::read_dir(HOST_CGROUP) {
@@ -116,6 +118,23 @@ fn hierarchies(mountinfo: &str) -> Vec<Hierarchy<'_>> {
     out
 }
 
+/// This process's path in hierarchy `h`, from /proc/self/cgroup (`ID:controllers:/path`).
+fn own_path<'a>(proc_cgroup: &'a str, h: &Hierarchy) -> Option<&'a str> {
+    proc_cgroup.lines().find_map(|line| {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        let matches = if h.fstype == "cgroup2" {
+            controllers.is_empty()
+        } else {
+            !controllers.is_empty()
+                && controllers
+                    .split(',')
+                    .all(|c| h.data.split(',').any(|o| o == c))
+        };
+        matches.then_some(path)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +152,9 @@ mod tests {
             .iter()
             .map(|h| (h.name, h.fstype, h.data.as_str()))
             .collect();
+        let own = "12:name=systemd:/sys\n5:memory:/process_api/x\n3:cpu,cpuacct:/a\n0::/u\n";
+        let paths: Vec<_> = h.iter().map(|h| own_path(own, h)).collect();
+        assert_eq!(paths, vec![Some("/u"), Some("/a"), Some("/process_api/x")]);
         assert_eq!(
             names,
             vec![
