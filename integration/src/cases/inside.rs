@@ -28,6 +28,12 @@ pub fn cases() -> Vec<Case> {
             extension: true,
             run: cgroup_time_ns,
         },
+        // runc 1.1.5 accepts `domainname` and does not set it.
+        Case {
+            name: "inside_domainname",
+            extension: true,
+            run: domainname,
+        },
     ]
 }
 
@@ -67,14 +73,19 @@ fn namespaces_pid1_hostname(cx: &mut Ctx) -> CaseResult {
 
 fn user_cwd_env_rlimits(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&[]);
-    cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1001, "additionalGids": [10, 20] });
+    cfg["process"]["user"] =
+        json!({ "uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 23 });
     cfg["process"]["cwd"] = json!("/tmp");
     cfg["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
     cfg["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 512, "hard": 768 }]);
-    let script = "echo uid=$(id -u); echo gid=$(id -g); echo groups=$(id -G); echo cwd=$(pwd); echo foo=$FOO; \
+    let script = "echo umask=$(umask); echo uid=$(id -u); echo gid=$(id -g); echo groups=$(id -G); echo cwd=$(pwd); echo foo=$FOO; \
                   grep 'Max open files' /proc/self/limits | tr -s ' ' | sed 's/^/lim=/'";
     let out = run_script(cx, cfg, script)?;
     ensure!(field(&out, "uid") == Some("1000"), "uid: {out}");
+    ensure!(
+        field(&out, "umask") == Some("0027"),
+        "umask (23 = 0o027): {out}"
+    );
     ensure!(field(&out, "gid") == Some("1001"), "gid: {out}");
     let groups = field(&out, "groups").unwrap_or_default();
     ensure!(
@@ -260,5 +271,16 @@ fn cgroup_time_ns(cx: &mut Ctx) -> CaseResult {
             "{n} namespace not new: {inside}"
         );
     }
+    Ok(())
+}
+
+fn domainname(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["domainname"] = json!("example.org");
+    let out = run_script(cx, cfg, "echo domain=$(cat /proc/sys/kernel/domainname)")?;
+    ensure!(
+        field(&out, "domain") == Some("example.org"),
+        "domainname inside: {out}"
+    );
     Ok(())
 }

@@ -33,6 +33,7 @@ pub fn cases() -> Vec<Case> {
         c("run_exit_status", run_exit_status),
         c("run_killed_exit_status", run_killed_status),
         c("run_detach_and_pid_file", run_detach_pid_file),
+        c("run_keep", run_keep),
         c("create_pid_file", create_pid_file),
         // The id lock is corral's: runc 1.1.5 lets all four race, none wins, and it
         // leaves a `runc init` behind.
@@ -301,6 +302,26 @@ fn create_pid_file(cx: &mut Ctx) -> CaseResult {
         "pid file {file:?}, state pid {}",
         st["pid"]
     );
+    // A created container that never started is deleted without --force.
+    cx.rt(&["delete", "c1"]).ok("delete created")?;
+    cx.rt(&["state", "c1"]).failed("state after delete")?;
+    Ok(())
+}
+
+fn run_keep(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sh", "-c", "exit 7"]))?;
+    let o = cx.rt(&["run", "--keep", "--bundle", &b.to_string_lossy(), "c1"]);
+    ensure!(
+        o.code == 7,
+        "run --keep exited {} ({})",
+        o.code,
+        o.stderr.trim()
+    );
+    ensure!(
+        cx.status("c1")? == "stopped",
+        "kept container is not stopped"
+    );
+    cx.rt(&["delete", "c1"]).ok("delete kept")?;
     Ok(())
 }
 
