@@ -74,11 +74,29 @@ fn cap_err(what: &'static str) -> impl FnOnce(caps::errors::CapsError) -> Error 
 }
 
 /// Drops from the bounding set what the config does not list (needs CAP_SETPCAP).
+/// One prctl per capability: the kernel answers EINVAL past its last one, so there is
+/// no need to read the set or probe the kernel first (the caps crate does both).
 fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
-    let keep = to_caps(c.bounding());
-    for cap in caps::runtime::thread_all_supported() {
-        if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(cap_err("drop from bounding set"))?;
+    let keep: Vec<u8> = to_caps(c.bounding())
+        .iter()
+        .map(|cap| cap.index())
+        .collect();
+    for index in 0..=u8::MAX {
+        if keep.contains(&index) {
+            continue;
+        }
+        // SAFETY: PR_CAPBSET_DROP takes a capability number.
+        let ret =
+            unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(index), 0, 0, 0) };
+        match nix::errno::Errno::result(ret) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINVAL) => break,
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("process.capabilities: drop capability {index} from the bounding set"),
+                    e,
+                ))
+            }
         }
     }
     Ok(())
