@@ -24,7 +24,17 @@ fn nix_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-fn create_options<'a>(root: &'a Path, a: &'a CreateArgs) -> Result<CreateOptions<'a>> {
+/// `path` made absolute against the current directory: `create` changes directory to
+/// the bundle, after which a relative --root or --pid-file would name another place.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+fn create_options<'a>(
+    root: &'a Path,
+    a: &'a CreateArgs,
+    pid_file: &'a Option<PathBuf>,
+) -> Result<CreateOptions<'a>> {
     if a.console_socket.is_some() {
         return Err(Error::UnsupportedOption("--console-socket".into()).into());
     }
@@ -32,7 +42,7 @@ fn create_options<'a>(root: &'a Path, a: &'a CreateArgs) -> Result<CreateOptions
         root,
         id: &a.id,
         bundle: &a.bundle,
-        pid_file: a.pid_file.as_deref(),
+        pid_file: pid_file.as_deref(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
@@ -102,11 +112,12 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Some("true") => return Err(Error::UnsupportedOption("--rootless true".into()).into()),
         Some(v) => bail!("--rootless takes true, false or auto, not {v:?}"),
     }
-    let root = cli.root.clone().unwrap_or_else(default_root);
+    let root = absolute(&cli.root.clone().unwrap_or_else(default_root))?;
     log.debug(&format!("{:?} with root {}", cli.command, root.display()));
     match &cli.command {
         Command::Create(a) => {
-            container::create(&create_options(&root, a)?)?;
+            let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
+            container::create(&create_options(&root, a, &pid_file)?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
         Command::Run {
@@ -114,11 +125,9 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             detach,
             keep,
         } => {
-            return Ok(container::run(
-                &create_options(&root, create)?,
-                *detach,
-                *keep,
-            )?);
+            let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
+            let opts = create_options(&root, create, &pid_file)?;
+            return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),
         Command::Kill { all, id, signal } => {

@@ -78,12 +78,13 @@ impl Ctx {
         bundle::make(&dir, config).map_err(|e| format!("make bundle {}: {e}", dir.display()))
     }
 
+    /// A command for the runtime with stdio on fresh files of the case.
     fn command(&mut self, args: &[&str]) -> (Command, PathBuf, PathBuf) {
         self.calls += 1;
         let out = self.dir.join(format!("call{}.out", self.calls));
         let err = self.dir.join(format!("call{}.err", self.calls));
         let mut c = Command::new(&self.runtime);
-        c.arg("--root").arg(&self.root).args(args);
+        c.args(args);
         // Files, not pipes: a detached container keeps its stdio open long after the
         // runtime has exited.
         c.stdin(Stdio::null())
@@ -92,9 +93,7 @@ impl Ctx {
         (c, out, err)
     }
 
-    /// Runs the runtime with `--root ROOT ARGS` and waits (at most 30 s).
-    pub fn rt(&mut self, args: &[&str]) -> Out {
-        let (mut c, out, err) = self.command(args);
+    fn finish((mut c, out, err): (Command, PathBuf, PathBuf)) -> Out {
         let code = match c.spawn() {
             Ok(child) => wait_timeout(child),
             Err(e) => {
@@ -112,9 +111,34 @@ impl Ctx {
         }
     }
 
+    fn with_root(&self, args: &[&str]) -> Vec<String> {
+        let mut v = vec![
+            "--root".to_string(),
+            self.root.to_string_lossy().into_owned(),
+        ];
+        v.extend(args.iter().map(|a| a.to_string()));
+        v
+    }
+
+    /// Runs the runtime with `--root ROOT ARGS` and waits (at most 30 s).
+    pub fn rt(&mut self, args: &[&str]) -> Out {
+        let args = self.with_root(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::finish(self.command(&args))
+    }
+
+    /// Runs the runtime in directory `cwd` with exactly `args` (no `--root` added).
+    pub fn rt_in(&mut self, cwd: &Path, args: &[&str]) -> Out {
+        let mut cmd = self.command(args);
+        cmd.0.current_dir(cwd);
+        Self::finish(cmd)
+    }
+
     /// Starts the runtime without waiting; returns the child and its output files.
     pub fn rt_spawn(&mut self, args: &[&str]) -> Result<(Child, PathBuf), String> {
-        let (mut c, out, _) = self.command(args);
+        let args = self.with_root(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (mut c, out, _) = self.command(&args);
         c.spawn().map(|ch| (ch, out)).map_err(|e| e.to_string())
     }
 

@@ -35,6 +35,7 @@ pub fn cases() -> Vec<Case> {
         c("run_detach_and_pid_file", run_detach_pid_file),
         c("run_keep", run_keep),
         c("create_pid_file", create_pid_file),
+        c("relative_root_bundle_and_pid_file", relative_paths),
         // The id lock is corral's: runc 1.1.5 lets all four race, none wins, and it
         // leaves a `runc init` behind.
         Case {
@@ -341,5 +342,54 @@ fn concurrent_create(cx: &mut Ctx) -> CaseResult {
         cx.status("same")? == "created",
         "the container is not in created state"
     );
+    Ok(())
+}
+
+/// `--root`, `--bundle` and `--pid-file` relative to the caller's directory.
+fn relative_paths(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let bundle = b.file_name().unwrap().to_string_lossy().into_owned();
+    let dir = cx.dir.clone();
+    let create = [
+        "--root",
+        "root",
+        "create",
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        "rel.pid",
+        "c1",
+    ];
+    cx.rt_in(&dir, &create).ok("create with relative paths")?;
+    // The harness's own --root is the same directory, absolute.
+    let st = cx.state("c1")?;
+    ensure!(st["status"] == "created", "status {}", st["status"]);
+    let file =
+        std::fs::read_to_string(dir.join("rel.pid")).map_err(|e| format!("pid file: {e}"))?;
+    ensure!(
+        st["pid"].as_i64().map(|p| p.to_string()).as_deref() == Some(file.trim()),
+        "pid file {file:?}, state pid {}",
+        st["pid"]
+    );
+    cx.rt_in(&dir, &["--root", "root", "start", "c1"])
+        .ok("start with a relative root")?;
+    cx.wait_status("c1", "running")?;
+    let run = [
+        "--root",
+        "root",
+        "run",
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        "run.pid",
+        "-d",
+        "c2",
+    ];
+    cx.rt_in(&dir, &run).ok("run -d with relative paths")?;
+    ensure!(
+        dir.join("run.pid").exists(),
+        "run --pid-file relative: no pid file"
+    );
+    ensure!(cx.status("c2")? == "running", "c2 not running");
     Ok(())
 }
