@@ -23,6 +23,26 @@ pub struct Case {
     pub run: fn(&mut Ctx) -> CaseResult,
 }
 
+impl Case {
+    /// A case every runtime must pass.
+    pub fn new(name: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Self {
+        Case {
+            name,
+            extension: false,
+            run,
+        }
+    }
+
+    /// A case of corral-only behaviour, skipped for other runtimes.
+    pub fn extension(name: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Self {
+        Case {
+            name,
+            extension: true,
+            run,
+        }
+    }
+}
+
 struct Args {
     runtime: PathBuf,
     filter: Option<String>,

@@ -9,31 +9,21 @@ use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 
 pub fn cases() -> Vec<Case> {
-    let c = |name, run| Case {
-        name,
-        extension: false,
-        run,
-    };
-    let x = |name, run| Case {
-        name,
-        extension: true,
-        run,
-    };
     vec![
-        c("bad_malformed_json", malformed_json),
-        c("bad_missing_process", missing_process),
-        c("bad_missing_rootfs", missing_rootfs),
-        c("bad_relative_cwd", relative_cwd),
-        c("bad_unknown_namespace_type", unknown_namespace),
-        c("bad_empty_args", empty_args),
-        c("bad_executable_not_found", executable_not_found),
-        c("bad_hostname_without_uts_namespace", hostname_without_uts),
-        c("bad_container_ids", bad_ids),
-        c("bad_unknown_id", unknown_id),
-        c("bad_duplicate_id", duplicate_id),
-        x("bad_needs_mount_namespace", needs_mount_ns),
-        x("bad_unsupported_field_is_refused", unsupported_field),
-        x("bad_relative_namespace_path", relative_ns_path),
+        Case::new("bad_malformed_json", malformed_json),
+        Case::new("bad_missing_process", missing_process),
+        Case::new("bad_missing_rootfs", missing_rootfs),
+        Case::new("bad_relative_cwd", relative_cwd),
+        Case::new("bad_unknown_namespace_type", unknown_namespace),
+        Case::new("bad_empty_args", empty_args),
+        Case::new("bad_executable_not_found", executable_not_found),
+        Case::new("bad_hostname_without_uts_namespace", hostname_without_uts),
+        Case::new("bad_container_ids", bad_ids),
+        Case::new("bad_unknown_id", unknown_id),
+        Case::new("bad_duplicate_id", duplicate_id),
+        Case::extension("bad_needs_mount_namespace", needs_mount_ns),
+        Case::extension("bad_unsupported_field_is_refused", unsupported_field),
+        Case::extension("bad_relative_namespace_path", relative_ns_path),
     ]
 }
 

@@ -8,32 +8,19 @@ use crate::{Case, CaseResult};
 use serde_json::json;
 
 pub fn cases() -> Vec<Case> {
-    let c = |name, run| Case {
-        name,
-        extension: false,
-        run,
-    };
     vec![
-        c("inside_namespaces_pid1_hostname", namespaces_pid1_hostname),
-        c("inside_user_cwd_env_rlimits", user_cwd_env_rlimits),
-        c("inside_capabilities_and_no_new_privs", capabilities),
-        c("inside_default_devices", default_devices),
-        c("inside_readonly_root", readonly_root),
-        c("inside_bind_mount_ro", bind_mount_ro),
-        c("inside_no_pivot", no_pivot),
-        c("inside_join_netns_by_path", join_netns),
-        c("inside_user_namespace_mappings", user_namespace),
-        Case {
-            name: "inside_cgroup_and_time_namespaces",
-            extension: true,
-            run: cgroup_time_ns,
-        },
+        Case::new("inside_namespaces_pid1_hostname", namespaces_pid1_hostname),
+        Case::new("inside_user_cwd_env_rlimits", user_cwd_env_rlimits),
+        Case::new("inside_capabilities_and_no_new_privs", capabilities),
+        Case::new("inside_default_devices", default_devices),
+        Case::new("inside_readonly_root", readonly_root),
+        Case::new("inside_bind_mount_ro", bind_mount_ro),
+        Case::new("inside_no_pivot", no_pivot),
+        Case::new("inside_join_netns_by_path", join_netns),
+        Case::new("inside_user_namespace_mappings", user_namespace),
+        Case::extension("inside_cgroup_and_time_namespaces", cgroup_time_ns),
         // runc 1.1.5 accepts `domainname` and does not set it.
-        Case {
-            name: "inside_domainname",
-            extension: true,
-            run: domainname,
-        },
+        Case::extension("inside_domainname", domainname),
     ]
 }
 

@@ -7,42 +7,33 @@ use crate::{Case, CaseResult};
 use std::time::{Duration, Instant};
 
 pub fn cases() -> Vec<Case> {
-    let c = |name, run| Case {
-        name,
-        extension: false,
-        run,
-    };
     vec![
-        c(
+        Case::new(
             "lifecycle_create_start_kill_delete",
             create_start_kill_delete,
         ),
-        c(
+        Case::new(
             "lifecycle_stopped_when_process_exits",
             stopped_when_process_exits,
         ),
-        c("lifecycle_kill_created_container", kill_created),
-        c("lifecycle_start_twice_fails", start_twice),
-        c(
+        Case::new("lifecycle_kill_created_container", kill_created),
+        Case::new("lifecycle_start_twice_fails", start_twice),
+        Case::new(
             "lifecycle_delete_running_needs_force",
             delete_running_needs_force,
         ),
-        c("lifecycle_kill_signal_forms", kill_signal_forms),
-        c("lifecycle_kill_default_is_sigterm", kill_default_term),
-        c("lifecycle_kill_all", kill_all),
-        c("run_exit_status", run_exit_status),
-        c("run_killed_exit_status", run_killed_status),
-        c("run_detach_and_pid_file", run_detach_pid_file),
-        c("run_keep", run_keep),
-        c("create_pid_file", create_pid_file),
-        c("relative_root_bundle_and_pid_file", relative_paths),
+        Case::new("lifecycle_kill_signal_forms", kill_signal_forms),
+        Case::new("lifecycle_kill_default_is_sigterm", kill_default_term),
+        Case::new("lifecycle_kill_all", kill_all),
+        Case::new("run_exit_status", run_exit_status),
+        Case::new("run_killed_exit_status", run_killed_status),
+        Case::new("run_detach_and_pid_file", run_detach_pid_file),
+        Case::new("run_keep", run_keep),
+        Case::new("create_pid_file", create_pid_file),
+        Case::new("relative_root_bundle_and_pid_file", relative_paths),
         // The id lock is corral's: runc 1.1.5 lets all four race, none wins, and it
         // leaves a `runc init` behind.
-        Case {
-            name: "concurrent_create_same_id",
-            extension: true,
-            run: concurrent_create,
-        },
+        Case::extension("concurrent_create_same_id", concurrent_create),
     ]
 }
 
@@ -275,12 +266,7 @@ fn run_detach_pid_file(cx: &mut Ctx) -> CaseResult {
         "detached run: status {}",
         st["status"]
     );
-    let file = std::fs::read_to_string(&pf).map_err(|e| format!("pid file: {e}"))?;
-    ensure!(
-        st["pid"].as_i64().map(|p| p.to_string()).as_deref() == Some(file.trim()),
-        "pid file {file:?}, state pid {}",
-        st["pid"]
-    );
+    pid_file_matches(&pf, &st)?;
     Ok(())
 }
 
@@ -297,12 +283,7 @@ fn create_pid_file(cx: &mut Ctx) -> CaseResult {
     ])
     .ok("create")?;
     let st = cx.state("c1")?;
-    let file = std::fs::read_to_string(&pf).map_err(|e| format!("pid file: {e}"))?;
-    ensure!(
-        st["pid"].as_i64().map(|p| p.to_string()).as_deref() == Some(file.trim()),
-        "pid file {file:?}, state pid {}",
-        st["pid"]
-    );
+    pid_file_matches(&pf, &st)?;
     // A created container that never started is deleted without --force.
     cx.rt(&["delete", "c1"]).ok("delete created")?;
     cx.rt(&["state", "c1"]).failed("state after delete")?;
@@ -364,13 +345,7 @@ fn relative_paths(cx: &mut Ctx) -> CaseResult {
     // The harness's own --root is the same directory, absolute.
     let st = cx.state("c1")?;
     ensure!(st["status"] == "created", "status {}", st["status"]);
-    let file =
-        std::fs::read_to_string(dir.join("rel.pid")).map_err(|e| format!("pid file: {e}"))?;
-    ensure!(
-        st["pid"].as_i64().map(|p| p.to_string()).as_deref() == Some(file.trim()),
-        "pid file {file:?}, state pid {}",
-        st["pid"]
-    );
+    pid_file_matches(&dir.join("rel.pid"), &st)?;
     cx.rt_in(&dir, &["--root", "root", "start", "c1"])
         .ok("start with a relative root")?;
     cx.wait_status("c1", "running")?;
@@ -391,5 +366,18 @@ fn relative_paths(cx: &mut Ctx) -> CaseResult {
         "run --pid-file relative: no pid file"
     );
     ensure!(cx.status("c2")? == "running", "c2 not running");
+    Ok(())
+}
+
+/// The pid file holds exactly the pid `state` reports.
+fn pid_file_matches(path: &std::path::Path, st: &serde_json::Value) -> CaseResult {
+    let file =
+        std::fs::read_to_string(path).map_err(|e| format!("pid file {}: {e}", path.display()))?;
+    let pid = st["pid"].as_i64().map(|p| p.to_string());
+    ensure!(
+        pid.as_deref() == Some(file.trim()),
+        "pid file {file:?}, state pid {}",
+        st["pid"]
+    );
     Ok(())
 }

@@ -7,15 +7,10 @@ use crate::{Case, CaseResult};
 use serde_json::Value;
 
 pub fn cases() -> Vec<Case> {
-    let c = |name, run| Case {
-        name,
-        extension: false,
-        run,
-    };
     vec![
-        c("list_formats", list_formats),
-        c("spec_writes_a_runnable_config", spec),
-        c("features_json", features),
+        Case::new("list_formats", list_formats),
+        Case::new("spec_writes_a_runnable_config", spec),
+        Case::new("features_json", features),
     ]
 }
 
