@@ -18,6 +18,9 @@ pub fn cases() -> Vec<Case> {
         Case::new("inside_no_pivot", no_pivot),
         Case::new("inside_join_netns_by_path", join_netns),
         Case::new("inside_user_namespace_mappings", user_namespace),
+        Case::new("inside_join_pod_namespaces", join_pod),
+        // runc 1.1.5 leaves the container's root unshared with rootfsPropagation rshared.
+        Case::extension("inside_rootfs_propagation", rootfs_propagation),
         Case::extension("inside_cgroup_and_time_namespaces", cgroup_time_ns),
         // runc 1.1.5 accepts `domainname` and does not set it.
         Case::extension("inside_domainname", domainname),
@@ -40,9 +43,9 @@ fn host_ns(name: &str) -> String {
 }
 
 fn namespaces_pid1_hostname(cx: &mut Ctx) -> CaseResult {
-    let script = "echo pid=$$; echo host=$(hostname); for n in mnt pid uts ipc net; do echo $n=$(readlink /proc/self/ns/$n); done";
+    let script = "echo mypid=$$; echo host=$(hostname); for n in mnt pid uts ipc net; do echo $n=$(readlink /proc/self/ns/$n); done";
     let out = run_script(cx, config(&[]), script)?;
-    ensure!(field(&out, "pid") == Some("1"), "pid inside: {out}");
+    ensure!(field(&out, "mypid") == Some("1"), "pid inside: {out}");
     ensure!(
         field(&out, "host") == Some("conformance"),
         "hostname inside: {out}"
@@ -269,5 +272,59 @@ fn domainname(cx: &mut Ctx) -> CaseResult {
         field(&out, "domain") == Some("example.org"),
         "domainname inside: {out}"
     );
+    Ok(())
+}
+
+/// A second container joins the first one's pid, ipc, uts and network namespaces.
+fn join_pod(cx: &mut Ctx) -> CaseResult {
+    let mut sandbox = config(&["sleep", "1000"]);
+    sandbox["hostname"] = json!("pod");
+    let b = cx.bundle(&sandbox)?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "sandbox"])
+        .ok("run sandbox")?;
+    let pid = cx.state("sandbox")?["pid"].as_i64().unwrap_or(0);
+    let ns = |n: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{n}")).map(|p| p.to_string_lossy().into_owned())
+    };
+    let mut cfg = config(&[]);
+    cfg.as_object_mut().unwrap().remove("hostname");
+    cfg["linux"]["namespaces"] = json!([
+        { "type": "mount" },
+        { "type": "pid", "path": format!("/proc/{pid}/ns/pid") },
+        { "type": "ipc", "path": format!("/proc/{pid}/ns/ipc") },
+        { "type": "uts", "path": format!("/proc/{pid}/ns/uts") },
+        { "type": "network", "path": format!("/proc/{pid}/ns/net") }
+    ]);
+    let script = "echo mypid=$$; echo host=$(hostname); for n in pid ipc uts net; do echo $n=$(readlink /proc/self/ns/$n); done";
+    let out = run_script(cx, cfg, script)?;
+    for n in ["pid", "ipc", "uts", "net"] {
+        let want = ns(n).map_err(|e| format!("sandbox {n} ns: {e}"))?;
+        ensure!(
+            field(&out, n) == Some(want.as_str()),
+            "{n}: {out} (sandbox {want})"
+        );
+    }
+    ensure!(
+        field(&out, "host") == Some("pod"),
+        "hostname of the joined uts ns: {out}"
+    );
+    ensure!(
+        field(&out, "mypid") != Some("1"),
+        "joined pid ns, yet pid 1: {out}"
+    );
+    Ok(())
+}
+
+/// `rootfsPropagation: rshared` makes the container's root a shared mount.
+fn rootfs_propagation(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["linux"]["rootfsPropagation"] = json!("rshared");
+    let out = run_script(
+        cx,
+        cfg,
+        "awk '$5 == \"/\" { print \"root=\" $0 }' /proc/self/mountinfo",
+    )?;
+    let root = field(&out, "root").unwrap_or_default();
+    ensure!(root.contains("shared:"), "root mount not shared: {root}");
     Ok(())
 }
