@@ -134,6 +134,30 @@ impl Ctx {
         Self::finish(cmd)
     }
 
+    /// Runs the runtime (with `--root`) holding an extra open file as fd 3.
+    pub fn rt_with_fd3(&mut self, args: &[&str]) -> Out {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let args = self.with_root(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = self.command(&args);
+        let extra = std::fs::File::open("/dev/null").expect("open /dev/null");
+        let fd = extra.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; it runs in the forked child before exec and
+        // gives it fd 3 without close-on-exec.
+        unsafe {
+            cmd.0.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = Self::finish(cmd);
+        drop(extra);
+        out
+    }
+
     /// Starts the runtime without waiting; returns the child and its output files.
     pub fn rt_spawn(&mut self, args: &[&str]) -> Result<(Child, PathBuf), String> {
         let args = self.with_root(args);

@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("inside_join_netns_by_path", join_netns),
         Case::new("inside_user_namespace_mappings", user_namespace),
         Case::new("inside_join_pod_namespaces", join_pod),
+        Case::new("inside_fds_closed_unless_preserved", preserve_fds),
         // runc 1.1.5 leaves the container's root unshared with rootfsPropagation rshared.
         Case::extension("inside_rootfs_propagation", rootfs_propagation),
         Case::extension("inside_cgroup_and_time_namespaces", cgroup_time_ns),
@@ -326,5 +327,57 @@ fn rootfs_propagation(cx: &mut Ctx) -> CaseResult {
     )?;
     let root = field(&out, "root").unwrap_or_default();
     ensure!(root.contains("shared:"), "root mount not shared: {root}");
+    Ok(())
+}
+
+/// The runtime holds an extra fd 3 (/dev/null): the container process gets only stdio,
+/// unless the fd is passed on with --preserve-fds 1. Read from the host, in
+/// /proc/PID/fd of the container's `sleep` once it has exec'd.
+fn preserve_fds(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let b = b.to_string_lossy().into_owned();
+    for (id, extra, want) in [
+        ("c1", &[][..], "0 1 2"),
+        ("c2", &["--preserve-fds", "1"][..], "0 1 2 3"),
+    ] {
+        let mut args = vec!["run", "-d"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--bundle", &b, id]);
+        cx.rt_with_fd3(&args).ok("run -d")?;
+        let pid = cx.state(id)?["pid"].as_i64().unwrap_or(0);
+        let start = std::time::Instant::now();
+        while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            != "sleep"
+        {
+            ensure!(start.elapsed().as_secs() < 5, "{id}: never exec'd sleep");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let mut fds: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        fds.sort();
+        let got = fds
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        ensure!(
+            got == want,
+            "{id} ({extra:?}): container fds {got}, want {want}"
+        );
+        if id == "c2" {
+            let target =
+                std::fs::read_link(format!("/proc/{pid}/fd/3")).map_err(|e| e.to_string())?;
+            ensure!(
+                target == std::path::Path::new("/dev/null"),
+                "preserved fd 3 is {}",
+                target.display()
+            );
+        }
+    }
     Ok(())
 }

@@ -31,6 +31,8 @@ const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
 
 /// `(option, clears, flag)`: a clearing option removes the flag a setting one adds.
 const FLAGS: &[(&str, bool, MsFlags)] = &[
+    // mount(8)'s "defaults" are the kernel's defaults: nothing to set.
+    ("defaults", false, MsFlags::empty()),
     ("ro", false, MsFlags::MS_RDONLY),
     ("rw", true, MsFlags::MS_RDONLY),
     ("nosuid", false, MsFlags::MS_NOSUID),
@@ -144,6 +146,11 @@ mod tests {
         assert!(p.bind);
         assert_eq!(p.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(p.data, vec!["mode=755", "size=65536k"]);
+    }
+
+    #[test]
+    fn defaults_is_no_data() {
+        assert_eq!(parse(&["defaults", "ro"]).data, Vec::<String>::new());
     }
 
     #[test]
