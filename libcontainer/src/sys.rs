@@ -32,9 +32,15 @@ pub enum Forked {
 /// Callers must be single-threaded: the child gets a copy of the whole address space,
 /// and any lock another thread held would stay locked in it forever.
 pub fn clone3_fork(flags: u64) -> Result<Forked, Errno> {
+    // With CLONE_PARENT the kernel takes the exit signal from the caller and refuses one here.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     // SAFETY: args is a valid clone_args of the size we pass; with stack 0 and no CLONE_VM

@@ -168,10 +168,11 @@ fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
                 "a new user namespace needs uidMappings and gidMappings",
             ));
         }
-    } else if has_maps {
+    } else if has_maps && !seen.contains(&LinuxNamespaceType::User) {
+        // With a joined user namespace the mappings describe it (runc requires them).
         return Err(cx.invalid(
             "linux.uidMappings",
-            "mappings are only allowed with a new user namespace",
+            "mappings need a user namespace in linux.namespaces",
         ));
     }
     Ok(())

@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("inside_join_netns_by_path", join_netns),
         Case::new("inside_user_namespace_mappings", user_namespace),
         Case::new("inside_join_pod_namespaces", join_pod),
+        Case::new("inside_join_userns_with_new_pidns", join_userns_new_pidns),
         Case::new("inside_fds_closed_unless_preserved", preserve_fds),
         // runc 1.1.5 leaves the container's root unshared with rootfsPropagation rshared.
         Case::extension("inside_rootfs_propagation", rootfs_propagation),
@@ -379,5 +380,59 @@ fn preserve_fds(cx: &mut Ctx) -> CaseResult {
             );
         }
     }
+    Ok(())
+}
+
+/// A second container joins the first one's user and network namespaces and gets a pid,
+/// mount, ipc and uts namespace of its own (created inside the joined user namespace).
+fn join_userns_new_pidns(cx: &mut Ctx) -> CaseResult {
+    let mut first = config(&["sleep", "1000"]);
+    first["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    first["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    first["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let b = cx.bundle(&first)?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "first"])
+        .ok("run first")?;
+    let pid = cx.state("first")?["pid"].as_i64().unwrap_or(0);
+    let ns = |n: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{n}")).map(|p| p.to_string_lossy().into_owned())
+    };
+    let mut cfg = config(&[]);
+    // The joined namespace's mappings: runc 1.1.5 requires them even when joining.
+    cfg["linux"]["uidMappings"] = first["linux"]["uidMappings"].clone();
+    cfg["linux"]["gidMappings"] = first["linux"]["gidMappings"].clone();
+    cfg["linux"]["namespaces"] = json!([
+        { "type": "user", "path": format!("/proc/{pid}/ns/user") },
+        { "type": "network", "path": format!("/proc/{pid}/ns/net") },
+        { "type": "pid" }, { "type": "mount" }, { "type": "ipc" }, { "type": "uts" }
+    ]);
+    let script =
+        "echo mypid=$$; echo uid=$(id -u); echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); \
+                  for n in user net pid; do echo $n=$(readlink /proc/self/ns/$n); done";
+    let out = run_script(cx, cfg, script)?;
+    ensure!(
+        field(&out, "mypid") == Some("1"),
+        "no pid namespace of its own: {out}"
+    );
+    ensure!(field(&out, "uid") == Some("0"), "uid: {out}");
+    ensure!(
+        field(&out, "uidmap") == Some(" 0 100000 65536"),
+        "uid_map: {out}"
+    );
+    for n in ["user", "net"] {
+        let want = ns(n).map_err(|e| format!("first {n} ns: {e}"))?;
+        ensure!(
+            field(&out, n) == Some(want.as_str()),
+            "{n}: {out} (first {want})"
+        );
+    }
+    let first_pid = ns("pid").map_err(|e| e.to_string())?;
+    ensure!(
+        field(&out, "pid") != Some(first_pid.as_str()),
+        "shares the first pid ns: {out}"
+    );
     Ok(())
 }

@@ -6,19 +6,29 @@
 //!        |                <-- MapRequest       (only with a new user namespace)
 //!        |  write uid_map, gid_map
 //!        |  MapsWritten -->
+//!        |                <-- Forked           (only when the init had to fork again:
+//!        |                                      sent by the real init, whose pid the
+//!        |                                      parent takes from the message)
 //!        |                <-- Ready            (set up, blocked on exec.fifo)
 //!        |             or <-- Error(message)   (setup failed; the child exits 1)
 //! ```
-//! Each direction has its own message type, so a message can only travel one way.
+//! Each direction has its own message type, so a message can only travel one way. The
+//! parent's end has SO_PASSCRED: the kernel stamps every message with its sender's pid,
+//! translated into the parent's pid namespace.
 
 use crate::{Error, Result};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recv, recvmsg, send, setsockopt, socketpair, sockopt, AddressFamily, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
+use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Child → parent.
 #[derive(Debug, PartialEq)]
 pub enum ChildMsg {
     MapRequest,
+    Forked,
     Ready,
     Error(String),
 }
@@ -40,6 +50,7 @@ pub fn pair() -> Result<(ParentEnd, ChildEnd)> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| Error::sys("socketpair", e))?;
+    setsockopt(&a, sockopt::PassCred, &true).map_err(|e| Error::sys("SO_PASSCRED", e))?;
     Ok((ParentEnd(a), ChildEnd(b)))
 }
 
@@ -66,16 +77,41 @@ fn recv_bytes(fd: &OwnedFd) -> Result<Option<Vec<u8>>> {
 }
 
 impl ParentEnd {
-    pub fn recv(&self) -> Result<Option<ChildMsg>> {
-        let Some(b) = recv_bytes(&self.0)? else {
-            return Ok(None);
+    /// The next message and its sender's pid, or `None` once every child end is closed.
+    pub fn recv(&self) -> Result<Option<(ChildMsg, i32)>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg = nix::cmsg_space!(libc::ucred);
+        let (n, pid) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::empty(),
+            ) {
+                Ok(m) => {
+                    let pid = m.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
+                        ControlMessageOwned::ScmCredentials(cr) => Some(cr.pid()),
+                        _ => None,
+                    });
+                    break (m.bytes, pid.unwrap_or(0));
+                }
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive on init channel", e)),
+            }
         };
+        if n == 0 {
+            return Ok(None);
+        }
+        Self::decode(&buf[..n]).map(|m| Some((m, pid)))
+    }
+
+    fn decode(b: &[u8]) -> Result<ChildMsg> {
         match b.split_first() {
-            Some((b'M', _)) => Ok(Some(ChildMsg::MapRequest)),
-            Some((b'R', _)) => Ok(Some(ChildMsg::Ready)),
-            Some((b'E', msg)) => Ok(Some(ChildMsg::Error(
-                String::from_utf8_lossy(msg).into_owned(),
-            ))),
+            Some((b'M', _)) => Ok(ChildMsg::MapRequest),
+            Some((b'F', _)) => Ok(ChildMsg::Forked),
+            Some((b'R', _)) => Ok(ChildMsg::Ready),
+            Some((b'E', msg)) => Ok(ChildMsg::Error(String::from_utf8_lossy(msg).into_owned())),
             _ => Err(Error::Other(format!(
                 "unknown message {b:?} from container init"
             ))),
@@ -93,6 +129,7 @@ impl ChildEnd {
     pub fn send(&self, msg: &ChildMsg) -> Result<()> {
         match msg {
             ChildMsg::MapRequest => send_bytes(&self.0, b"M"),
+            ChildMsg::Forked => send_bytes(&self.0, b"F"),
             ChildMsg::Ready => send_bytes(&self.0, b"R"),
             ChildMsg::Error(m) => {
                 let mut b = Vec::with_capacity(m.len() + 1);
@@ -120,17 +157,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip() {
+    fn round_trip_with_sender_pid() {
+        let me = std::process::id() as i32;
         let (p, c) = pair().unwrap();
         c.send(&ChildMsg::MapRequest).unwrap();
-        assert_eq!(p.recv().unwrap(), Some(ChildMsg::MapRequest));
+        assert_eq!(p.recv().unwrap(), Some((ChildMsg::MapRequest, me)));
         p.send(ParentMsg::MapsWritten).unwrap();
         assert_eq!(c.recv().unwrap(), ParentMsg::MapsWritten);
+        c.send(&ChildMsg::Forked).unwrap();
+        assert_eq!(p.recv().unwrap(), Some((ChildMsg::Forked, me)));
         c.send(&ChildMsg::Error("mount /proc: EPERM".into()))
             .unwrap();
         assert_eq!(
             p.recv().unwrap(),
-            Some(ChildMsg::Error("mount /proc: EPERM".into()))
+            Some((ChildMsg::Error("mount /proc: EPERM".into()), me))
         );
         drop(c);
         assert_eq!(p.recv().unwrap(), None);

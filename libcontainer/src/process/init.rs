@@ -8,7 +8,8 @@ use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
 use super::{user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
-use crate::{sys, Error, Result};
+use crate::sys::{self, Forked};
+use crate::{Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use std::ffi::CString;
@@ -58,11 +59,24 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     }
     for (t, fd) in &plan.child_joins {
         namespaces::join(*t, fd)?;
+        if *t == oci_spec::runtime::LinuxNamespaceType::User {
+            // Our host uid is not mapped there: files we made would fail with EOVERFLOW.
+            become_root();
+        }
     }
     if plan.child_unshare != 0 {
         namespaces::unshare(plan.child_unshare)?;
         if plan.child_unshare & NEWUSER != 0 {
             mapped(chan)?;
+        }
+    }
+    if plan.fork_init {
+        // Only a child enters the new pid (or time) namespace just unshared. CLONE_PARENT
+        // makes it the runtime's child; this process is done.
+        match sys::clone3_fork(libc::CLONE_PARENT as u64) {
+            Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,
+            Ok(Forked::Parent(_)) => sys::exit_now(0),
+            Err(e) => return Err(Error::sys("fork the init into its pid namespace", e)),
         }
     }
     let spec = cfg.spec;
@@ -143,11 +157,16 @@ fn mapped(chan: &ChildEnd) -> Result<()> {
     match chan.recv()? {
         ParentMsg::MapsWritten => {}
     }
+    become_root();
+    Ok(())
+}
+
+/// Becomes uid/gid 0 of the user namespace we are in, when 0 is mapped there.
+fn become_root() {
     let root_g = nix::unistd::Gid::from_raw(0);
     let root_u = nix::unistd::Uid::from_raw(0);
     let _ = nix::unistd::setresgid(root_g, root_g, root_g);
     let _ = nix::unistd::setresuid(root_u, root_u, root_u);
-    Ok(())
 }
 
 fn is_executable(p: &Path) -> std::io::Result<bool> {

@@ -8,8 +8,9 @@
 //! - joins in the child, no new pid/time namespace: clone3 plain, the child joins
 //!   (user first), then unshares the new ones.
 //!
-//! Joining namespaces in the child while creating a pid or time namespace there needs a
-//! second fork; corral refuses that combination for now rather than get it wrong.
+//! - joins in the child and a new pid or time namespace (which only a child of the
+//!   unsharing process enters): clone3 plain, join, unshare, then the child forks the
+//!   real init with CLONE_PARENT (so it is the runtime's child) and exits.
 
 use crate::{Error, Result};
 use nix::fcntl::OFlag;
@@ -30,6 +31,8 @@ pub struct Plan {
     pub child_unshare: u64,
     pub new_userns: bool,
     pub new_pidns: bool,
+    /// The first child forks the init after its unshare (see the module comment).
+    pub fork_init: bool,
 }
 
 fn flag(t: T) -> u64 {
@@ -66,18 +69,11 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
     child_joins.sort_by_key(|(t, _)| *t != T::User);
     let new_userns = new & flag(T::User) != 0;
     let new_pidns = new & flag(T::Pid) != 0;
-    let (clone_flags, child_unshare) = if child_joins.is_empty()
-        || !new_userns && !child_joins.iter().any(|(t, _)| *t == T::User)
-    {
-        // No join that must precede creation: create everything in clone3.
-        (new, 0)
-    } else if new & (flag(T::Pid) | CLONE_NEWTIME) == 0 {
-        (0, new)
-    } else {
-        return Err(Error::Other(
-            "joining namespaces by path in a user namespace together with a new pid or time namespace is not supported by corral yet".into(),
-        ));
-    };
+    let joins_first =
+        !child_joins.is_empty() && (new_userns || child_joins.iter().any(|(t, _)| *t == T::User));
+    // No join that must precede creation: create everything in clone3.
+    let (clone_flags, child_unshare) = if joins_first { (0, new) } else { (new, 0) };
+    let fork_init = joins_first && new & (flag(T::Pid) | CLONE_NEWTIME) != 0;
     Ok(Plan {
         clone_flags,
         parent_joins,
@@ -85,6 +81,7 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         child_unshare,
         new_userns,
         new_pidns,
+        fork_init,
     })
 }
 

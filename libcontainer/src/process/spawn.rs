@@ -1,6 +1,6 @@
 //! The parent side of process creation.
 
-use super::channel::{self, ChildMsg, ParentEnd, ParentMsg};
+use super::channel::{self, ChildMsg, ParentMsg};
 use super::namespaces;
 use super::{init, InitConfig};
 use crate::sys::{self, Forked};
@@ -17,20 +17,20 @@ pub struct Spawned {
     pub own_pid_ns: bool,
 }
 
-/// Kills and reaps the child if setup does not finish.
-struct KillOnDrop(Option<Pid>);
+/// Kills and reaps the children if setup does not finish.
+struct KillOnDrop(Vec<Pid>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
+        for pid in &self.0 {
+            let _ = kill(*pid, Signal::SIGKILL);
+            let _ = waitpid(*pid, None);
         }
     }
 }
 
 /// Clones the init and runs it up to Ready: it then waits on `fifo` for `start`.
-/// `on_cloned` runs in the parent while the child sets itself up (the two overlap).
+/// `on_cloned` runs in the parent while the init sets itself up (the two overlap).
 pub fn spawn(
     cfg: &InitConfig,
     fifo: OwnedFd,
@@ -56,26 +56,45 @@ pub fn spawn(
     };
     drop(child);
     drop(fifo);
-    let mut guard = KillOnDrop(Some(pid));
-    let spawned = Spawned {
+    let mut guard = KillOnDrop(vec![pid]);
+    let mut on_cloned = Some(on_cloned);
+    let mut spawned = Spawned {
         pid,
         own_pid_ns: plan.new_pidns,
     };
-    on_cloned(&spawned)?;
-    handshake(&parent, pid, cfg.spec)?;
-    guard.0 = None;
-    Ok(spawned)
-}
-
-fn handshake(chan: &ParentEnd, pid: Pid, spec: &Spec) -> Result<()> {
+    if !plan.fork_init {
+        (on_cloned.take().expect("called once"))(&spawned)?;
+    }
     loop {
-        match chan.recv()? {
-            Some(ChildMsg::MapRequest) => {
-                write_maps(pid, spec)?;
-                chan.send(ParentMsg::MapsWritten)?;
+        match parent.recv()? {
+            Some((ChildMsg::MapRequest, sender)) => {
+                // The sender is the process that made the user namespace.
+                let target = if sender > 0 {
+                    Pid::from_raw(sender)
+                } else {
+                    pid
+                };
+                write_maps(target, cfg.spec)?;
+                parent.send(ParentMsg::MapsWritten)?;
             }
-            Some(ChildMsg::Ready) => return Ok(()),
-            Some(ChildMsg::Error(msg)) => return Err(Error::Init(msg)),
+            Some((ChildMsg::Forked, sender)) if plan.fork_init && sender > 0 => {
+                // The first child has forked the real init and exits: reap it.
+                spawned.pid = Pid::from_raw(sender);
+                guard.0 = vec![spawned.pid];
+                let _ = waitpid(pid, None);
+                (on_cloned
+                    .take()
+                    .ok_or_else(|| Error::Init("init forked twice".into()))?)(
+                    &spawned
+                )?;
+            }
+            Some((ChildMsg::Ready, _)) if on_cloned.is_none() => break,
+            Some((ChildMsg::Error(msg), _)) => return Err(Error::Init(msg)),
+            Some((msg, _)) => {
+                return Err(Error::Init(format!(
+                    "unexpected message {msg:?} from the init"
+                )))
+            }
             None => {
                 return Err(Error::Init(
                     "the container init exited before it was ready".into(),
@@ -83,6 +102,8 @@ fn handshake(chan: &ParentEnd, pid: Pid, spec: &Spec) -> Result<()> {
             }
         }
     }
+    guard.0.clear();
+    Ok(spawned)
 }
 
 fn map_text(maps: &[LinuxIdMapping]) -> String {
