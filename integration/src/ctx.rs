@@ -275,6 +275,14 @@ impl Ctx {
     }
 }
 
+/// Waits for a runtime started with `rt_spawn` (at most 30 s, then it is killed).
+pub fn wait_child(child: Child) -> Result<i32, String> {
+    match wait_timeout(child) {
+        -2 => Err("the runtime did not exit within 30 s (killed)".into()),
+        code => Ok(code),
+    }
+}
+
 fn wait_timeout(mut child: Child) -> i32 {
     let start = Instant::now();
     loop {
@@ -291,7 +299,7 @@ fn wait_timeout(mut child: Child) -> i32 {
     }
 }
 
-pub fn exit_code(st: std::process::ExitStatus) -> i32 {
+fn exit_code(st: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }

@@ -2,7 +2,7 @@
 
 use super::ensure;
 use crate::bundle::config;
-use crate::ctx::{exit_code, Ctx};
+use crate::ctx::{wait_child, Ctx};
 use crate::{Case, CaseResult};
 use std::time::{Duration, Instant};
 
@@ -180,11 +180,29 @@ fn kill_default_term(cx: &mut Ctx) -> CaseResult {
     let script = "trap 'exit 42' TERM; while :; do sleep 0.05; done";
     let b = cx.bundle(&config(&["sh", "-c", script]))?;
     let b = b.to_string_lossy().into_owned();
-    let (mut child, _) = cx.rt_spawn(&["run", "--bundle", &b, "c1"])?;
+    let (child, _) = cx.rt_spawn(&["run", "--bundle", &b, "c1"])?;
     cx.wait_status("c1", "running")?;
-    std::thread::sleep(Duration::from_millis(100));
+    // Signal only once the trap is installed: SigCgt has the SIGTERM bit (15 → 1 << 14).
+    let pid = cx.state("c1")?["pid"].as_i64().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << 14) != 0 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the container never trapped SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     cx.rt(&["kill", "c1"]).ok("kill")?;
-    let code = exit_code(child.wait().map_err(|e| e.to_string())?);
+    let code = wait_child(child)?;
     ensure!(code == 42, "run exited {code}, want 42 from the TERM trap");
     Ok(())
 }
@@ -239,10 +257,10 @@ fn run_exit_status(cx: &mut Ctx) -> CaseResult {
 
 fn run_killed_status(cx: &mut Ctx) -> CaseResult {
     let b = sleeper(cx)?;
-    let (mut child, _) = cx.rt_spawn(&["run", "--bundle", &b, "c1"])?;
+    let (child, _) = cx.rt_spawn(&["run", "--bundle", &b, "c1"])?;
     cx.wait_status("c1", "running")?;
     cx.rt(&["kill", "c1", "KILL"]).ok("kill")?;
-    let code = exit_code(child.wait().map_err(|e| e.to_string())?);
+    let code = wait_child(child)?;
     ensure!(code == 137, "run exited {code}, want 137 (128 + SIGKILL)");
     Ok(())
 }
@@ -315,7 +333,7 @@ fn concurrent_create(cx: &mut Ctx) -> CaseResult {
     }
     let ok = children
         .into_iter()
-        .map(|mut c| c.wait().map(exit_code).unwrap_or(-1))
+        .map(|c| wait_child(c).unwrap_or(-1))
         .filter(|code| *code == 0)
         .count();
     ensure!(ok == 1, "{ok} of 4 concurrent creates of one id succeeded");
