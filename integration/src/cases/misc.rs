@@ -62,12 +62,21 @@ fn spec(cx: &mut Ctx) -> CaseResult {
         v["ociVersion"]
     );
     // The default config runs as it is but for the program (and runc's terminal).
-    v["process"]["args"] = serde_json::json!(["sh", "-c", "echo spec-ok"]);
+    // Its cgroup mount (v1: a tmpfs of per-hierarchy binds; v2: cgroup2) is read-only
+    // and shows the hierarchies.
+    let script = "ls /sys/fs/cgroup | grep -q . && echo listed; \
+                  mkdir /sys/fs/cgroup/probe 2>/dev/null || echo top-ro; \
+                  for h in /sys/fs/cgroup/*/; do mkdir $h/probe 2>/dev/null && echo rw:$h; done; echo spec-ok";
+    v["process"]["args"] = serde_json::json!(["sh", "-c", script]);
     v["process"]["terminal"] = Value::Bool(false);
     crate::bundle::write_config(&b, &v).map_err(|e| e.to_string())?;
     let o = cx.rt(&["run", "--bundle", &bs, "c1"]);
     o.ok("run the default spec")?;
-    ensure!(o.stdout == "spec-ok\n", "output {:?}", o.stdout);
+    ensure!(
+        o.stdout == "listed\ntop-ro\nspec-ok\n",
+        "output {:?}",
+        o.stdout
+    );
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! Inside a new cgroup namespace each hierarchy shows the container's own cgroup as root.
 
 use super::sys_err;
-use crate::{Error, Result};
+use crate::{sys, Error, Result};
 use nix::mount::{mount, MsFlags};
 use std::path::Path;
 
@@ -16,12 +16,12 @@ pub fn mount_cgroups(dest: &Path, flags: MsFlags) -> Result<()> {
         return mount(Some("cgroup"), dest, Some("cgroup2"), flags, None::<&str>)
             .map_err(sys_err(format!("mount cgroup2 on {}", dest.display())));
     }
-    let tmpfs_flags = flags - MsFlags::MS_RDONLY;
+    // Writable until the binds are in; the flags come last, on the whole tree.
     mount(
         Some("tmpfs"),
         dest,
         Some("tmpfs"),
-        tmpfs_flags,
+        MsFlags::empty(),
         Some("mode=755"),
     )
     .map_err(sys_err(format!(
@@ -53,9 +53,6 @@ pub fn mount_cgroups(dest: &Path, flags: MsFlags) -> Result<()> {
             host.display(),
             target.display()
         )))?;
-        let re = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
-        mount(None::<&str>, &target, None::<&str>, re, None::<&str>)
-            .map_err(sys_err(format!("remount {}", target.display())))?;
     }
     // Links such as cpu -> cpu,cpuacct.
     if let Ok(entries) = std::fs::read_dir(HOST_CGROUP) {
@@ -67,12 +64,50 @@ pub fn mount_cgroups(dest: &Path, flags: MsFlags) -> Result<()> {
             }
         }
     }
-    if flags.contains(MsFlags::MS_RDONLY) {
-        let re = MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY;
-        mount(None::<&str>, dest, None::<&str>, re, Some("mode=755"))
-            .map_err(sys_err(format!("remount {} read-only", dest.display())))?;
+    // The mount's flags on the tmpfs and every bind below it, in one call rather than a
+    // remount per hierarchy.
+    let (set, clear) = mount_attrs(flags);
+    sys::mount_setattr(dest, true, set, clear).map_err(|e| {
+        let why = if e == nix::Error::ENOSYS {
+            " (this kernel has no mount_setattr, Linux 5.12)"
+        } else {
+            ""
+        };
+        Error::sys(
+            format!("set {flags:?} on {} and below{why}", dest.display()),
+            e,
+        )
+    })
+}
+
+/// mount(2) flags as mount_setattr(2) attributes to set and to clear.
+fn mount_attrs(flags: MsFlags) -> (u64, u64) {
+    let mut set = 0;
+    for (ms, attr) in [
+        (MsFlags::MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, sys::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, sys::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, sys::MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, sys::MOUNT_ATTR_NODIRATIME),
+    ] {
+        if flags.contains(ms) {
+            set |= attr;
+        }
     }
-    Ok(())
+    // An atime mode is set by clearing the whole mask and setting one mode (relatime = 0).
+    let atime = if flags.contains(MsFlags::MS_NOATIME) {
+        Some(sys::MOUNT_ATTR_NOATIME)
+    } else if flags.contains(MsFlags::MS_STRICTATIME) {
+        Some(sys::MOUNT_ATTR_STRICTATIME)
+    } else if flags.contains(MsFlags::MS_RELATIME) {
+        Some(0)
+    } else {
+        None
+    };
+    match atime {
+        Some(mode) => (set | mode, sys::MOUNT_ATTR_ATIME),
+        None => (set, 0),
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -138,6 +173,16 @@ fn own_path<'a>(proc_cgroup: &'a str, h: &Hierarchy) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_to_mount_attrs() {
+        let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        let f = ro | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME;
+        assert_eq!(mount_attrs(f), (0xf, sys::MOUNT_ATTR_ATIME));
+        let noatime = (sys::MOUNT_ATTR_NOATIME, sys::MOUNT_ATTR_ATIME);
+        assert_eq!(mount_attrs(MsFlags::MS_NOATIME), noatime);
+        assert_eq!(mount_attrs(MsFlags::empty()), (0, 0));
+    }
 
     #[test]
     fn hybrid_mountinfo() {
