@@ -206,15 +206,19 @@ impl Ctx {
         }
     }
 
-    /// Deletes what the case left, then reports anything still there.
-    pub fn cleanup(&mut self) -> Result<(), String> {
-        let ids: Vec<String> = std::fs::read_dir(&self.root)
+    /// The names under the runtime root (one per container the runtime knows).
+    fn root_entries(&self) -> Vec<String> {
+        std::fs::read_dir(&self.root)
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        for id in &ids {
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Deletes what the case left, then reports anything still there.
+    pub fn cleanup(&mut self) -> Result<(), String> {
+        for id in &self.root_entries() {
             self.rt(&["delete", "--force", id]);
         }
         let mut leaks = vec![];
@@ -246,12 +250,7 @@ impl Ctx {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let left: Vec<String> = std::fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let left = self.root_entries();
         if !left.is_empty() {
             leaks.push(format!("state under the root: {left:?}"));
         }
