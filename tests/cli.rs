@@ -151,9 +151,24 @@ fn features_is_truthful_json() {
     // Not implemented yet, so not claimed.
     assert_eq!(v["linux"]["seccomp"]["enabled"], false);
     assert_eq!(v["hooks"], serde_json::json!([]));
-    assert!(!v["mountOptions"]
+    // What the mount code knows, and nothing else (the conformance suite mounts each).
+    let opts: Vec<&str> = v["mountOptions"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|o| o == "rro"));
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    for o in [
+        "rro",
+        "rnoatime",
+        "idmap",
+        "ridmap",
+        "tmpcopyup",
+        "nosymfollow",
+        "rbind",
+    ] {
+        assert!(opts.contains(&o), "{o} missing from {opts:?}");
+    }
+    assert!(!opts.contains(&"size=64k"));
+    assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }

@@ -2,47 +2,6 @@
 
 use serde_json::{json, Value};
 
-/// Mount options `mounts[].options` accepts (see `rootfs::options`).
-const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "lazytime",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "rbind",
-    "relatime",
-    "remount",
-    "ro",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "runbindable",
-    "rw",
-    "shared",
-    "slave",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    "unbindable",
-];
-
 pub fn features() -> Value {
     let caps: Vec<String> = caps::all()
         .iter()
@@ -54,7 +13,7 @@ pub fn features() -> Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
         "hooks": [],
-        "mountOptions": MOUNT_OPTIONS,
+        "mountOptions": crate::rootfs::options::known(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
@@ -63,7 +22,7 @@ pub fn features() -> Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
+            "mountExtensions": { "idmap": { "enabled": true } },
         },
         "annotations": {
             "io.github.corral.version": env!("CARGO_PKG_VERSION"),

@@ -4,8 +4,9 @@
 //! Each check returns the first problem it finds as an error naming the file and the
 //! field. Fields this version of corral does not implement are refused, never ignored.
 
+use crate::rootfs::{self, options};
 use crate::{Error, Result};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,7 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
     process(&cx, spec)?;
     namespaces(&cx, spec)?;
     mounts(&cx, spec)?;
+    devices(&cx, spec)?;
     unsupported(&cx, spec)?;
     Ok(rootfs)
 }
@@ -179,20 +181,72 @@ fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
 }
 
 fn mounts(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let non_empty = |m: &Option<Vec<_>>| m.as_ref().is_some_and(|m: &Vec<_>| !m.is_empty());
+    let container_maps =
+        linux.is_some_and(|l| non_empty(l.uid_mappings()) && non_empty(l.gid_mappings()));
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let field = |f: &str| format!("mounts[{i}].{f}");
+        // A relative destination is relative to the container's "/" (runtime-spec 1.2 made
+        // it deprecated, not invalid); `rootfs::paths` resolves it so.
         if m.destination().as_os_str().is_empty() {
-            return Err(cx.invalid(format!("mounts[{i}].destination"), "is required"));
+            return Err(cx.invalid(field("destination"), "is required"));
         }
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            return Err(cx.unsupported(format!("mounts[{i}].uidMappings")));
+        let opts = options::parse(m.options().as_deref().unwrap_or_default());
+        let bind = opts.bind || m.typ().as_deref() == Some("bind");
+        if bind && m.source().is_none() {
+            return Err(cx.invalid(field("source"), "a bind mount needs a source"));
         }
-        for o in m.options().iter().flatten() {
-            if crate::rootfs::options::is_unsupported(o) {
-                return Err(cx.unsupported(format!("mounts[{i}].options {o:?}")));
+        if m.uid_mappings().is_some() != m.gid_mappings().is_some() {
+            return Err(cx.invalid(
+                field("uidMappings"),
+                "uidMappings and gidMappings go together",
+            ));
+        }
+        if rootfs::idmap::kind(m).is_some() {
+            if !bind {
+                return Err(cx.invalid(
+                    field("options"),
+                    "idmap, ridmap and mount mappings are for bind mounts",
+                ));
             }
+            if m.uid_mappings().is_none() && !container_maps {
+                return Err(cx.invalid(
+                    field("options"),
+                    "idmap without uidMappings/gidMappings on the mount uses the container's \
+                     linux.uidMappings and linux.gidMappings, and there are none",
+                ));
+            }
+        }
+        if opts.tmpcopyup && m.typ().as_deref() != Some("tmpfs") {
+            return Err(cx.invalid(field("options"), "tmpcopyup is for tmpfs mounts"));
         }
     }
     Ok(())
+}
+
+fn devices(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        if !d.path().is_absolute() {
+            return Err(cx.invalid(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} is not an absolute path", d.path()),
+            ));
+        }
+        if d.typ() == LinuxDeviceType::A {
+            return Err(cx.invalid(
+                format!("linux.devices[{i}].type"),
+                "must be c, u, b or p (\"a\" is only for linux.resources.devices)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// SELinux is enabled when its filesystem is mounted.
+fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
@@ -220,7 +274,13 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
             ));
         }
     }
-    let set: [(&str, bool); 11] = [
+    if l.mount_label().as_deref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
+        return Err(cx.invalid(
+            "linux.mountLabel",
+            "SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)",
+        ));
+    }
+    let set: [(&str, bool); 9] = [
         ("linux.resources", l.resources().is_some()),
         ("linux.cgroupsPath", l.cgroups_path().is_some()),
         ("linux.seccomp", l.seccomp().is_some()),
@@ -228,11 +288,6 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
             "linux.sysctl",
             l.sysctl().as_ref().is_some_and(|s| !s.is_empty()),
         ),
-        (
-            "linux.devices",
-            l.devices().as_ref().is_some_and(|d| !d.is_empty()),
-        ),
-        ("linux.mountLabel", l.mount_label().is_some()),
         ("linux.intelRdt", l.intel_rdt().is_some()),
         ("linux.personality", l.personality().is_some()),
         ("linux.timeOffsets", l.time_offsets().is_some()),

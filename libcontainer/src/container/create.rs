@@ -56,8 +56,11 @@ fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i3
     // Relative mount sources are relative to the bundle.
     nix::unistd::chdir(&bundle.dir)
         .map_err(|e| Error::sys(format!("chdir {}", bundle.dir.display()), e))?;
+    // After the chdir: relative bind sources are resolved from the bundle here too.
+    let idmapped = crate::rootfs::idmap::prepare(&bundle.spec)?;
     let cfg = InitConfig {
         spec: &bundle.spec,
+        idmapped: &idmapped,
         rootfs: &bundle.rootfs,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,

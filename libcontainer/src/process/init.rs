@@ -114,6 +114,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         rootfs: cfg.rootfs,
         no_pivot: cfg.no_pivot,
         in_userns,
+        idmapped: cfg.idmapped,
     })?;
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     user::set_identity(process)?;

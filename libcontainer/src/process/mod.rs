@@ -26,4 +26,6 @@ pub struct InitConfig<'a> {
     /// Fds of the parent the init must close at once, before anything else: the state
     /// dir's lock above all (a flock belongs to the open file, which the fork shares).
     pub parent_fds: Vec<std::os::fd::RawFd>,
+    /// Idmapped trees made on the host, by index of `mounts` (see `rootfs::idmap`).
+    pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
 }

@@ -2,112 +2,84 @@
 //! host a tmpfs holding one mount per hierarchy the host has, as runc does.
 //! Inside a new cgroup namespace each hierarchy shows the container's own cgroup as root.
 
-use super::sys_err;
-use crate::{sys, Error, Result};
-use nix::mount::{mount, MsFlags};
+use super::kernel_err;
+use super::options::Parsed;
+use crate::sys::mount::{self as m, FsContext};
+use crate::{Error, Result};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 const HOST_CGROUP: &str = "/sys/fs/cgroup";
 
-pub fn mount_cgroups(dest: &Path, flags: MsFlags) -> Result<()> {
-    let fs =
-        nix::sys::statfs::statfs(HOST_CGROUP).map_err(sys_err(format!("statfs {HOST_CGROUP}")))?;
+/// Mounts the cgroup filesystem(s) on `target` and returns the attached mount.
+pub fn mount_cgroups(target: BorrowedFd, opts: &Parsed) -> Result<OwnedFd> {
+    let what = "mount cgroup";
+    let fs = nix::sys::statfs::statfs(HOST_CGROUP)
+        .map_err(|e| Error::sys(format!("{what}: statfs {HOST_CGROUP}"), e))?;
+    let attr = opts.attr();
     if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
-        return mount(Some("cgroup"), dest, Some("cgroup2"), flags, None::<&str>)
-            .map_err(sys_err(format!("mount cgroup2 on {}", dest.display())));
+        let mnt = FsContext::open("cgroup2")
+            .and_then(|fc| fc.mount(attr.attr_set))
+            .map_err(|e| kernel_err(format!("{what}: cgroup2"), e))?;
+        recursive(&mnt, opts, what)?;
+        m::attach(mnt.as_fd(), target).map_err(|e| kernel_err(format!("{what}: move_mount"), e))?;
+        return Ok(mnt);
     }
-    // Writable until the binds are in; the flags come last, on the whole tree.
-    mount(
-        Some("tmpfs"),
-        dest,
-        Some("tmpfs"),
-        MsFlags::empty(),
-        Some("mode=755"),
-    )
-    .map_err(sys_err(format!(
-        "mount tmpfs for cgroups on {}",
-        dest.display()
-    )))?;
+    // Writable until the binds are in; the flags come last, on the whole tree. The
+    // tmpfs is attached first: the kernels we support cannot mount into a detached tree.
+    let mnt = FsContext::open("tmpfs")
+        .and_then(|fc| fc.set("mode", Some("755")).map(|_| fc))
+        .and_then(|fc| fc.mount(0))
+        .map_err(|e| kernel_err(format!("{what}: tmpfs"), e))?;
+    m::attach(mnt.as_fd(), target).map_err(|e| kernel_err(format!("{what}: move_mount"), e))?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("cannot read", "/proc/self/mountinfo", e))?;
     let own = std::fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| Error::io("cannot read", "/proc/self/cgroup", e))?;
+    let dir = mnt.as_raw_fd();
     for h in hierarchies(&mountinfo) {
-        let target = dest.join(h.name);
-        std::fs::create_dir_all(&target).map_err(|e| Error::io("cannot create", &target, e))?;
+        nix::sys::stat::mkdirat(
+            Some(dir),
+            h.name,
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        )
+        .map_err(|e| Error::sys(format!("{what}: mkdir {}", h.name), e))?;
         // The container's own cgroup of each hierarchy, never the host's whole tree: what
         // a fresh mount in a new cgroup namespace shows, and cheaper to make.
         let rel = own_path(&own, &h).unwrap_or("/");
         let host = Path::new(HOST_CGROUP)
             .join(h.name)
             .join(rel.trim_start_matches('/'));
-        mount(
-            Some(&host),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(sys_err(format!(
-            "bind {} on {}",
-            host.display(),
-            target.display()
-        )))?;
+        let tree = m::clone_tree(m::cwd(), &host, false)
+            .map_err(|e| kernel_err(format!("{what}: bind {}", host.display()), e))?;
+        m::attach_at(tree.as_fd(), mnt.as_fd(), Path::new(h.name))
+            .map_err(|e| kernel_err(format!("{what}: bind {} on {}", host.display(), h.name), e))?;
     }
     // Links such as cpu -> cpu,cpuacct.
     if let Ok(entries) = std::fs::read_dir(HOST_CGROUP) {
         for e in entries.flatten() {
             if e.file_type().is_ok_and(|t| t.is_symlink()) {
                 if let Ok(to) = std::fs::read_link(e.path()) {
-                    let _ = std::os::unix::fs::symlink(to, dest.join(e.file_name()));
+                    let _ = nix::unistd::symlinkat(&to, Some(dir), &*e.file_name());
                 }
             }
         }
     }
     // The mount's flags on the tmpfs and every bind below it, in one call rather than a
     // remount per hierarchy.
-    let (set, clear) = mount_attrs(flags);
-    sys::mount_setattr(dest, true, set, clear).map_err(|e| {
-        let why = if e == nix::Error::ENOSYS {
-            " (this kernel has no mount_setattr, Linux 5.12)"
-        } else {
-            ""
-        };
-        Error::sys(
-            format!("set {flags:?} on {} and below{why}", dest.display()),
-            e,
-        )
-    })
+    if !attr.is_empty() {
+        m::setattr(mnt.as_fd(), true, &attr)
+            .map_err(|e| kernel_err(format!("{what}: set {:?} on the tree", opts.flags), e))?;
+    }
+    recursive(&mnt, opts, what).map(|_| mnt)
 }
 
-/// mount(2) flags as mount_setattr(2) attributes to set and to clear.
-fn mount_attrs(flags: MsFlags) -> (u64, u64) {
-    let mut set = 0;
-    for (ms, attr) in [
-        (MsFlags::MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
-        (MsFlags::MS_NOSUID, sys::MOUNT_ATTR_NOSUID),
-        (MsFlags::MS_NODEV, sys::MOUNT_ATTR_NODEV),
-        (MsFlags::MS_NOEXEC, sys::MOUNT_ATTR_NOEXEC),
-        (MsFlags::MS_NODIRATIME, sys::MOUNT_ATTR_NODIRATIME),
-    ] {
-        if flags.contains(ms) {
-            set |= attr;
-        }
+fn recursive(mnt: &OwnedFd, opts: &Parsed, what: &str) -> Result<()> {
+    if opts.rec.is_empty() {
+        return Ok(());
     }
-    // An atime mode is set by clearing the whole mask and setting one mode (relatime = 0).
-    let atime = if flags.contains(MsFlags::MS_NOATIME) {
-        Some(sys::MOUNT_ATTR_NOATIME)
-    } else if flags.contains(MsFlags::MS_STRICTATIME) {
-        Some(sys::MOUNT_ATTR_STRICTATIME)
-    } else if flags.contains(MsFlags::MS_RELATIME) {
-        Some(0)
-    } else {
-        None
-    };
-    match atime {
-        Some(mode) => (set | mode, sys::MOUNT_ATTR_ATIME),
-        None => (set, 0),
-    }
+    m::setattr(mnt.as_fd(), true, &opts.rec)
+        .map_err(|e| kernel_err(format!("{what}: recursive attributes"), e))
 }
 
 #[derive(Debug, PartialEq)]
@@ -173,16 +145,6 @@ fn own_path<'a>(proc_cgroup: &'a str, h: &Hierarchy) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn flags_to_mount_attrs() {
-        let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-        let f = ro | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME;
-        assert_eq!(mount_attrs(f), (0xf, sys::MOUNT_ATTR_ATIME));
-        let noatime = (sys::MOUNT_ATTR_NOATIME, sys::MOUNT_ATTR_ATIME);
-        assert_eq!(mount_attrs(MsFlags::MS_NOATIME), noatime);
-        assert_eq!(mount_attrs(MsFlags::empty()), (0, 0));
-    }
 
     #[test]
     fn hybrid_mountinfo() {

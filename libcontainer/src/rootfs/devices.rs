@@ -1,10 +1,18 @@
-//! The default devices every container gets, and the /dev links.
+//! `linux.devices`, the default devices every container gets, and the /dev links.
+//!
+//! A node is made with mknodat(2) in its parent directory, opened inside the rootfs.
+//! In a user namespace mknod is refused, so the host's node of the same path is bound
+//! onto an empty file instead, as runc does.
 
-use super::sys_err;
+use super::kernel_err;
+use super::paths::{self, InRoot, Kind};
+use crate::sys::mount as m;
 use crate::{Error, Result};
-use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use std::path::Path;
+use nix::errno::Errno;
+use nix::sys::stat::{makedev, Mode, SFlag};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// (name, major, minor): runtime-spec `config-linux.md`, "Default Devices".
 const DEFAULT: &[(&str, u64, u64)] = &[
@@ -16,42 +24,168 @@ const DEFAULT: &[(&str, u64, u64)] = &[
     ("tty", 5, 0),
 ];
 
-pub fn create_default(rootfs: &Path, in_userns: bool) -> Result<()> {
-    let dev = rootfs.join("dev");
-    std::fs::create_dir_all(&dev).map_err(|e| Error::io("cannot create", &dev, e))?;
+/// One node to make.
+struct Node {
+    path: PathBuf,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+impl Node {
+    fn from_spec(d: &LinuxDevice) -> Self {
+        let kind = match d.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            // c, u, and a (validation refuses "a" here).
+            _ => SFlag::S_IFCHR,
+        };
+        Node {
+            path: d.path().clone(),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        }
+    }
+
+    fn rdev(&self) -> u64 {
+        if self.kind == SFlag::S_IFIFO {
+            0
+        } else {
+            makedev(self.major, self.minor)
+        }
+    }
+}
+
+/// `linux.devices`, then the default devices it does not name.
+pub fn create(root: &InRoot, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    for (i, d) in devices.iter().enumerate() {
+        make(root, &Node::from_spec(d), in_userns, false)
+            .map_err(|e| Error::Other(format!("linux.devices[{i}] {}: {e}", d.path().display())))?;
+    }
     for (name, major, minor) in DEFAULT {
-        let path = dev.join(name);
-        if in_userns {
-            // mknod is refused in a user namespace: bind the host's node instead.
-            if !path.exists() {
-                std::fs::File::create(&path).map_err(|e| Error::io("cannot create", &path, e))?;
-            }
-            let host = format!("/dev/{name}");
-            mount(
-                Some(host.as_str()),
-                &path,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(sys_err(format!("bind {host}")))?;
+        let path = Path::new("/dev").join(name);
+        if devices.iter().any(|d| d.path() == &path) {
             continue;
         }
-        let _ = std::fs::remove_file(&path);
-        mknod(
-            &path,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(*major, *minor),
-        )
-        .map_err(sys_err(format!("mknod /dev/{name}")))?;
+        let node = Node {
+            path,
+            kind: SFlag::S_IFCHR,
+            major: *major,
+            minor: *minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        };
+        make(root, &node, in_userns, true)
+            .map_err(|e| Error::Other(format!("default device /dev/{name}: {e}")))?;
     }
     Ok(())
 }
 
+/// Makes `node`; a different file already at its path is an error, or with `replace`
+/// (the default devices, which the spec requires whatever the image has) is replaced.
+fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()> {
+    if in_userns {
+        return bind_host_node(root, node);
+    }
+    let (parent, name) = paths::split(&node.path)
+        .ok_or_else(|| Error::Other("the path does not end in a name".into()))?;
+    let dir = root.mkdir_all(parent)?;
+    let mknod = || {
+        // The init runs with umask 0: the mode is exactly the one asked for.
+        nix::sys::stat::mknodat(
+            Some(dir.as_raw_fd()),
+            name,
+            node.kind,
+            Mode::from_bits_truncate(node.mode),
+            node.rdev(),
+        )
+    };
+    match mknod() {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::sys("mknod", e)),
+    }
+    let open = || {
+        root.resolve_flags(&node.path, libc::O_PATH | libc::O_NOFOLLOW)
+            .map_err(|e| Error::sys("open", e))
+    };
+    let mut fd = open()?;
+    if let Err(e) = check_existing(&fd, node) {
+        if !replace {
+            return Err(e);
+        }
+        nix::unistd::unlinkat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )
+        .map_err(|e| Error::sys("remove what the image has there", e))?;
+        mknod().map_err(|e| Error::sys("mknod", e))?;
+        fd = open()?;
+        check_existing(&fd, node)?;
+    }
+    // Owner and mode through the fd, so a name swapped after mknod is not what changes.
+    chown_empty_path(&fd, node)?;
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    nix::sys::stat::fchmodat(
+        None,
+        proc_path.as_str(),
+        Mode::from_bits_truncate(node.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(|e| Error::sys("chmod", e))
+}
+
+/// fchownat(fd, "", AT_EMPTY_PATH), which nix's flags cannot express.
+fn chown_empty_path(fd: &OwnedFd, node: &Node) -> Result<()> {
+    // SAFETY: an empty NUL-terminated path and plain integers.
+    let ret = unsafe {
+        libc::fchownat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            node.uid,
+            node.gid,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    Errno::result(ret)
+        .map(drop)
+        .map_err(|e| Error::sys("chown", e))
+}
+
+/// A file already there must be the device asked for (the spec requires an error).
+fn check_existing(fd: &OwnedFd, node: &Node) -> Result<()> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| Error::sys("stat", e))?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != node.kind.bits() || (node.kind != SFlag::S_IFIFO && st.st_rdev != node.rdev()) {
+        return Err(Error::Other(format!(
+            "a different file is already there (mode {:o}, device {}:{})",
+            st.st_mode,
+            libc::major(st.st_rdev),
+            libc::minor(st.st_rdev)
+        )));
+    }
+    Ok(())
+}
+
+fn bind_host_node(root: &InRoot, node: &Node) -> Result<()> {
+    let target = root.target(&node.path, Kind::File)?;
+    let tree = m::clone_tree(m::cwd(), &node.path, false)
+        .map_err(|e| kernel_err(format!("bind the host's {}", node.path.display()), e))?;
+    m::attach(tree.as_fd(), target.as_fd())
+        .map_err(|e| kernel_err(format!("bind the host's {}", node.path.display()), e))
+}
+
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx (to the devpts instance) and /dev/core.
-pub fn links(rootfs: &Path) -> Result<()> {
-    let dev = rootfs.join("dev");
+pub fn links(root: &InRoot) -> Result<()> {
+    let dev = root.mkdir_all(Path::new("/dev"))?;
     let mut links = vec![
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),
@@ -62,14 +196,17 @@ pub fn links(rootfs: &Path) -> Result<()> {
         links.push(("/proc/kcore", "core"));
     }
     for (to, name) in links {
-        match std::os::unix::fs::symlink(to, dev.join(name)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::io("cannot create link", dev.join(name), e)),
+        match nix::unistd::symlinkat(to, Some(dev.as_raw_fd()), name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::sys(format!("cannot link /dev/{name}"), e)),
         }
     }
-    let ptmx = dev.join("ptmx");
-    let _ = std::fs::remove_file(&ptmx);
-    std::os::unix::fs::symlink("pts/ptmx", &ptmx)
-        .map_err(|e| Error::io("cannot create link", &ptmx, e))
+    // /dev/ptmx must be the devpts instance's: replace whatever the image has.
+    let _ = nix::unistd::unlinkat(
+        Some(dev.as_raw_fd()),
+        "ptmx",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    );
+    nix::unistd::symlinkat("pts/ptmx", Some(dev.as_raw_fd()), "ptmx")
+        .map_err(|e| Error::sys("cannot link /dev/ptmx", e))
 }

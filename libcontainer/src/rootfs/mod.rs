@@ -3,17 +3,22 @@
 //! masked and read-only paths → read-only root.
 
 mod cgroupfs;
+mod copyup;
 mod devices;
+pub mod idmap;
+mod masks;
 mod mounts;
 pub mod options;
+pub mod paths;
 
 use crate::sys;
 use crate::{Error, Result};
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 /// What the rootfs steps need besides the spec.
@@ -23,6 +28,8 @@ pub struct RootfsConfig<'a> {
     pub no_pivot: bool,
     /// The init is in a new user namespace: device nodes cannot be made, only bound.
     pub in_userns: bool,
+    /// The idmapped trees the parent prepared, by index of `mounts` (see `idmap`).
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 pub(crate) fn sys_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
@@ -30,8 +37,20 @@ pub(crate) fn sys_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Err
     move |e| Error::sys(what, e)
 }
 
+/// An error of the mount API, saying so when the kernel is too old to have the call.
+pub(crate) fn kernel_err(what: impl Into<String>, e: Errno) -> Error {
+    let what = what.into();
+    if e == Errno::ENOSYS {
+        Error::Other(format!(
+            "{what}: this kernel lacks the system call (corral mounts with open_tree, \
+             move_mount and fsopen of Linux 5.2, openat2 of 5.6 and mount_setattr of 5.12)"
+        ))
+    } else {
+        Error::sys(what, e)
+    }
+}
+
 pub fn setup(cfg: &RootfsConfig) -> Result<()> {
-    let rootfs = cfg.rootfs;
     // Nothing we mount may propagate back to the host: make every mount a slave first.
     mount(
         None::<&str>,
@@ -41,6 +60,10 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         None::<&str>,
     )
     .map_err(sys_err("make / a recursive slave"))?;
+    // The kernel's name for the rootfs, which `paths` compares resolved paths with.
+    let rootfs = std::fs::canonicalize(cfg.rootfs)
+        .map_err(|e| Error::io("cannot resolve", cfg.rootfs, e))?;
+    let rootfs = rootfs.as_path();
     // pivot_root needs the new root to be a mount point.
     mount(
         Some(rootfs),
@@ -50,25 +73,43 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         None::<&str>,
     )
     .map_err(sys_err(format!("bind mount rootfs {}", rootfs.display())))?;
+    let root = paths::InRoot::open(rootfs)?;
+    let linux = cfg.spec.linux().as_ref();
+    let env = |i: usize| mounts::Env {
+        root: &root,
+        idmapped: cfg
+            .idmapped
+            .get(i)
+            .and_then(|t| t.as_ref())
+            .map(|t| t.as_fd()),
+        label: linux
+            .and_then(|l| l.mount_label().as_deref())
+            .filter(|l| !l.is_empty()),
+    };
     let spec_mounts = cfg.spec.mounts().as_deref().unwrap_or_default();
     for (i, m) in spec_mounts.iter().enumerate() {
-        mounts::mount_one(rootfs, m).map_err(|e| Error::Other(format!("mounts[{i}]: {e}")))?;
+        mounts::mount_one(&env(i), m).map_err(|e| Error::Other(format!("mounts[{i}]: {e}")))?;
     }
     if !spec_mounts.iter().any(mounts::is_bind_of_dev) {
-        devices::create_default(rootfs, cfg.in_userns)?;
-        devices::links(rootfs)?;
+        let devices = linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default();
+        devices::create(&root, devices, cfg.in_userns)?;
+        devices::links(&root)?;
     }
+    drop(root);
     if cfg.no_pivot {
         move_root(rootfs)?;
     } else {
         pivot(rootfs)?;
     }
-    if let Some(linux) = cfg.spec.linux() {
+    if let Some(linux) = linux {
+        let mut masks = masks::Masks::new()?;
         for p in linux.masked_paths().iter().flatten() {
-            mounts::mask(p)?;
+            masks.mask(p)?;
         }
         for p in linux.readonly_paths().iter().flatten() {
-            mounts::make_readonly(p)?;
+            masks.readonly(p)?;
         }
         if let Some(prop) = linux.rootfs_propagation() {
             let flags = options::propagation(prop).expect("validated");
@@ -77,10 +118,13 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         }
     }
     if cfg.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        let locked = mounts::locked_flags("/");
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked;
-        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
-            .map_err(sys_err("remount / read-only (root.readonly)"))?;
+        // Only the root mount: what is mounted on it keeps its own flags.
+        let ro = sys::mount::MountAttr {
+            attr_set: sys::mount::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        };
+        sys::mount::setattr_at(sys::mount::cwd(), Path::new("/"), false, &ro)
+            .map_err(|e| kernel_err("make / read-only (root.readonly)", e))?;
     }
     Ok(())
 }

@@ -1,155 +1,235 @@
-//! One entry of `mounts`, and the masked and read-only paths.
+//! One entry of `mounts`, made by file descriptor: the mount is built detached (a new
+//! filesystem with fsopen/fsmount, a bind with open_tree), given its attributes while
+//! nothing can see it, and attached with move_mount onto a target opened inside the
+//! rootfs (see `paths`).
 
-use super::{cgroupfs, options, sys_err};
+use super::options::{self, Parsed};
+use super::paths::{InRoot, Kind};
+use super::{cgroupfs, copyup, kernel_err};
+use crate::sys::mount::{self as m, FsContext, MountAttr};
 use crate::{Error, Result};
-use nix::mount::{mount, MsFlags};
-use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::errno::Errno;
+use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
-/// The mount's destination as a path under `rootfs` (a relative destination is
-/// taken as relative to the container's `/`, as runc does).
-fn target(rootfs: &Path, dest: &Path) -> PathBuf {
-    rootfs.join(dest.strip_prefix("/").unwrap_or(dest))
+/// Files inside /proc that may be covered (lxcfs emulates them), as runc allows.
+const PROC_ALLOWED: &[&str] = &[
+    "cpuinfo",
+    "diskstats",
+    "meminfo",
+    "stat",
+    "swaps",
+    "uptime",
+    "loadavg",
+    "slabinfo",
+    "net/dev",
+    "sys/kernel/ns_last_pid",
+];
+
+/// Filesystems that take no SELinux `context=` (runc labels only the others).
+const NO_LABEL: &[&str] = &["proc", "sysfs", "mqueue", "cgroup", "cgroup2"];
+
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || options::parse(m.options().as_deref().unwrap_or_default()).bind
 }
 
 pub fn is_bind_of_dev(m: &Mount) -> bool {
-    let opts = options::parse(m.options().as_deref().unwrap_or_default());
-    (opts.bind || m.typ().as_deref() == Some("bind")) && m.destination() == Path::new("/dev")
+    is_bind(m) && m.destination() == Path::new("/dev")
 }
 
-pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<()> {
+/// What one mount needs besides its entry.
+pub struct Env<'a> {
+    pub root: &'a InRoot,
+    /// The idmapped tree the parent prepared for this entry, if it is idmapped.
+    pub idmapped: Option<BorrowedFd<'a>>,
+    /// `linux.mountLabel`, on a host with SELinux.
+    pub label: Option<&'a str>,
+}
+
+pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
-    let dest = target(rootfs, m.destination());
-    let typ = m
-        .typ()
-        .as_deref()
-        .unwrap_or(if opts.bind { "bind" } else { "" });
-    let data = opts.data.join(",");
-    let what = format!("mount {} on {}", typ, m.destination().display());
-    if opts.bind || typ == "bind" {
-        let src = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| Error::Other(format!("{what}: a bind mount needs a source")))?;
-        let meta = std::fs::metadata(src).map_err(|e| Error::io("bind source", src, e))?;
-        create_target(&dest, meta.is_dir())?;
-        let rec = opts.flags & MsFlags::MS_REC;
-        mount(
-            Some(src),
-            &dest,
-            None::<&str>,
-            MsFlags::MS_BIND | rec,
-            None::<&str>,
-        )
-        .map_err(sys_err(format!("{what} (bind {})", src.display())))?;
-        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
-        if !extra.is_empty() {
-            // A bind mount takes its flags only on a remount, and must keep those the
-            // kernel has locked (in a user namespace) or the remount fails with EPERM.
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked_flags(&dest);
-            mount(None::<&str>, &dest, None::<&str>, flags, None::<&str>)
-                .map_err(sys_err(format!("{what}: remount with {:?}", m.options())))?;
-        }
-    } else if typ == "cgroup" {
-        create_target(&dest, true)?;
-        cgroupfs::mount_cgroups(&dest, opts.flags)?;
-    } else {
-        create_target(&dest, true)?;
-        let source = m.source().as_deref().unwrap_or(Path::new(typ));
-        let data = (!data.is_empty()).then_some(data.as_str());
-        mount(Some(source), &dest, Some(typ), opts.flags, data).map_err(sys_err(what.clone()))?;
+    let typ = m.typ().as_deref().filter(|t| !t.is_empty());
+    let typ = typ.unwrap_or(if opts.bind { "bind" } else { "none" });
+    let what = format!("mount {typ} on {}", m.destination().display());
+    let fail = |step: &str| {
+        let what = what.clone();
+        let step = step.to_string();
+        move |e: Errno| kernel_err(format!("{what}: {step}"), e)
+    };
+    if opts.flags.contains(MsFlags::MS_REMOUNT) {
+        return remount(env.root, m.destination(), &opts).map_err(fail("remount"));
     }
-    for flag in opts.propagation {
-        mount(None::<&str>, &dest, None::<&str>, flag, None::<&str>)
-            .map_err(sys_err(format!("{what}: set propagation")))?;
+    let tree = if opts.bind || typ == "bind" {
+        bind(env, m, &opts, &what)?
+    } else {
+        let target = env.root.target(m.destination(), Kind::Dir)?;
+        check_proc(env.root, target.as_fd(), typ, None, &what)?;
+        if typ == "cgroup" {
+            // Attached already, with its attributes.
+            cgroupfs::mount_cgroups(target.as_fd(), &opts)?
+        } else {
+            let tree = new_fs(env, m, typ, &opts, target.as_fd(), &what)?;
+            if !opts.rec.is_empty() {
+                m::setattr(tree.as_fd(), true, &opts.rec)
+                    .map_err(fail(&setattr_step(&opts.rec)))?;
+            }
+            m::attach(tree.as_fd(), target.as_fd()).map_err(fail("move_mount"))?;
+            tree
+        }
+    };
+    for flag in &opts.propagation {
+        let attr = MountAttr {
+            propagation: (*flag - MsFlags::MS_REC).bits(),
+            ..Default::default()
+        };
+        m::setattr(tree.as_fd(), flag.contains(MsFlags::MS_REC), &attr)
+            .map_err(fail("set propagation"))?;
     }
     Ok(())
 }
 
-/// Creates a missing mount point: a directory, or an empty file for a file bind.
-fn create_target(dest: &Path, dir: bool) -> Result<()> {
-    if dir {
-        return std::fs::create_dir_all(dest)
-            .map_err(|e| Error::io("cannot create mount point", dest, e));
-    }
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::io("cannot create mount point", parent, e))?;
-    }
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dest)
-    {
-        Ok(_) => Ok(()),
-        // An existing file (or a directory, which the bind will then refuse) is fine.
-        Err(_) if dest.exists() => Ok(()),
-        Err(e) => Err(Error::io("cannot create mount point", dest, e)),
-    }
-}
-
-/// The flags of the mount at `path` that a bind remount must repeat.
-pub fn locked_flags(path: impl AsRef<Path>) -> MsFlags {
-    let Ok(st) = statvfs(path.as_ref()) else {
-        return MsFlags::empty();
+/// A bind: a clone of the source tree (the whole tree with `rbind`), its attributes
+/// set on the clone, then attached. The clone is read-only before anyone can see it,
+/// where mount(2) needs a bind and then a remount.
+fn bind(env: &Env, m: &Mount, opts: &Parsed, what: &str) -> Result<OwnedFd> {
+    let src = m
+        .source()
+        .as_deref()
+        .ok_or_else(|| Error::Other(format!("{what}: a bind mount needs a source")))?;
+    let tree = match env.idmapped {
+        Some(fd) => fd
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("cannot dup the idmapped tree of", src, e))?,
+        None => m::clone_tree(m::cwd(), src, opts.recursive_bind())
+            .map_err(|e| kernel_err(format!("{what}: source {}", src.display()), e))?,
     };
-    let map = [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ];
-    map.iter()
-        .filter(|(st_flag, _)| st.flags().contains(*st_flag))
-        .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms)
-}
-
-/// `maskedPaths`: a directory gets an empty read-only tmpfs, a file /dev/null.
-pub fn mask(path: &str) -> Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("cannot mask", path, e)),
-    };
-    if meta.is_dir() {
-        mount(
-            Some("tmpfs"),
-            path,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-        .map_err(sys_err(format!("mask {path}")))
+    let st = nix::sys::stat::fstat(tree.as_raw_fd())
+        .map_err(|e| Error::sys(format!("{what}: stat source {}", src.display()), e))?;
+    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir
     } else {
-        mount(
-            Some("/dev/null"),
-            path,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(sys_err(format!("mask {path}")))
+        Kind::File
+    };
+    let target = env.root.target(m.destination(), kind)?;
+    check_proc(env.root, target.as_fd(), "bind", Some(src), what)?;
+    let plain = opts.attr();
+    if !plain.is_empty() {
+        m::setattr(tree.as_fd(), false, &plain)
+            .map_err(|e| kernel_err(format!("{what}: {}", setattr_step(&plain)), e))?;
     }
+    if !opts.rec.is_empty() {
+        m::setattr(tree.as_fd(), true, &opts.rec)
+            .map_err(|e| kernel_err(format!("{what}: {}", setattr_step(&opts.rec)), e))?;
+    }
+    m::attach(tree.as_fd(), target.as_fd())
+        .map_err(|e| kernel_err(format!("{what}: move_mount"), e))?;
+    Ok(tree)
 }
 
-/// `readonlyPaths`: bind the path onto itself, then remount it read-only.
-pub fn make_readonly(path: &str) -> Result<()> {
-    match mount(
-        Some(path),
-        path,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    ) {
-        Ok(()) => {}
-        Err(nix::Error::ENOENT) => return Ok(()),
-        Err(e) => return Err(Error::sys(format!("bind {path} read-only"), e)),
+/// A new filesystem: each option a fsconfig(2) call, so a bad one is named with what the
+/// filesystem said about it.
+fn new_fs(
+    env: &Env,
+    m: &Mount,
+    typ: &str,
+    opts: &Parsed,
+    target: BorrowedFd,
+    what: &str,
+) -> Result<OwnedFd> {
+    let fc = FsContext::open(typ).map_err(|e| {
+        let why = if e == Errno::ENODEV {
+            ": the kernel has no such filesystem type (see /proc/filesystems)"
+        } else {
+            ""
+        };
+        kernel_err(format!("{what}: fsopen{why}"), e)
+    })?;
+    let set = |key: &str, value: Option<&str>| {
+        fc.set(key, value).map_err(|e| {
+            let option = value.map_or(key.to_string(), |v| format!("{key}={v}"));
+            let log = fc.log();
+            Error::sys(format!("{what}: option {option:?}: {log}"), e)
+        })
+    };
+    if let Some(src) = m.source() {
+        set("source", Some(&src.to_string_lossy()))?;
     }
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(path);
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
-        .map_err(sys_err(format!("remount {path} read-only")))
+    for d in &opts.data {
+        match d.split_once('=') {
+            Some((k, v)) => set(k, Some(v))?,
+            None => set(d, None)?,
+        }
+    }
+    for flag in opts.sb_flags() {
+        set(flag, None)?;
+    }
+    if let Some(label) = env.label.filter(|_| !NO_LABEL.contains(&typ)) {
+        set("context", Some(label))?;
+    }
+    let mnt = fc.mount(opts.attr().attr_set).map_err(|e| {
+        let log = fc.log();
+        Error::sys(format!("{what}: {log}"), e)
+    })?;
+    if opts.tmpcopyup {
+        copyup::copy_tree(target, mnt.as_fd())
+            .map_err(|e| Error::Other(format!("{what}: tmpcopyup: {e}")))?;
+    }
+    Ok(mnt)
+}
+
+/// `remount`: changes the flags of what is mounted at the destination already.
+fn remount(root: &InRoot, dest: &Path, opts: &Parsed) -> std::result::Result<(), Errno> {
+    let target = root.resolve(dest)?;
+    // mount(2) follows the fd's magic link to the very mount that was resolved.
+    let path = format!("/proc/self/fd/{}", target.as_raw_fd());
+    let data = opts.data.join(",");
+    let data = (!data.is_empty()).then_some(data.as_str());
+    nix::mount::mount(None::<&str>, path.as_str(), None::<&str>, opts.flags, data)
+}
+
+/// runc's rule: only a procfs goes on /proc, and inside /proc only the files lxcfs
+/// emulates may be covered, so that nothing can hide procfs from maskedPaths and
+/// readonlyPaths. Checked where the mount really lands, after symlinks.
+fn check_proc(
+    root: &InRoot,
+    target: BorrowedFd,
+    typ: &str,
+    src: Option<&Path>,
+    what: &str,
+) -> Result<()> {
+    let at = root.path_of(target)?;
+    let Ok(rel) = at.strip_prefix("/proc") else {
+        return Ok(());
+    };
+    if rel.as_os_str().is_empty() {
+        let is_proc = typ == "proc" || src.is_some_and(is_procfs);
+        if !is_proc {
+            return Err(Error::Other(format!(
+                "{what}: only a proc filesystem may be mounted on /proc"
+            )));
+        }
+    } else if !PROC_ALLOWED.iter().any(|p| rel == Path::new(p)) {
+        return Err(Error::Other(format!(
+            "{what}: {} is inside /proc, where only {} may be covered",
+            at.display(),
+            PROC_ALLOWED.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn is_procfs(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+/// The step named in an error, with what the kernel needs for it.
+fn setattr_step(attr: &MountAttr) -> String {
+    format!(
+        "mount_setattr(set {:#x}, clear {:#x})",
+        attr.attr_set, attr.attr_clr
+    )
 }

@@ -1,5 +1,7 @@
 //! Thin wrappers over the system calls nix and libc do not wrap for us.
 
+pub mod mount;
+
 use nix::errno::Errno;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
@@ -99,54 +101,4 @@ pub fn join_new_session_keyring() -> Result<(), Errno> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no shared state.
     unsafe { libc::_exit(code) }
-}
-
-/// `struct mount_attr` of mount_setattr(2).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
-pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
-pub const MOUNT_ATTR_NODEV: u64 = 0x4;
-pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-/// The mask of the three atime modes (relatime is the mode 0).
-pub const MOUNT_ATTR_ATIME: u64 = 0x70;
-pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
-pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
-
-/// Changes the attributes of the mount at `path` and, with `recursive`, of every mount
-/// below it, in one call (mount_setattr(2), Linux 5.12).
-pub fn mount_setattr(
-    path: &std::path::Path,
-    recursive: bool,
-    set: u64,
-    clear: u64,
-) -> Result<(), Errno> {
-    let path =
-        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: path is NUL-terminated and attr a valid mount_attr of the size passed.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            flags as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(ret).map(drop)
 }
