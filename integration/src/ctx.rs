@@ -53,6 +53,8 @@ pub struct Ctx {
     calls: usize,
     /// Container pids seen by the case: all must be gone after cleanup.
     pids: Vec<i32>,
+    /// Host mounts the case made (host_tmpfs), unmounted by cleanup.
+    host_mounts: Vec<PathBuf>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,6 +70,7 @@ impl Ctx {
             is_corral,
             calls: 0,
             pids: vec![],
+            host_mounts: vec![],
         }
     }
 
@@ -200,6 +203,69 @@ impl Ctx {
         }
     }
 
+    /// Mounts a tmpfs on the host at `path` (created if missing; it must lie under the
+    /// case dir) with comma-separated `options`: mount flags (ro, nosuid, noatime, …)
+    /// and tmpfs data (size=…, mode=…). cleanup() unmounts it.
+    pub fn host_tmpfs(&mut self, path: &Path, options: &str) -> Result<(), String> {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        if !path.starts_with(&self.dir) {
+            return Err(format!(
+                "host_tmpfs {}: not under the case dir",
+                path.display()
+            ));
+        }
+        std::fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
+        let (mut flags, mut data) = (0, vec![]);
+        for o in options.split(',').filter(|o| !o.is_empty()) {
+            match o {
+                "ro" => flags |= libc::MS_RDONLY,
+                "nosuid" => flags |= libc::MS_NOSUID,
+                "nodev" => flags |= libc::MS_NODEV,
+                "noexec" => flags |= libc::MS_NOEXEC,
+                "noatime" => flags |= libc::MS_NOATIME,
+                "nodiratime" => flags |= libc::MS_NODIRATIME,
+                "strictatime" => flags |= libc::MS_STRICTATIME,
+                "nosymfollow" => flags |= libc::MS_NOSYMFOLLOW,
+                "sync" => flags |= libc::MS_SYNCHRONOUS,
+                "dirsync" => flags |= libc::MS_DIRSYNC,
+                _ => data.push(o),
+            }
+        }
+        let target = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        let data = CString::new(data.join(",")).map_err(|e| e.to_string())?;
+        // SAFETY: mount with valid NUL-terminated strings.
+        let r = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                flags,
+                data.as_ptr().cast(),
+            )
+        };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!(
+                "mount tmpfs on {} ({options}): {e}",
+                path.display()
+            ));
+        }
+        self.host_mounts.push(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Detaches the case's host mounts, newest first.
+    fn unmount_host_mounts(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        while let Some(p) = self.host_mounts.pop() {
+            if let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) {
+                // SAFETY: umount2 with a valid NUL-terminated path.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+    }
+
     pub fn track(&mut self, pid: i32) {
         if !self.pids.contains(&pid) {
             self.pids.push(pid);
@@ -254,6 +320,7 @@ impl Ctx {
         if !left.is_empty() {
             leaks.push(format!("state under the root: {left:?}"));
         }
+        self.unmount_host_mounts();
         let dir = self.dir.to_string_lossy().into_owned();
         let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap_or_default()

@@ -28,12 +28,12 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// `create` on a bundle with `cfg` must fail; corral's error must contain `says`.
-fn refused(cx: &mut Ctx, cfg: &Value, says: &str) -> CaseResult {
+pub(super) fn refused(cx: &mut Ctx, cfg: &Value, says: &str) -> CaseResult {
     let b = cx.bundle(cfg)?;
     refused_bundle(cx, &b.to_string_lossy(), says)
 }
 
-fn refused_bundle(cx: &mut Ctx, b: &str, says: &str) -> CaseResult {
+pub(super) fn refused_bundle(cx: &mut Ctx, b: &str, says: &str) -> CaseResult {
     let o = cx.rt(&["create", "--bundle", b, "c1"]);
     o.failed("create")?;
     if cx.is_corral {

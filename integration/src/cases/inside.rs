@@ -1,7 +1,7 @@
 //! What the container process sees: namespaces, pid 1, hostname, identity, cwd,
 //! rlimits, environment, mounts and devices.
 
-use super::{ensure, field};
+use super::{ensure, field, run_script};
 use crate::bundle::config;
 use crate::ctx::Ctx;
 use crate::{Case, CaseResult};
@@ -27,15 +27,6 @@ pub fn cases() -> Vec<Case> {
         // runc 1.1.5 accepts `domainname` and does not set it.
         Case::extension("inside_domainname", domainname),
     ]
-}
-
-/// Runs `script` under `sh -c` in a container made from `cfg` and returns stdout.
-fn run_script(cx: &mut Ctx, mut cfg: serde_json::Value, script: &str) -> Result<String, String> {
-    cfg["process"]["args"] = json!(["sh", "-c", script]);
-    let b = cx.bundle(&cfg)?;
-    let o = cx.rt(&["run", "--bundle", &b.to_string_lossy(), "c1"]);
-    o.ok("run")?;
-    Ok(o.stdout)
 }
 
 fn host_ns(name: &str) -> String {

@@ -1,11 +1,18 @@
 //! The cases, by theme.
 
 mod errors;
+mod fsutil;
 mod inside;
 mod lifecycle;
 mod misc;
+mod mount_errors;
+mod mount_features;
+mod mounts;
+mod paths;
 
+use crate::ctx::Ctx;
 use crate::Case;
+use serde_json::{json, Value};
 
 /// Fails the case with a message unless `cond` holds.
 macro_rules! ensure {
@@ -23,6 +30,10 @@ pub fn all() -> Vec<Case> {
     v.extend(inside::cases());
     v.extend(errors::cases());
     v.extend(misc::cases());
+    v.extend(mounts::cases());
+    v.extend(mount_features::cases());
+    v.extend(paths::cases());
+    v.extend(mount_errors::cases());
     v
 }
 
@@ -30,4 +41,13 @@ pub fn all() -> Vec<Case> {
 pub fn field<'a>(out: &'a str, key: &str) -> Option<&'a str> {
     out.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Runs `script` under `sh -c` in a container made from `cfg` and returns stdout.
+pub fn run_script(cx: &mut Ctx, mut cfg: Value, script: &str) -> Result<String, String> {
+    cfg["process"]["args"] = json!(["sh", "-c", script]);
+    let b = cx.bundle(&cfg)?;
+    let o = cx.rt(&["run", "--bundle", &b.to_string_lossy(), "c1"]);
+    o.ok("run")?;
+    Ok(o.stdout)
 }
