@@ -139,12 +139,26 @@ impl Ctx {
 
     /// Runs the runtime (with `--root`) holding an extra open file as fd 3.
     pub fn rt_with_fd3(&mut self, args: &[&str]) -> Out {
+        self.rt_with_fd3_on(args, Path::new("/dev/null"))
+    }
+
+    /// Runs the runtime (with `--root`) holding `path` (a file or a directory) open as fd 3.
+    pub fn rt_with_fd3_on(&mut self, args: &[&str], path: &Path) -> Out {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
         let args = self.with_root(args);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = self.command(&args);
-        let extra = std::fs::File::open("/dev/null").expect("open /dev/null");
+        let extra = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                return Out {
+                    code: -1,
+                    stdout: String::new(),
+                    stderr: format!("open {}: {e}", path.display()),
+                }
+            }
+        };
         let fd = extra.as_raw_fd();
         // SAFETY: dup2 is async-signal-safe; it runs in the forked child before exec and
         // gives it fd 3 without close-on-exec.

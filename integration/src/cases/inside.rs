@@ -217,7 +217,10 @@ fn user_namespace(cx: &mut Ctx) -> CaseResult {
         .push(json!({ "type": "user" }));
     cfg["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
     cfg["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
-    let out = run_script(cx, cfg, "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo gidmap=$(cat /proc/self/gid_map | tr -s ' '); echo uid=$(id -u); echo null=$(echo x > /dev/null && echo ok)")?;
+    // The init is not dumpable, so its /proc files belong to the host's root: the score
+    // must still be set.
+    cfg["process"]["oomScoreAdj"] = json!(345);
+    let out = run_script(cx, cfg, "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo gidmap=$(cat /proc/self/gid_map | tr -s ' '); echo uid=$(id -u); echo null=$(echo x > /dev/null && echo ok); echo oom=$(cat /proc/self/oom_score_adj)")?;
     ensure!(
         field(&out, "uidmap") == Some(" 0 100000 65536"),
         "uid_map: {out}"
@@ -234,6 +237,7 @@ fn user_namespace(cx: &mut Ctx) -> CaseResult {
         field(&out, "null") == Some("ok"),
         "/dev/null in a user namespace: {out}"
     );
+    ensure!(field(&out, "oom") == Some("345"), "oom_score_adj: {out}");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The cases, by theme.
 
 mod errors;
+mod escapes;
 mod fsutil;
 mod inside;
 mod lifecycle;
@@ -29,6 +30,7 @@ pub fn all() -> Vec<Case> {
     v.extend(lifecycle::cases());
     v.extend(inside::cases());
     v.extend(errors::cases());
+    v.extend(escapes::cases());
     v.extend(misc::cases());
     v.extend(mounts::cases());
     v.extend(mount_features::cases());

@@ -70,6 +70,18 @@ fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i3
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {
         let pid = spawned.pid.as_raw();
+        // Written from here, the host: the init is not dumpable, so in a user namespace
+        // its own /proc files belong to the host's root and it cannot write them.
+        if let Some(adj) = bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.oom_score_adj())
+        {
+            let path = format!("/proc/{pid}/oom_score_adj");
+            std::fs::write(&path, adj.to_string())
+                .map_err(|e| Error::io("process.oomScoreAdj: cannot write", &path, e))?;
+        }
         let (_, pid_start) =
             proc_stat(pid).ok_or_else(|| Error::Init("the container init died".into()))?;
         let saved = Saved {

