@@ -30,6 +30,7 @@ impl Bundle {
         };
         let mut raw: Value = serde_json::from_slice(&data).map_err(parse_err)?;
         let warnings = skip_unknown_capabilities(&mut raw, last_cap());
+        spec_scheduler_flags(&mut raw);
         let spec: Spec = serde_json::from_value(raw).map_err(parse_err)?;
         let rootfs = validate::check(&spec, &config_path, &dir)?;
         Ok(Bundle {
@@ -100,6 +101,22 @@ fn skip_unknown_capabilities(raw: &mut Value, last_cap: u8) -> Vec<String> {
     warnings
 }
 
+/// oci-spec 0.10 spells two scheduler flags its own way (`SCHED_RESET_ON_FORK`,
+/// `SCHED_FLAG_D_L_OVERRUN`) and refuses the runtime-spec's names: translate those.
+fn spec_scheduler_flags(raw: &mut Value) {
+    let Some(Value::Array(flags)) = raw.pointer_mut("/process/scheduler/flags") else {
+        return;
+    };
+    for f in flags {
+        let oci_spec_name = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = Value::from(oci_spec_name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +148,16 @@ mod tests {
             w[1].contains("effective") && w[1].contains("CAP_CHECKPOINT_RESTORE"),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn the_runtime_specs_scheduler_flags_parse() {
+        let mut v = json!({ "process": { "scheduler": { "policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"] }}});
+        spec_scheduler_flags(&mut v);
+        let s: oci_spec::runtime::Scheduler =
+            serde_json::from_value(v["process"]["scheduler"].take()).unwrap();
+        assert_eq!(s.flags().as_ref().map(Vec::len), Some(3));
     }
 
     #[test]
