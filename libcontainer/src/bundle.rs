@@ -2,6 +2,7 @@
 
 use crate::{validate, Error, Result};
 use oci_spec::runtime::Spec;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub struct Bundle {
@@ -11,6 +12,8 @@ pub struct Bundle {
     pub spec: Spec,
     /// The container's root filesystem, absolute.
     pub rootfs: PathBuf,
+    /// What was skipped rather than refused (unknown capabilities), for the caller to log.
+    pub warnings: Vec<String>,
 }
 
 impl Bundle {
@@ -21,16 +24,145 @@ impl Bundle {
         let config_path = dir.join("config.json");
         let data =
             std::fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
-        let spec: Spec = serde_json::from_slice(&data).map_err(|err| Error::ConfigParse {
+        let parse_err = |err| Error::ConfigParse {
             path: config_path.clone(),
             err,
-        })?;
+        };
+        let mut raw: Value = serde_json::from_slice(&data).map_err(parse_err)?;
+        let warnings = skip_unknown_capabilities(&mut raw, last_cap());
+        spec_scheduler_flags(&mut raw);
+        let spec: Spec = serde_json::from_value(raw).map_err(parse_err)?;
         let rootfs = validate::check(&spec, &config_path, &dir)?;
         Ok(Bundle {
             dir,
             config_path,
             spec,
             rootfs,
+            warnings,
         })
+    }
+}
+
+const CAP_SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
+/// The highest capability number of the running kernel.
+fn last_cap() -> u8 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u8::MAX)
+}
+
+/// The number of capability `name` if corral knows it (with or without `CAP_`, as
+/// oci-spec accepts it), else None.
+fn cap_number(name: &str) -> Option<u8> {
+    let upper = name.to_uppercase();
+    let bare = upper.trim_start_matches("CAP_");
+    // oci-spec must know it too, or typed parsing would refuse the whole config.
+    serde_json::from_value::<oci_spec::runtime::Capability>(Value::from(bare)).ok()?;
+    let cap: caps::Capability = format!("CAP_{bare}").parse().ok()?;
+    Some(cap.index())
+}
+
+/// runtime-spec: a capability the runtime does not know, or the kernel lacks, is logged
+/// and skipped, and the container still runs. oci-spec refuses such a name outright, so
+/// the sets are filtered in the raw JSON before typed parsing. Returns one warning per
+/// name skipped.
+fn skip_unknown_capabilities(raw: &mut Value, last_cap: u8) -> Vec<String> {
+    let mut warnings = vec![];
+    let Some(caps) = raw.pointer_mut("/process/capabilities") else {
+        return warnings;
+    };
+    for set in CAP_SETS {
+        let Some(Value::Array(names)) = caps.get_mut(set) else {
+            continue;
+        };
+        names.retain(|n| {
+            let Some(name) = n.as_str() else {
+                return true; // not a string: left for the parser to refuse
+            };
+            let why = match cap_number(name) {
+                None => "unknown capability",
+                Some(n) if n > last_cap => "capability not supported by the running kernel",
+                Some(_) => return true,
+            };
+            warnings.push(format!(
+                "process.capabilities.{set}: {why} {name:?}: skipped"
+            ));
+            false
+        });
+    }
+    warnings
+}
+
+/// oci-spec 0.10 spells two scheduler flags its own way (`SCHED_RESET_ON_FORK`,
+/// `SCHED_FLAG_D_L_OVERRUN`) and refuses the runtime-spec's names: translate those.
+fn spec_scheduler_flags(raw: &mut Value) {
+    let Some(Value::Array(flags)) = raw.pointer_mut("/process/scheduler/flags") else {
+        return;
+    };
+    for f in flags {
+        let oci_spec_name = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = Value::from(oci_spec_name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_and_too_new_capabilities_are_skipped_with_a_warning() {
+        let mut v = json!({ "process": { "capabilities": {
+            "bounding": ["CAP_CHOWN", "CAP_BOGUS"],
+            "effective": ["CAP_CHOWN", "NET_ADMIN", "CAP_CHECKPOINT_RESTORE"],
+            "ambient": [],
+        }}});
+        // A kernel whose last capability is CAP_BPF (39).
+        let w = skip_unknown_capabilities(&mut v, 39);
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"],
+            json!(["CAP_CHOWN"])
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["effective"],
+            json!(["CAP_CHOWN", "NET_ADMIN"])
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("bounding") && w[0].contains("CAP_BOGUS"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("effective") && w[1].contains("CAP_CHECKPOINT_RESTORE"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn the_runtime_specs_scheduler_flags_parse() {
+        let mut v = json!({ "process": { "scheduler": { "policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"] }}});
+        spec_scheduler_flags(&mut v);
+        let s: oci_spec::runtime::Scheduler =
+            serde_json::from_value(v["process"]["scheduler"].take()).unwrap();
+        assert_eq!(s.flags().as_ref().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn no_capabilities_no_warnings() {
+        let mut v = json!({ "process": { "args": ["true"] } });
+        assert!(skip_unknown_capabilities(&mut v, 40).is_empty());
     }
 }

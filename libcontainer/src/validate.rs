@@ -4,9 +4,10 @@
 //! Each check returns the first problem it finds as an error naming the file and the
 //! field. Fields this version of corral does not implement are refused, never ignored.
 
+use crate::process::{lsm, sysctl};
 use crate::rootfs::{self, options};
 use crate::{Error, Result};
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, LinuxSchedulerPolicy, Spec};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,9 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
     namespaces(&cx, spec)?;
     mounts(&cx, spec)?;
     devices(&cx, spec)?;
+    process_settings(&cx, spec)?;
+    sysctls(&cx, spec)?;
+    time_offsets(&cx, spec)?;
     unsupported(&cx, spec)?;
     Ok(rootfs)
 }
@@ -103,14 +107,163 @@ fn process(cx: &Ctx, spec: &Spec) -> Result<()> {
     if p.terminal() == Some(true) {
         return Err(cx.unsupported("process.terminal"));
     }
-    let checks: [(&str, bool); 5] = [
-        ("process.apparmorProfile", p.apparmor_profile().is_some()),
-        ("process.selinuxLabel", p.selinux_label().is_some()),
-        ("process.scheduler", p.scheduler().is_some()),
-        ("process.ioPriority", p.io_priority().is_some()),
-        ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
-    ];
-    refuse_set(cx, &checks)
+    refuse_set(
+        cx,
+        &[("process.execCPUAffinity", p.exec_cpu_affinity().is_some())],
+    )
+}
+
+/// Whether `spec` creates a namespace of type `t` (rather than joining one or none).
+fn new_ns(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .any(|ns| ns.typ() == t && ns.path().is_none())
+}
+
+/// Scheduler, io priority, LSM labels and personality: values the kernel would refuse
+/// late, or that the host cannot honour.
+fn process_settings(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let p = spec.process().as_ref().expect("checked by process()");
+    if let Some(s) = p.scheduler() {
+        if let Some(n) = s.nice().filter(|n| !(-20..=19).contains(n)) {
+            return Err(cx.invalid("process.scheduler.nice", format!("{n} is not in -20..19")));
+        }
+        let realtime = matches!(
+            s.policy(),
+            LinuxSchedulerPolicy::SchedFifo | LinuxSchedulerPolicy::SchedRr
+        );
+        match s.priority().unwrap_or(0) {
+            1..=99 if realtime => {}
+            0 if !realtime => {}
+            n => {
+                return Err(cx.invalid(
+                    "process.scheduler.priority",
+                    format!(
+                        "{n} with {}: SCHED_FIFO and SCHED_RR take 1..99, other policies 0",
+                        s.policy()
+                    ),
+                ))
+            }
+        }
+        if *s.policy() == LinuxSchedulerPolicy::SchedDeadline
+            && (s.runtime().is_none() || s.deadline().is_none() || s.period().is_none())
+        {
+            return Err(cx.invalid(
+                "process.scheduler",
+                "SCHED_DEADLINE needs runtime, deadline and period",
+            ));
+        }
+    }
+    if let Some(io) = p.io_priority() {
+        if !(0..=7).contains(&io.priority()) {
+            return Err(cx.invalid(
+                "process.ioPriority.priority",
+                format!("{} is not in 0..7", io.priority()),
+            ));
+        }
+    }
+    if p.apparmor_profile()
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+        && !lsm::apparmor_enabled()
+    {
+        return Err(cx.invalid(
+            "process.apparmorProfile",
+            "AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled is not Y)",
+        ));
+    }
+    if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) && !lsm::selinux_enabled() {
+        return Err(cx.invalid(
+            "process.selinuxLabel",
+            "SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)",
+        ));
+    }
+    let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    if personality.is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty())) {
+        return Err(cx.invalid(
+            "linux.personality.flags",
+            "the runtime-spec defines no personality flags",
+        ));
+    }
+    Ok(())
+}
+
+/// Only sysctls of a namespace the container creates: anything else would change the host.
+fn sysctls(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for key in keys {
+        if !sysctl::well_formed(key) {
+            return Err(cx.invalid("linux.sysctl", format!("{key:?} is not a sysctl name")));
+        }
+        let Some(t) = sysctl::namespace(key) else {
+            return Err(cx.invalid(
+                "linux.sysctl",
+                format!("{key:?} is not namespaced: setting it would change the host"),
+            ));
+        };
+        if !new_ns(spec, t) {
+            return Err(cx.invalid(
+                "linux.sysctl",
+                format!("{key:?} needs a new {t} namespace in linux.namespaces"),
+            ));
+        }
+        let field = match key.as_str() {
+            "kernel.hostname" => spec.hostname(),
+            "kernel.domainname" => spec.domainname(),
+            _ => &None,
+        };
+        if let Some(v) = field.as_deref().filter(|v| !v.is_empty() && *v != map[key]) {
+            return Err(cx.invalid(
+                "linux.sysctl",
+                format!(
+                    "{key:?} = {:?} conflicts with {v:?} set in the config",
+                    map[key]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn time_offsets(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let Some(map) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
+    if map.is_empty() {
+        return Ok(());
+    }
+    if !new_ns(spec, LinuxNamespaceType::Time) {
+        return Err(cx.invalid(
+            "linux.timeOffsets",
+            "needs a new time namespace in linux.namespaces",
+        ));
+    }
+    for (clock, o) in map {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(cx.invalid(
+                "linux.timeOffsets",
+                format!("{clock:?} is not a clock with an offset (monotonic or boottime)"),
+            ));
+        }
+        if o.nanosecs().is_some_and(|n| n >= 1_000_000_000) {
+            return Err(cx.invalid(
+                format!("linux.timeOffsets.{clock}.nanosecs"),
+                "must be below 1000000000",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
@@ -244,11 +397,6 @@ fn devices(cx: &Ctx, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// SELinux is enabled when its filesystem is mounted.
-fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
-}
-
 fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
     let hooks = spec.hooks().as_ref().is_some_and(|h| {
         [
@@ -274,23 +422,17 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
             ));
         }
     }
-    if l.mount_label().as_deref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
+    if l.mount_label().as_deref().is_some_and(|l| !l.is_empty()) && !lsm::selinux_enabled() {
         return Err(cx.invalid(
             "linux.mountLabel",
             "SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)",
         ));
     }
-    let set: [(&str, bool); 9] = [
+    let set: [(&str, bool); 6] = [
         ("linux.resources", l.resources().is_some()),
         ("linux.cgroupsPath", l.cgroups_path().is_some()),
         ("linux.seccomp", l.seccomp().is_some()),
-        (
-            "linux.sysctl",
-            l.sysctl().as_ref().is_some_and(|s| !s.is_empty()),
-        ),
         ("linux.intelRdt", l.intel_rdt().is_some()),
-        ("linux.personality", l.personality().is_some()),
-        ("linux.timeOffsets", l.time_offsets().is_some()),
         ("linux.memoryPolicy", l.memory_policy().is_some()),
         ("linux.netDevices", l.net_devices().is_some()),
     ];

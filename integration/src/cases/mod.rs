@@ -10,6 +10,7 @@ mod mount_errors;
 mod mount_features;
 mod mounts;
 mod paths;
+mod process;
 
 use crate::ctx::Ctx;
 use crate::Case;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Case> {
     v.extend(mount_features::cases());
     v.extend(paths::cases());
     v.extend(mount_errors::cases());
+    v.extend(process::cases());
     v
 }
 

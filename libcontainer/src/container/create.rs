@@ -18,6 +18,8 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Logs a warning: what the bundle asked for that is skipped rather than refused.
+    pub warn: &'a dyn Fn(&str),
 }
 
 /// Creates the container; returns the init's pid.
@@ -30,6 +32,9 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
     let bundle = Bundle::load(opts.bundle)?;
+    for w in &bundle.warnings {
+        (opts.warn)(w);
+    }
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, opts) {
         Ok(pid) => Ok((dir, pid)),

@@ -1,12 +1,15 @@
 //! The container init: runs in the cloned child, never returns.
 //!
-//! join/create namespaces → hostname → rootfs → keyring → rlimits and
-//! identity → cwd, executable lookup, fds → Ready → block on exec.fifo → execve.
+//! not dumpable → join/create namespaces (time offsets) → private procfs → hostname →
+//! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
+//! (inside the root), executable lookup, fds → personality, exec labels → Ready → block
+//! on exec.fifo → execve. (oomScoreAdj is written by the parent.)
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
 
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
-use super::{user, InitConfig};
+use super::procfs::Procfs;
+use super::{lsm, sched, sysctl, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
@@ -63,6 +66,7 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
 }
 
 fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
+    let mut offsets = namespaces::open_time_offsets(plan, cfg.spec)?;
     if plan.clone_flags & NEWUSER != 0 {
         mapped(chan)?;
     }
@@ -78,6 +82,9 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         if plan.child_unshare & NEWUSER != 0 {
             mapped(chan)?;
         }
+        if let Some(file) = offsets.take() {
+            namespaces::write_time_offsets(file, cfg.spec)?;
+        }
     }
     if plan.fork_init {
         // Only a child enters the new pid (or time) namespace just unshared. CLONE_PARENT
@@ -90,6 +97,17 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     }
     let spec = cfg.spec;
     let process = spec.process().as_ref().expect("validated");
+    let sysctls = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().as_ref())
+        .filter(|s| !s.is_empty());
+    // Made now, in the container's pid and net namespaces, before any container mount.
+    let procfs = if sysctls.is_some() || lsm::wanted(process) {
+        Some(Procfs::open()?)
+    } else {
+        None
+    };
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h)
             .map_err(|e| Error::sys(format!("hostname: sethostname {h:?}"), e))?;
@@ -121,6 +139,17 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         // SAFETY: as for parent_fds in `run`: the owners are never dropped in this process.
         unsafe { libc::close(tree.as_raw_fd()) };
     }
+    if let (Some(proc), Some(sysctls)) = (&procfs, sysctls) {
+        sysctl::write(proc, sysctls)?;
+    }
+    // While still root: real-time policies, negative nice and the RT io class need it.
+    sched::set_scheduler(process)?;
+    sched::set_io_priority(process)?;
+    let labels = match &procfs {
+        Some(proc) => Some(lsm::prepare(proc, process)?),
+        None => None,
+    };
+    drop(procfs);
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     user::set_identity(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
@@ -132,6 +161,10 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     sys::cloexec_from(3 + cfg.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
     if process.no_new_privileges() == Some(true) {
         user::set_no_new_privileges()?;
+    }
+    sched::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
+    if let Some(labels) = labels {
+        labels.apply()?;
     }
     Ok(Exec {
         path: cstring(path.as_os_str().as_encoded_bytes())?,

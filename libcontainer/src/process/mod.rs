@@ -8,8 +8,12 @@
 
 pub mod channel;
 pub mod init;
+pub mod lsm;
 mod namespaces;
+mod procfs;
+mod sched;
 pub mod spawn;
+pub mod sysctl;
 mod user;
 
 use oci_spec::runtime::Spec;

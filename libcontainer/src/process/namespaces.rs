@@ -11,6 +11,11 @@
 //! - joins in the child and a new pid or time namespace (which only a child of the
 //!   unsharing process enters): clone3 plain, join, unshare, then the child forks the
 //!   real init with CLONE_PARENT (so it is the runtime's child) and exits.
+//! - `linux.timeOffsets`: offsets can only be written while no process is in the new
+//!   time namespace, and a clone3 with CLONE_NEWTIME puts the child in at once. So such
+//!   a spec takes the path above even without joins: the child unshares, writes
+//!   `/proc/self/timens_offsets` (its own time namespace is still the old one; the file
+//!   is that of the namespace its children will enter), then forks the init.
 
 use crate::{Error, Result};
 use nix::fcntl::OFlag;
@@ -71,9 +76,11 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
     let new_pidns = new & flag(T::Pid) != 0;
     let joins_first =
         !child_joins.is_empty() && (new_userns || child_joins.iter().any(|(t, _)| *t == T::User));
-    // No join that must precede creation: create everything in clone3.
-    let (clone_flags, child_unshare) = if joins_first { (0, new) } else { (new, 0) };
-    let fork_init = joins_first && new & (flag(T::Pid) | CLONE_NEWTIME) != 0;
+    let offsets = !time_offsets(spec).is_empty() && new & CLONE_NEWTIME != 0;
+    // No join that must precede creation, no offsets: create everything in clone3.
+    let unshare_first = joins_first || offsets;
+    let (clone_flags, child_unshare) = if unshare_first { (0, new) } else { (new, 0) };
+    let fork_init = unshare_first && new & (flag(T::Pid) | CLONE_NEWTIME) != 0;
     Ok(Plan {
         clone_flags,
         parent_joins,
@@ -82,6 +89,67 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         new_userns,
         new_pidns,
         fork_init,
+    })
+}
+
+fn time_offsets(spec: &Spec) -> Vec<(&str, i64, u32)> {
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
+    let mut v: Vec<_> = offsets
+        .into_iter()
+        .flatten()
+        .map(|(clock, o)| {
+            (
+                clock.as_str(),
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The offsets as the kernel reads them: one `clock secs nanosecs` line each.
+fn time_offsets_text(spec: &Spec) -> String {
+    time_offsets(spec)
+        .iter()
+        .map(|(clock, secs, nanos)| format!("{clock} {secs} {nanos}\n"))
+        .collect()
+}
+
+const TIMENS_OFFSETS: &str = "/proc/self/timens_offsets";
+
+/// Opens `/proc/self/timens_offsets` for `linux.timeOffsets`, when the plan unshares a
+/// time namespace with offsets. Opened first thing in the init: write access is checked
+/// at open, and once the init has changed its uid (to root of a user namespace) it is no
+/// longer dumpable, so its /proc files belong to the host's root. No container mount
+/// exists yet: this /proc is the one the runtime was started with.
+pub fn open_time_offsets(plan: &Plan, spec: &Spec) -> Result<Option<std::fs::File>> {
+    if plan.child_unshare & CLONE_NEWTIME == 0 || time_offsets(spec).is_empty() {
+        return Ok(None);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(TIMENS_OFFSETS)
+        .map(Some)
+        .map_err(|e| Error::io("linux.timeOffsets: cannot open", TIMENS_OFFSETS, e))
+}
+
+/// Writes `linux.timeOffsets` for the time namespace just unshared, before any process
+/// is in it (the kernel refuses afterwards): the file is that of the namespace the
+/// caller's children will enter. Clock names are checked by validation.
+pub fn write_time_offsets(file: std::fs::File, spec: &Spec) -> Result<()> {
+    use std::io::Write;
+    let text = time_offsets_text(spec);
+    // One write: the kernel applies the whole set at once.
+    (&file).write_all(text.as_bytes()).map_err(|e| {
+        Error::Other(format!(
+            "linux.timeOffsets: write {:?} to {TIMENS_OFFSETS}: {e}",
+            text.trim_end()
+        ))
     })
 }
 
