@@ -19,6 +19,16 @@ fn default_root() -> PathBuf {
     }
 }
 
+/// `--rootless`: `auto` (the default) means rootless when not running as root.
+fn rootless(flag: Option<&str>) -> Result<bool> {
+    match flag {
+        None | Some("auto") => Ok(nix_uid() != 0),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => bail!("--rootless takes true, false or auto, not {v:?}"),
+    }
+}
+
 fn nix_uid() -> u32 {
     // SAFETY: geteuid cannot fail and touches no memory.
     unsafe { libc::geteuid() }
@@ -34,6 +44,7 @@ fn create_options<'a>(
     root: &'a Path,
     a: &'a CreateArgs,
     pid_file: &'a Option<PathBuf>,
+    rootless: bool,
 ) -> Result<CreateOptions<'a>> {
     if a.console_socket.is_some() {
         return Err(Error::UnsupportedOption("--console-socket".into()).into());
@@ -46,6 +57,7 @@ fn create_options<'a>(
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        rootless,
     })
 }
 
@@ -107,17 +119,18 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     if cli.systemd_cgroup {
         return Err(Error::UnsupportedOption("--systemd-cgroup".into()).into());
     }
-    match cli.rootless.as_deref() {
-        None | Some("false") | Some("auto") => {}
-        Some("true") => return Err(Error::UnsupportedOption("--rootless true".into()).into()),
-        Some(v) => bail!("--rootless takes true, false or auto, not {v:?}"),
-    }
+    let rootless = rootless(cli.rootless.as_deref())?;
     let root = absolute(&cli.root.clone().unwrap_or_else(default_root))?;
-    log.debug(&format!("{:?} with root {}", cli.command, root.display()));
+    log.debug(&format!(
+        "{:?} with root {}{}",
+        cli.command,
+        root.display(),
+        if rootless { " (rootless)" } else { "" }
+    ));
     match &cli.command {
         Command::Create(a) => {
             let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
-            container::create(&create_options(&root, a, &pid_file)?)?;
+            container::create(&create_options(&root, a, &pid_file, rootless)?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
         Command::Run {
@@ -126,7 +139,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             keep,
         } => {
             let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file)?;
+            let opts = create_options(&root, create, &pid_file, rootless)?;
             return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),

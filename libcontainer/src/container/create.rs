@@ -18,6 +18,8 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Rootless mode: corral has no privilege on the host (see `validate::rootless`).
+    pub rootless: bool,
 }
 
 /// Creates the container; returns the init's pid.
@@ -30,6 +32,10 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
     let bundle = Bundle::load(opts.bundle)?;
+    if opts.rootless {
+        let euid = nix::unistd::geteuid().as_raw();
+        crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
+    }
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, opts) {
         Ok(pid) => Ok((dir, pid)),
