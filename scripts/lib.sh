@@ -35,3 +35,12 @@ with open(path, "w") as f:
     json.dump(cfg, f, indent=2)
 PY
 }
+
+# ensure_test_user NAME: the unprivileged user the rootless conformance cases run the
+# runtime as, with 65536 subordinate uids and gids for newuidmap/newgidmap. Idempotent.
+ensure_test_user() {
+  local name=$1
+  id "$name" >/dev/null 2>&1 || useradd -m "$name"
+  grep -q "^$name:" /etc/subuid 2>/dev/null || usermod --add-subuids 1100000-1165535 "$name"
+  grep -q "^$name:" /etc/subgid 2>/dev/null || usermod --add-subgids 1100000-1165535 "$name"
+}

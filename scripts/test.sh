@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-install_deps libseccomp-dev busybox-static runc python3 pkg-config
+install_deps libseccomp-dev busybox-static runc python3 pkg-config uidmap
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh runs containers: run it as root" >&2; exit 1; }
+# The rootless cases (integration/src/cases/userns.rs) run the runtime as this user.
+ensure_test_user corraltest
 command -v cargo >/dev/null || { echo "cargo is needed (rustup)" >&2; exit 1; }
 
 cargo fmt --all --check

@@ -29,7 +29,7 @@ pub struct Cli {
     /// Manage cgroups through systemd (not supported yet)
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (only false and auto are supported yet)
+    /// Rootless mode: true, false or auto (default: rootless when not run as root). A rootless container needs a user namespace
     #[arg(long, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     #[command(subcommand)]

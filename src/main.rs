@@ -19,6 +19,16 @@ fn default_root() -> PathBuf {
     }
 }
 
+/// `--rootless`: `auto` (the default) means rootless when not running as root.
+fn rootless(flag: Option<&str>) -> Result<bool> {
+    match flag {
+        None | Some("auto") => Ok(nix_uid() != 0),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => bail!("--rootless takes true, false or auto, not {v:?}"),
+    }
+}
+
 fn nix_uid() -> u32 {
     // SAFETY: geteuid cannot fail and touches no memory.
     unsafe { libc::geteuid() }
@@ -35,6 +45,7 @@ fn create_options<'a>(
     a: &'a CreateArgs,
     pid_file: &'a Option<PathBuf>,
     warn: &'a dyn Fn(&str),
+    rootless: bool,
 ) -> Result<CreateOptions<'a>> {
     if a.console_socket.is_some() {
         return Err(Error::UnsupportedOption("--console-socket".into()).into());
@@ -48,6 +59,7 @@ fn create_options<'a>(
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         warn,
+        rootless,
     })
 }
 
@@ -109,18 +121,19 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     if cli.systemd_cgroup {
         return Err(Error::UnsupportedOption("--systemd-cgroup".into()).into());
     }
-    match cli.rootless.as_deref() {
-        None | Some("false") | Some("auto") => {}
-        Some("true") => return Err(Error::UnsupportedOption("--rootless true".into()).into()),
-        Some(v) => bail!("--rootless takes true, false or auto, not {v:?}"),
-    }
+    let rootless = rootless(cli.rootless.as_deref())?;
     let root = absolute(&cli.root.clone().unwrap_or_else(default_root))?;
-    log.debug(&format!("{:?} with root {}", cli.command, root.display()));
+    log.debug(&format!(
+        "{:?} with root {}{}",
+        cli.command,
+        root.display(),
+        if rootless { " (rootless)" } else { "" }
+    ));
     let warn = |msg: &str| log.warn(msg);
     match &cli.command {
         Command::Create(a) => {
             let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
-            container::create(&create_options(&root, a, &pid_file, &warn)?)?;
+            container::create(&create_options(&root, a, &pid_file, &warn, rootless)?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
         Command::Run {
@@ -129,7 +142,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             keep,
         } => {
             let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file, &warn)?;
+            let opts = create_options(&root, create, &pid_file, &warn, rootless)?;
             return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),

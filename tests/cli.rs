@@ -37,7 +37,6 @@ fn later_features_are_refused_not_ignored() {
     let r = root.to_str().unwrap();
     for args in [
         &["--root", r, "--systemd-cgroup", "list"][..],
-        &["--root", r, "--rootless", "true", "list"],
         &["--root", r, "create", "--console-socket", "/x.sock", "id"],
         &["--root", r, "exec", "id", "true"],
         &["--root", r, "pause", "id"],
@@ -118,6 +117,35 @@ fn invalid_id_is_refused_before_anything_is_made() {
     );
     assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
     std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn rootless_needs_a_user_namespace() {
+    let dir = tmp("rootless");
+    let root = dir.join("root");
+    std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+    let b = dir.to_str().unwrap();
+    assert!(corral(&["spec", "--bundle", b]).status.success());
+    let o = corral(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--rootless",
+        "true",
+        "create",
+        "--bundle",
+        b,
+        "c1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("linux.namespaces: rootless mode") && err.contains("needs a user namespace"),
+        "{err}"
+    );
+    assert!(!root.exists(), "refused before the state root is made");
+    let o = corral(&["--rootless", "maybe", "list"]);
+    assert!(stderr(&o).contains("true, false or auto"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -137,6 +137,29 @@ impl Ctx {
         Self::finish(cmd)
     }
 
+    /// Runs the runtime in `cwd` as the unprivileged `uid`/`gid` (no supplementary
+    /// groups), with exactly `args` (no `--root` added) and an environment of only PATH
+    /// and `env`.
+    pub fn rt_as(
+        &mut self,
+        (uid, gid): (u32, u32),
+        cwd: &Path,
+        env: &[(&str, &Path)],
+        args: &[&str],
+    ) -> Out {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.command(args);
+        // std drops the supplementary groups (setgroups(0)) when it changes the uid.
+        cmd.0
+            .current_dir(cwd)
+            .uid(uid)
+            .gid(gid)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .envs(env.iter().copied());
+        Self::finish(cmd)
+    }
+
     /// Runs the runtime (with `--root`) holding an extra open file as fd 3.
     pub fn rt_with_fd3(&mut self, args: &[&str]) -> Out {
         self.rt_with_fd3_on(args, Path::new("/dev/null"))

@@ -78,14 +78,26 @@ fn lock_dir(dir: &Path) -> nix::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// The root directory, created (mode 0700) if missing.
+/// The root directory, created (mode 0700) if missing. When corral is not root, the
+/// root must be its own: a directory another user made (say in /tmp, the fallback when
+/// $XDG_RUNTIME_DIR is unset) would let that user tamper with the state.
 pub fn ensure_root(root: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(root)
-        .map_err(|e| Error::io("cannot create state root", root, e))
+        .map_err(|e| Error::io("cannot create state root", root, e))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    let meta = std::fs::metadata(root).map_err(|e| Error::io("cannot stat state root", root, e))?;
+    if euid != 0 && meta.uid() != euid {
+        return Err(Error::Other(format!(
+            "state root {} belongs to uid {}, not to uid {euid} that corral runs as: pass --root",
+            root.display(),
+            meta.uid()
+        )));
+    }
+    Ok(())
 }
 
 impl StateDir {

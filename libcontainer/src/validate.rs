@@ -7,7 +7,9 @@
 use crate::process::{lsm, sysctl};
 use crate::rootfs::{self, options};
 use crate::{Error, Result};
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, LinuxSchedulerPolicy, Spec};
+use oci_spec::runtime::{
+    LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, LinuxSchedulerPolicy, Spec,
+};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,7 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
     let rootfs = root(&cx, spec, dir)?;
     process(&cx, spec)?;
     namespaces(&cx, spec)?;
+    id_mappings(&cx, spec)?;
     mounts(&cx, spec)?;
     devices(&cx, spec)?;
     process_settings(&cx, spec)?;
@@ -46,6 +49,27 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
     time_offsets(&cx, spec)?;
     unsupported(&cx, spec)?;
     Ok(rootfs)
+}
+
+/// Rootless mode (corral runs as `euid`, not root) needs a user namespace: without one
+/// the container would hold none of the privilege its setup needs (mounts, hostname).
+pub fn rootless(spec: &Spec, file: &Path, euid: u32) -> Result<()> {
+    let has_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| nss.iter().any(|ns| ns.typ() == LinuxNamespaceType::User));
+    if has_userns {
+        return Ok(());
+    }
+    Err(Ctx { file }.invalid(
+        "linux.namespaces",
+        format!(
+            "rootless mode (corral runs as uid {euid}) needs a user namespace: add \
+             {{\"type\": \"user\"}} with linux.uidMappings and linux.gidMappings, as \
+             `corral spec --rootless` writes"
+        ),
+    ))
 }
 
 fn version(cx: &Ctx, spec: &Spec) -> Result<()> {
@@ -333,6 +357,113 @@ fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// The kernel's limit on the lines of one uid_map or gid_map (since Linux 4.15).
+const MAX_MAP_LINES: usize = 340;
+
+/// Each range is non-empty and fits in 32 bits, and no two overlap on either side
+/// (the kernel refuses such a map with a bare EINVAL).
+fn ranges(cx: &Ctx, field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    if maps.len() > MAX_MAP_LINES {
+        return Err(cx.invalid(
+            field,
+            format!(
+                "{} ranges; the kernel takes at most {MAX_MAP_LINES}",
+                maps.len()
+            ),
+        ));
+    }
+    let end = |start: u32, size: u32| u64::from(start) + u64::from(size);
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(cx.invalid(format!("{field}[{i}].size"), "must be at least 1"));
+        }
+        if end(m.container_id(), m.size()) > 1 << 32 || end(m.host_id(), m.size()) > 1 << 32 {
+            return Err(cx.invalid(format!("{field}[{i}]"), "runs past id 4294967295"));
+        }
+        for (j, o) in maps[..i].iter().enumerate() {
+            // [a, a + m.size) and [b, b + o.size) share an id.
+            let overlap =
+                |a: u32, b: u32| u64::from(a) < end(b, o.size()) && u64::from(b) < end(a, m.size());
+            if overlap(m.container_id(), o.container_id()) {
+                return Err(cx.invalid(
+                    format!("{field}[{i}]"),
+                    format!("its containerID range overlaps that of {field}[{j}]"),
+                ));
+            }
+            if overlap(m.host_id(), o.host_id()) {
+                return Err(cx.invalid(
+                    format!("{field}[{i}]"),
+                    format!("its hostID range overlaps that of {field}[{j}]"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_mapped(maps: &[LinuxIdMapping], id: u32) -> bool {
+    maps.iter()
+        .any(|m| (m.container_id()..=m.container_id() + (m.size() - 1)).contains(&id))
+}
+
+/// The container ids the mappings cover, for error messages: "0-999, 1000-1999".
+fn covered(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{}-{}", m.container_id(), m.container_id() + (m.size() - 1)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The mappings of a new user namespace are well formed and map the process's ids: an
+/// unmapped id would fail only in the init, at setuid(2), with a bare EINVAL.
+fn id_mappings(cx: &Ctx, spec: &Spec) -> Result<()> {
+    let Some(l) = spec.linux() else {
+        return Ok(());
+    };
+    let uids = l.uid_mappings().as_deref().unwrap_or_default();
+    let gids = l.gid_mappings().as_deref().unwrap_or_default();
+    ranges(cx, "linux.uidMappings", uids)?;
+    ranges(cx, "linux.gidMappings", gids)?;
+    let new_userns = l
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none());
+    let user = match spec.process() {
+        Some(p) if new_userns => p.user(),
+        _ => return Ok(()),
+    };
+    if !is_mapped(uids, user.uid()) {
+        return Err(cx.invalid(
+            "process.user.uid",
+            format!(
+                "{} is not mapped by linux.uidMappings (container uids {})",
+                user.uid(),
+                covered(uids)
+            ),
+        ));
+    }
+    let groups = std::iter::once(("process.user.gid".to_string(), user.gid())).chain(
+        user.additional_gids()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g)),
+    );
+    for (field, gid) in groups {
+        if !is_mapped(gids, gid) {
+            return Err(cx.invalid(
+                field,
+                format!(
+                    "{gid} is not mapped by linux.gidMappings (container gids {})",
+                    covered(gids)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn mounts(cx: &Ctx, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     let non_empty = |m: &Option<Vec<_>>| m.as_ref().is_some_and(|m: &Vec<_>| !m.is_empty());
@@ -457,5 +588,68 @@ fn refuse_set(cx: &Ctx, fields: &[(&str, bool)]) -> Result<()> {
     match fields.iter().find(|(_, set)| *set) {
         Some((field, _)) => Err(cx.unsupported(*field)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_maps(uids: serde_json::Value, uid: u32) -> Result<()> {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": { "user": { "uid": uid, "gid": 0 }, "args": ["sh"], "cwd": "/" },
+            "linux": {
+                "namespaces": [{ "type": "user" }, { "type": "mount" }],
+                "uidMappings": uids,
+                "gidMappings": [{ "containerID": 0, "hostID": 100000, "size": 10 }]
+            }
+        }))
+        .unwrap();
+        id_mappings(
+            &Ctx {
+                file: Path::new("config.json"),
+            },
+            &spec,
+        )
+    }
+
+    fn field_of(r: Result<()>) -> String {
+        match r {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn several_ranges_map_the_user() {
+        let two = serde_json::json!([
+            { "containerID": 0, "hostID": 100000, "size": 1000 },
+            { "containerID": 1000, "hostID": 200000, "size": 1000 }
+        ]);
+        assert!(check_maps(two.clone(), 1500).is_ok());
+        assert_eq!(field_of(check_maps(two, 2000)), "process.user.uid");
+    }
+
+    #[test]
+    fn bad_ranges_name_the_mapping() {
+        let overlap = serde_json::json!([
+            { "containerID": 0, "hostID": 100000, "size": 1000 },
+            { "containerID": 999, "hostID": 200000, "size": 1 }
+        ]);
+        assert_eq!(field_of(check_maps(overlap, 0)), "linux.uidMappings[1]");
+        let host_overlap = serde_json::json!([
+            { "containerID": 0, "hostID": 100000, "size": 1000 },
+            { "containerID": 1000, "hostID": 100500, "size": 1 }
+        ]);
+        assert_eq!(
+            field_of(check_maps(host_overlap, 0)),
+            "linux.uidMappings[1]"
+        );
+        let empty = serde_json::json!([{ "containerID": 0, "hostID": 1, "size": 0 }]);
+        assert_eq!(field_of(check_maps(empty, 0)), "linux.uidMappings[0].size");
+        let past_end =
+            serde_json::json!([{ "containerID": 0, "hostID": 4294967295u32, "size": 2 }]);
+        assert_eq!(field_of(check_maps(past_end, 0)), "linux.uidMappings[0]");
     }
 }

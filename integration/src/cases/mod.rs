@@ -11,6 +11,7 @@ mod mount_features;
 mod mounts;
 mod paths;
 mod process;
+mod userns;
 
 use crate::ctx::Ctx;
 use crate::Case;
@@ -38,6 +39,7 @@ pub fn all() -> Vec<Case> {
     v.extend(paths::cases());
     v.extend(mount_errors::cases());
     v.extend(process::cases());
+    v.extend(userns::cases());
     v
 }
 

@@ -20,6 +20,8 @@ pub struct CreateOptions<'a> {
     pub preserve_fds: u32,
     /// Logs a warning: what the bundle asked for that is skipped rather than refused.
     pub warn: &'a dyn Fn(&str),
+    /// Rootless mode: corral has no privilege on the host (see `validate::rootless`).
+    pub rootless: bool,
 }
 
 /// Creates the container; returns the init's pid.
@@ -34,6 +36,10 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     let bundle = Bundle::load(opts.bundle)?;
     for w in &bundle.warnings {
         (opts.warn)(w);
+    }
+    if opts.rootless {
+        let euid = nix::unistd::geteuid().as_raw();
+        crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, opts) {

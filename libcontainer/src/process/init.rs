@@ -35,9 +35,8 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
     // container may ptrace it, read its memory or open /proc/<pid>/exe (CVE-2019-5736:
     // a container that can reach the runtime's binary through that link can overwrite
     // it on the host). execve makes the user's program dumpable again.
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        let _ = chan.send(&ChildMsg::Error("prctl(PR_SET_DUMPABLE, 0) failed".into()));
+    if let Err(e) = set_dumpable(false) {
+        let _ = chan.send(&ChildMsg::Error(e.to_string()));
         sys::exit_now(1);
     }
     for fd in &cfg.parent_fds {
@@ -207,12 +206,24 @@ fn cstring(b: &[u8]) -> Result<CString> {
 /// Asks the parent for uid/gid maps, then becomes root of the new user namespace
 /// (when 0 is mapped; otherwise the creator's full capabilities there still hold).
 fn mapped(chan: &ChildEnd) -> Result<()> {
+    // A parent that is not root may write our maps only while we are dumpable (our /proc
+    // files are then its own). Nothing else is in the new user namespace yet.
+    set_dumpable(true)?;
     chan.send(&ChildMsg::MapRequest)?;
     match chan.recv()? {
         ParentMsg::MapsWritten => {}
     }
+    set_dumpable(false)?;
     become_root();
     Ok(())
+}
+
+fn set_dumpable(on: bool) -> Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+    nix::errno::Errno::result(ret)
+        .map(drop)
+        .map_err(|e| Error::sys(format!("prctl(PR_SET_DUMPABLE, {on})"), e))
 }
 
 /// Becomes uid/gid 0 of the user namespace we are in, when 0 is mapped there.

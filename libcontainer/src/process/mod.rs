@@ -5,10 +5,12 @@
 //! - [`init`]: the child side. Rootfs, hostname, credentials, then it blocks on
 //!   `exec.fifo` until `start`, and execs.
 //! - [`channel`]: the typed messages between the two.
+//! - `maps`: the uid/gid maps the parent writes, directly or with newuidmap/newgidmap.
 
 pub mod channel;
 pub mod init;
 pub mod lsm;
+mod maps;
 mod namespaces;
 mod procfs;
 mod sched;

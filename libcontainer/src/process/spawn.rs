@@ -1,14 +1,13 @@
 //! The parent side of process creation.
 
 use super::channel::{self, ChildMsg, ParentMsg};
-use super::namespaces;
 use super::{init, InitConfig};
+use super::{maps, namespaces};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxIdMapping, Spec};
 use std::os::fd::OwnedFd;
 
 pub struct Spawned {
@@ -74,7 +73,7 @@ pub fn spawn(
                 } else {
                     pid
                 };
-                write_maps(target, cfg.spec)?;
+                maps::write(target, cfg.spec)?;
                 parent.send(ParentMsg::MapsWritten)?;
             }
             Some((ChildMsg::Forked, sender)) if plan.fork_init && sender > 0 => {
@@ -104,27 +103,4 @@ pub fn spawn(
     }
     guard.0.clear();
     Ok(spawned)
-}
-
-fn map_text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
-
-fn write_maps(pid: Pid, spec: &Spec) -> Result<()> {
-    let linux = spec
-        .linux()
-        .as_ref()
-        .expect("validated: user namespace needs linux");
-    for (file, maps, field) in [
-        ("uid_map", linux.uid_mappings(), "linux.uidMappings"),
-        ("gid_map", linux.gid_mappings(), "linux.gidMappings"),
-    ] {
-        let path = format!("/proc/{pid}/{file}");
-        // The kernel takes a map in one write only.
-        std::fs::write(&path, map_text(maps.as_deref().unwrap_or_default()))
-            .map_err(|e| Error::Other(format!("{field}: write {path}: {e}")))?;
-    }
-    Ok(())
 }
