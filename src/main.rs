@@ -34,6 +34,7 @@ fn create_options<'a>(
     root: &'a Path,
     a: &'a CreateArgs,
     pid_file: &'a Option<PathBuf>,
+    log_debug: &'a dyn Fn(&str),
 ) -> Result<CreateOptions<'a>> {
     if a.console_socket.is_some() {
         return Err(Error::UnsupportedOption("--console-socket".into()).into());
@@ -46,6 +47,7 @@ fn create_options<'a>(
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        log_debug: Some(log_debug),
     })
 }
 
@@ -114,10 +116,11 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     }
     let root = absolute(&cli.root.clone().unwrap_or_else(default_root))?;
     log.debug(&format!("{:?} with root {}", cli.command, root.display()));
+    let debug = |m: &str| log.debug(m);
     match &cli.command {
         Command::Create(a) => {
             let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
-            container::create(&create_options(&root, a, &pid_file)?)?;
+            container::create(&create_options(&root, a, &pid_file, &debug)?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
         Command::Run {
@@ -126,7 +129,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             keep,
         } => {
             let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file)?;
+            let opts = create_options(&root, create, &pid_file, &debug)?;
             return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),

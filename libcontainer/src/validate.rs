@@ -280,10 +280,12 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
             "SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)",
         ));
     }
-    let set: [(&str, bool); 9] = [
+    if let Some(s) = l.seccomp() {
+        corral_seccomp::check(s).map_err(|e| seccomp_error(cx.file, e))?;
+    }
+    let set: [(&str, bool); 8] = [
         ("linux.resources", l.resources().is_some()),
         ("linux.cgroupsPath", l.cgroups_path().is_some()),
-        ("linux.seccomp", l.seccomp().is_some()),
         (
             "linux.sysctl",
             l.sysctl().as_ref().is_some_and(|s| !s.is_empty()),
@@ -309,6 +311,18 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A seccomp error as an error about `file`, naming the field when there is one.
+pub fn seccomp_error(file: &Path, e: corral_seccomp::Error) -> Error {
+    match e {
+        corral_seccomp::Error::Invalid { field, msg } => Error::Invalid {
+            file: file.to_path_buf(),
+            field,
+            msg,
+        },
+        e => Error::Other(format!("linux.seccomp: {e}")),
+    }
 }
 
 fn refuse_set(cx: &Ctx, fields: &[(&str, bool)]) -> Result<()> {

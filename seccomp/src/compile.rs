@@ -124,7 +124,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
         ctx.add_arch(arch(*a)).map_err(|e| {
             Error::invalid(
                 format!("linux.seccomp.architectures[{i}]"),
-                format!("{} is not supported by {}: {e}", name(a), library()),
+                format!(
+                    "{} cannot go in a filter on this machine with {} (unknown to the \
+                     library, or of the other byte order): {e}",
+                    name(a),
+                    library()
+                ),
             )
         })?;
     }

@@ -6,7 +6,8 @@ use libseccomp::{ScmpAction, ScmpFilterContext};
 use serde_json::{json, Value};
 
 pub fn features() -> Value {
-    // An architecture this libseccomp does not know fails to be added to a filter.
+    // An architecture this libseccomp does not know, or of the other byte order than
+    // this machine (one filter holds one byte order), fails to be added to a filter.
     let archs: Vec<String> = match ScmpFilterContext::new(ScmpAction::Allow) {
         Ok(mut ctx) => ARCHS
             .iter()

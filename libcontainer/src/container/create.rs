@@ -18,6 +18,8 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Where debug messages go (`--debug`); the library has no logger of its own.
+    pub log_debug: Option<&'a dyn Fn(&str)>,
 }
 
 /// Creates the container; returns the init's pid.
@@ -30,8 +32,9 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
     let bundle = Bundle::load(opts.bundle)?;
+    let seccomp = compile_seccomp(&bundle, opts)?;
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(&dir, &bundle, opts) {
+    match create_in(&dir, &bundle, seccomp.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
             let _ = dir.remove();
@@ -40,7 +43,37 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     }
 }
 
-fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i32> {
+/// Builds the seccomp filter in the runtime, before anything is created: libseccomp
+/// allocates, and the init, which inherits the result, then only has to load it.
+fn compile_seccomp(
+    bundle: &Bundle,
+    opts: &CreateOptions,
+) -> Result<Option<corral_seccomp::Compiled>> {
+    let Some(s) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    else {
+        return Ok(None);
+    };
+    let compiled = corral_seccomp::compile(s)
+        .map_err(|e| crate::validate::seccomp_error(&bundle.config_path, e))?;
+    if let (Some(log), false) = (opts.log_debug, compiled.skipped().is_empty()) {
+        log(&format!(
+            "linux.seccomp: syscalls unknown to libseccomp, left out of the filter: {}",
+            compiled.skipped().join(", ")
+        ));
+    }
+    Ok(Some(compiled))
+}
+
+fn create_in(
+    dir: &StateDir,
+    bundle: &Bundle,
+    seccomp: Option<&corral_seccomp::Compiled>,
+    opts: &CreateOptions,
+) -> Result<i32> {
     let fifo_path = dir.fifo_path();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
@@ -66,6 +99,9 @@ fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i3
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         parent_fds: vec![dir.lock_fd()],
+        seccomp,
+        id: opts.id,
+        bundle: &bundle.dir,
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {

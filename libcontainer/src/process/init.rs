@@ -1,7 +1,9 @@
 //! The container init: runs in the cloned child, never returns.
 //!
 //! join/create namespaces → hostname → rootfs → keyring, oom score → rlimits and
-//! identity → cwd, executable lookup, fds → Ready → block on exec.fifo → execve.
+//! identity → cwd, executable lookup, fds → no_new_privs → seccomp → Ready → block on
+//! exec.fifo → execve. (Without noNewPrivileges, seccomp is loaded before the identity
+//! change instead: see `load_seccomp`.)
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
 
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
@@ -117,6 +119,12 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         idmapped: cfg.idmapped,
     })?;
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
+        // filter; set_identity drops capabilities, so the filter goes on just before.
+        load_seccomp(cfg, chan)?;
+    }
     user::set_identity(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
@@ -126,8 +134,10 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     let args = process.args().as_deref().expect("validated");
     let path = find_executable(&args[0], &env)?;
     sys::cloexec_from(3 + cfg.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         user::set_no_new_privileges()?;
+        // As late as possible, so the filter constrains as little of corral as it can.
+        load_seccomp(cfg, chan)?;
     }
     Ok(Exec {
         path: cstring(path.as_os_str().as_encoded_bytes())?,
@@ -140,6 +150,26 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
             .map(|e| cstring(e.as_bytes()))
             .collect::<Result<_>>()?,
     })
+}
+
+/// Loads the filter compiled before clone (libseccomp only turns it into BPF here) and
+/// sends the notify fd, if any, to the parent for the listener. From here on the init's own
+/// system calls pass the filter too: what it still makes is read/poll/close on exec.fifo,
+/// send/close on the channel, and execve (a profile that denies these fails the
+/// container, as with runc).
+fn load_seccomp(cfg: &InitConfig, chan: &ChildEnd) -> Result<()> {
+    let Some(filter) = cfg.seccomp else {
+        return Ok(());
+    };
+    let fd = filter
+        .load()
+        .map_err(|e| Error::Other(format!("linux.seccomp: {e}")))?;
+    if let Some(fd) = fd {
+        chan.send(&ChildMsg::SeccompFd(fd))?;
+        // Dropped here: the fd must not reach the container, which could otherwise
+        // answer its own notifications.
+    }
+    Ok(())
 }
 
 fn cstring(b: &[u8]) -> Result<CString> {

@@ -5,10 +5,12 @@
 //! - [`init`]: the child side. Rootfs, hostname, credentials, then it blocks on
 //!   `exec.fifo` until `start`, and execs.
 //! - [`channel`]: the typed messages between the two.
+//! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
 pub mod channel;
 pub mod init;
 mod namespaces;
+mod seccomp_listener;
 pub mod spawn;
 mod user;
 
@@ -28,4 +30,10 @@ pub struct InitConfig<'a> {
     pub parent_fds: Vec<std::os::fd::RawFd>,
     /// Idmapped trees made on the host, by index of `mounts` (see `rootfs::idmap`).
     pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
+    /// The seccomp filter, compiled before clone: the init inherits it in its copy of
+    /// the memory and only loads it.
+    pub seccomp: Option<&'a corral_seccomp::Compiled>,
+    /// The container's id and bundle, for the seccomp listener.
+    pub id: &'a str,
+    pub bundle: &'a Path,
 }
