@@ -9,6 +9,7 @@ mod mount_errors;
 mod mount_features;
 mod mounts;
 mod paths;
+mod seccomp;
 
 use crate::ctx::Ctx;
 use crate::Case;
@@ -34,6 +35,7 @@ pub fn all() -> Vec<Case> {
     v.extend(mount_features::cases());
     v.extend(paths::cases());
     v.extend(mount_errors::cases());
+    v.extend(seccomp::cases());
     v
 }
 
