@@ -46,6 +46,7 @@ fn create_options<'a>(
     pid_file: &'a Option<PathBuf>,
     warn: &'a dyn Fn(&str),
     rootless: bool,
+    log_debug: &'a dyn Fn(&str),
 ) -> Result<CreateOptions<'a>> {
     if a.console_socket.is_some() {
         return Err(Error::UnsupportedOption("--console-socket".into()).into());
@@ -60,6 +61,7 @@ fn create_options<'a>(
         preserve_fds: a.preserve_fds,
         warn,
         rootless,
+        log_debug: Some(log_debug),
     })
 }
 
@@ -130,10 +132,13 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         if rootless { " (rootless)" } else { "" }
     ));
     let warn = |msg: &str| log.warn(msg);
+    let debug = |m: &str| log.debug(m);
     match &cli.command {
         Command::Create(a) => {
             let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
-            container::create(&create_options(&root, a, &pid_file, &warn, rootless)?)?;
+            container::create(&create_options(
+                &root, a, &pid_file, &warn, rootless, &debug,
+            )?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
         Command::Run {
@@ -142,7 +147,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             keep,
         } => {
             let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file, &warn, rootless)?;
+            let opts = create_options(&root, create, &pid_file, &warn, rootless, &debug)?;
             return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),

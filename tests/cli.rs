@@ -177,8 +177,27 @@ fn features_is_truthful_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ociVersionMax"], "1.3.0");
     // Not implemented yet, so not claimed.
-    assert_eq!(v["linux"]["seccomp"]["enabled"], false);
     assert_eq!(v["hooks"], serde_json::json!([]));
+    // seccomp: what this libseccomp can do, and no more.
+    let sc = &v["linux"]["seccomp"];
+    assert_eq!(sc["enabled"], true);
+    let list = |k: &str| -> Vec<&str> {
+        sc[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(list("actions").len(), 9);
+    assert!(list("actions").contains(&"SCMP_ACT_NOTIFY"));
+    assert_eq!(list("operators").len(), 7);
+    assert!(list("archs").contains(&"SCMP_ARCH_X86_64"));
+    assert_eq!(list("knownFlags").len(), 4);
+    assert!(list("supportedFlags")
+        .iter()
+        .all(|f| list("knownFlags").contains(f)));
+    assert!(list("supportedFlags").contains(&"SECCOMP_FILTER_FLAG_TSYNC"));
     // What the mount code knows, and nothing else (the conformance suite mounts each).
     let opts: Vec<&str> = v["mountOptions"]
         .as_array()

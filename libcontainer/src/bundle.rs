@@ -16,6 +16,15 @@ pub struct Bundle {
     pub warnings: Vec<String>,
 }
 
+/// serde's message for an unknown enum value gives a line and column, not the field;
+/// for `linux.seccomp`, whose fields are mostly such values, say which field it is.
+fn named_parse_error(data: &[u8], path: &Path) -> Option<Error> {
+    let v: serde_json::Value = serde_json::from_slice(data).ok()?;
+    let seccomp = v.get("linux")?.get("seccomp")?;
+    let e = corral_seccomp::check_json(seccomp).err()?;
+    Some(validate::seccomp_error(path, e))
+}
+
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Self> {
         let dir = dir
@@ -24,14 +33,18 @@ impl Bundle {
         let config_path = dir.join("config.json");
         let data =
             std::fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
-        let parse_err = |err| Error::ConfigParse {
+        let mut raw: Value = serde_json::from_slice(&data).map_err(|err| Error::ConfigParse {
             path: config_path.clone(),
             err,
-        };
-        let mut raw: Value = serde_json::from_slice(&data).map_err(parse_err)?;
+        })?;
         let warnings = skip_unknown_capabilities(&mut raw, last_cap());
         spec_scheduler_flags(&mut raw);
-        let spec: Spec = serde_json::from_value(raw).map_err(parse_err)?;
+        let spec: Spec = serde_json::from_value(raw).map_err(|err| {
+            named_parse_error(&data, &config_path).unwrap_or(Error::ConfigParse {
+                path: config_path.clone(),
+                err,
+            })
+        })?;
         let rootfs = validate::check(&spec, &config_path, &dir)?;
         Ok(Bundle {
             dir,

@@ -559,10 +559,12 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
             "SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)",
         ));
     }
-    let set: [(&str, bool); 6] = [
+    if let Some(s) = l.seccomp() {
+        corral_seccomp::check(s).map_err(|e| seccomp_error(cx.file, e))?;
+    }
+    let set: [(&str, bool); 5] = [
         ("linux.resources", l.resources().is_some()),
         ("linux.cgroupsPath", l.cgroups_path().is_some()),
-        ("linux.seccomp", l.seccomp().is_some()),
         ("linux.intelRdt", l.intel_rdt().is_some()),
         ("linux.memoryPolicy", l.memory_policy().is_some()),
         ("linux.netDevices", l.net_devices().is_some()),
@@ -582,6 +584,18 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A seccomp error as an error about `file`, naming the field when there is one.
+pub fn seccomp_error(file: &Path, e: corral_seccomp::Error) -> Error {
+    match e {
+        corral_seccomp::Error::Invalid { field, msg } => Error::Invalid {
+            file: file.to_path_buf(),
+            field,
+            msg,
+        },
+        e => Error::Other(format!("linux.seccomp: {e}")),
+    }
 }
 
 fn refuse_set(cx: &Ctx, fields: &[(&str, bool)]) -> Result<()> {

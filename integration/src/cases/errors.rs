@@ -168,8 +168,8 @@ fn needs_mount_ns(cx: &mut Ctx) -> CaseResult {
 
 fn unsupported_field(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
-    cfg["linux"]["seccomp"] = json!({ "defaultAction": "SCMP_ACT_ALLOW" });
-    refused(cx, &cfg, "linux.seccomp: not supported")
+    cfg["linux"]["intelRdt"] = json!({ "closID": "c1" });
+    refused(cx, &cfg, "linux.intelRdt: not supported")
 }
 
 fn relative_ns_path(cx: &mut Ctx) -> CaseResult {

@@ -11,6 +11,7 @@ mod mount_features;
 mod mounts;
 mod paths;
 mod process;
+mod seccomp;
 mod userns;
 
 use crate::ctx::Ctx;
@@ -40,6 +41,7 @@ pub fn all() -> Vec<Case> {
     v.extend(mount_errors::cases());
     v.extend(process::cases());
     v.extend(userns::cases());
+    v.extend(seccomp::cases());
     v
 }
 

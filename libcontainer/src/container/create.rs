@@ -22,6 +22,8 @@ pub struct CreateOptions<'a> {
     pub warn: &'a dyn Fn(&str),
     /// Rootless mode: corral has no privilege on the host (see `validate::rootless`).
     pub rootless: bool,
+    /// Where debug messages go (`--debug`); the library has no logger of its own.
+    pub log_debug: Option<&'a dyn Fn(&str)>,
 }
 
 /// Creates the container; returns the init's pid.
@@ -41,8 +43,9 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         let euid = nix::unistd::geteuid().as_raw();
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
+    let seccomp = compile_seccomp(&bundle, opts)?;
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(&dir, &bundle, opts) {
+    match create_in(&dir, &bundle, seccomp.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
             let _ = dir.remove();
@@ -51,7 +54,37 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     }
 }
 
-fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i32> {
+/// Builds the seccomp filter in the runtime, before anything is created: libseccomp
+/// allocates, and the init, which inherits the result, then only has to load it.
+fn compile_seccomp(
+    bundle: &Bundle,
+    opts: &CreateOptions,
+) -> Result<Option<corral_seccomp::Compiled>> {
+    let Some(s) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    else {
+        return Ok(None);
+    };
+    let compiled = corral_seccomp::compile(s)
+        .map_err(|e| crate::validate::seccomp_error(&bundle.config_path, e))?;
+    if let (Some(log), false) = (opts.log_debug, compiled.skipped().is_empty()) {
+        log(&format!(
+            "linux.seccomp: syscalls unknown to libseccomp, left out of the filter: {}",
+            compiled.skipped().join(", ")
+        ));
+    }
+    Ok(Some(compiled))
+}
+
+fn create_in(
+    dir: &StateDir,
+    bundle: &Bundle,
+    seccomp: Option<&corral_seccomp::Compiled>,
+    opts: &CreateOptions,
+) -> Result<i32> {
     let fifo_path = dir.fifo_path();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
@@ -77,6 +110,9 @@ fn create_in(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<i3
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         parent_fds: vec![dir.lock_fd()],
+        seccomp,
+        id: opts.id,
+        bundle: &bundle.dir,
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {

@@ -9,26 +9,33 @@
 //!        |                <-- Forked           (only when the init had to fork again:
 //!        |                                      sent by the real init, whose pid the
 //!        |                                      parent takes from the message)
+//!        |                <-- SeccompFd(fd)    (only when a seccomp rule uses
+//!        |                                      SCMP_ACT_NOTIFY: the notify fd, as
+//!        |  connect to linux.seccomp.listenerPath, SCM_RIGHTS, right after the filter is loaded)
+//!        |  send it the container process state and the fd, close the fd
 //!        |                <-- Ready            (set up, blocked on exec.fifo)
 //!        |             or <-- Error(message)   (setup failed; the child exits 1)
 //! ```
 //! Each direction has its own message type, so a message can only travel one way. The
 //! parent's end has SO_PASSCRED: the kernel stamps every message with its sender's pid,
-//! translated into the parent's pid namespace.
+//! translated into the parent's pid namespace. A fd travels as SCM_RIGHTS with its
+//! message; the parent receives it close-on-exec.
 
 use crate::{Error, Result};
 use nix::sys::socket::{
-    recv, recvmsg, send, setsockopt, socketpair, sockopt, AddressFamily, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
+    recv, recvmsg, send, sendmsg, setsockopt, socketpair, sockopt, AddressFamily, ControlMessage,
+    ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Child → parent.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum ChildMsg {
     MapRequest,
     Forked,
+    /// The seccomp notify fd, for the parent to hand to the listener.
+    SeccompFd(OwnedFd),
     Ready,
     Error(String),
 }
@@ -80,21 +87,32 @@ impl ParentEnd {
     /// The next message and its sender's pid, or `None` once every child end is closed.
     pub fn recv(&self) -> Result<Option<(ChildMsg, i32)>> {
         let mut buf = vec![0u8; 64 * 1024];
-        let mut cmsg = nix::cmsg_space!(libc::ucred);
+        let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 1]);
+        let mut fds = Vec::new();
         let (n, pid) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
                 self.0.as_raw_fd(),
                 &mut iov,
                 Some(&mut cmsg),
-                MsgFlags::empty(),
+                MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Ok(m) => {
-                    let pid = m.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
-                        ControlMessageOwned::ScmCredentials(cr) => Some(cr.pid()),
-                        _ => None,
-                    });
-                    break (m.bytes, pid.unwrap_or(0));
+                    let mut pid = 0;
+                    for c in m.cmsgs().into_iter().flatten() {
+                        match c {
+                            ControlMessageOwned::ScmCredentials(cr) => pid = cr.pid(),
+                            ControlMessageOwned::ScmRights(rights) => {
+                                // SAFETY: the kernel just installed these fds in this
+                                // process for this message; nothing else owns them.
+                                fds.extend(
+                                    rights.iter().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) }),
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                    break (m.bytes, pid);
                 }
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(Error::sys("receive on init channel", e)),
@@ -103,13 +121,17 @@ impl ParentEnd {
         if n == 0 {
             return Ok(None);
         }
-        Self::decode(&buf[..n]).map(|m| Some((m, pid)))
+        Self::decode(&buf[..n], fds.pop()).map(|m| Some((m, pid)))
     }
 
-    fn decode(b: &[u8]) -> Result<ChildMsg> {
+    /// `fd` is the message's SCM_RIGHTS fd, if any; a message that carries none drops it.
+    fn decode(b: &[u8], fd: Option<OwnedFd>) -> Result<ChildMsg> {
         match b.split_first() {
             Some((b'M', _)) => Ok(ChildMsg::MapRequest),
             Some((b'F', _)) => Ok(ChildMsg::Forked),
+            Some((b'S', _)) => fd
+                .map(ChildMsg::SeccompFd)
+                .ok_or_else(|| Error::Other("the container init sent no seccomp notify fd".into())),
             Some((b'R', _)) => Ok(ChildMsg::Ready),
             Some((b'E', msg)) => Ok(ChildMsg::Error(String::from_utf8_lossy(msg).into_owned())),
             _ => Err(Error::Other(format!(
@@ -130,6 +152,19 @@ impl ChildEnd {
         match msg {
             ChildMsg::MapRequest => send_bytes(&self.0, b"M"),
             ChildMsg::Forked => send_bytes(&self.0, b"F"),
+            ChildMsg::SeccompFd(fd) => {
+                let fds = [fd.as_raw_fd()];
+                let cmsg = [ControlMessage::ScmRights(&fds)];
+                sendmsg::<()>(
+                    self.0.as_raw_fd(),
+                    &[IoSlice::new(b"S")],
+                    &cmsg,
+                    MsgFlags::MSG_NOSIGNAL,
+                    None,
+                )
+                .map(drop)
+                .map_err(|e| Error::sys("send the seccomp notify fd on init channel", e))
+            }
             ChildMsg::Ready => send_bytes(&self.0, b"R"),
             ChildMsg::Error(m) => {
                 let mut b = Vec::with_capacity(m.len() + 1);
@@ -161,18 +196,33 @@ mod tests {
         let me = std::process::id() as i32;
         let (p, c) = pair().unwrap();
         c.send(&ChildMsg::MapRequest).unwrap();
-        assert_eq!(p.recv().unwrap(), Some((ChildMsg::MapRequest, me)));
+        assert!(matches!(p.recv().unwrap(), Some((ChildMsg::MapRequest, pid))  if pid == me));
         p.send(ParentMsg::MapsWritten).unwrap();
         assert_eq!(c.recv().unwrap(), ParentMsg::MapsWritten);
         c.send(&ChildMsg::Forked).unwrap();
-        assert_eq!(p.recv().unwrap(), Some((ChildMsg::Forked, me)));
+        assert!(matches!(p.recv().unwrap(), Some((ChildMsg::Forked, pid)) if pid == me));
         c.send(&ChildMsg::Error("mount /proc: EPERM".into()))
             .unwrap();
-        assert_eq!(
+        assert!(matches!(
             p.recv().unwrap(),
-            Some((ChildMsg::Error("mount /proc: EPERM".into()), me))
-        );
+            Some((ChildMsg::Error(m), pid)) if m == "mount /proc: EPERM" && pid == me
+        ));
         drop(c);
-        assert_eq!(p.recv().unwrap(), None);
+        assert!(p.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_fd_crosses_with_its_message() {
+        let (p, c) = pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        c.send(&ChildMsg::SeccompFd(w)).unwrap();
+        let Some((ChildMsg::SeccompFd(got), _)) = p.recv().unwrap() else {
+            panic!("no fd")
+        };
+        nix::unistd::write(&got, b"x").unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut b).unwrap(), 1);
+        let flags = nix::fcntl::fcntl(got.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! not dumpable → join/create namespaces (time offsets) → private procfs → hostname →
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
-//! (inside the root), executable lookup, fds → personality, exec labels → Ready → block
-//! on exec.fifo → execve. (oomScoreAdj is written by the parent.)
+//! (inside the root), executable lookup, fds → personality, exec labels → no_new_privs →
+//! seccomp → Ready → block on exec.fifo → execve. (oomScoreAdj is written by the parent;
+//! without noNewPrivileges, seccomp is loaded before the identity change instead: see
+//! `load_seccomp`.)
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
 
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
@@ -150,6 +152,12 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     };
     drop(procfs);
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
+        // filter; set_identity drops capabilities, so the filter goes on just before.
+        load_seccomp(cfg, chan)?;
+    }
     user::set_identity(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
@@ -158,8 +166,10 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     let args = process.args().as_deref().expect("validated");
     let path = find_executable(&args[0], &env)?;
     sys::cloexec_from(3 + cfg.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         user::set_no_new_privileges()?;
+        // As late as possible, so the filter constrains as little of corral as it can.
+        load_seccomp(cfg, chan)?;
     }
     sched::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
     if let Some(labels) = labels {
@@ -192,6 +202,26 @@ fn chdir_inside(cwd: &Path) -> Result<()> {
             cwd.display()
         ))),
     }
+}
+
+/// Loads the filter compiled before clone (libseccomp only turns it into BPF here) and
+/// sends the notify fd, if any, to the parent for the listener. From here on the init's own
+/// system calls pass the filter too: what it still makes is read/poll/close on exec.fifo,
+/// send/close on the channel, and execve (a profile that denies these fails the
+/// container, as with runc).
+fn load_seccomp(cfg: &InitConfig, chan: &ChildEnd) -> Result<()> {
+    let Some(filter) = cfg.seccomp else {
+        return Ok(());
+    };
+    let fd = filter
+        .load()
+        .map_err(|e| Error::Other(format!("linux.seccomp: {e}")))?;
+    if let Some(fd) = fd {
+        chan.send(&ChildMsg::SeccompFd(fd))?;
+        // Dropped here: the fd must not reach the container, which could otherwise
+        // answer its own notifications.
+    }
+    Ok(())
 }
 
 fn cstring(b: &[u8]) -> Result<CString> {

@@ -6,6 +6,7 @@
 //!   `exec.fifo` until `start`, and execs.
 //! - [`channel`]: the typed messages between the two.
 //! - `maps`: the uid/gid maps the parent writes, directly or with newuidmap/newgidmap.
+//! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
 pub mod channel;
 pub mod init;
@@ -14,6 +15,7 @@ mod maps;
 mod namespaces;
 mod procfs;
 mod sched;
+mod seccomp_listener;
 pub mod spawn;
 pub mod sysctl;
 mod user;
@@ -34,4 +36,10 @@ pub struct InitConfig<'a> {
     pub parent_fds: Vec<std::os::fd::RawFd>,
     /// Idmapped trees made on the host, by index of `mounts` (see `rootfs::idmap`).
     pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
+    /// The seccomp filter, compiled before clone: the init inherits it in its copy of
+    /// the memory and only loads it.
+    pub seccomp: Option<&'a corral_seccomp::Compiled>,
+    /// The container's id and bundle, for the seccomp listener.
+    pub id: &'a str,
+    pub bundle: &'a Path,
 }

@@ -1,7 +1,7 @@
 //! The parent side of process creation.
 
 use super::channel::{self, ChildMsg, ParentMsg};
-use super::{init, InitConfig};
+use super::{init, seccomp_listener, InitConfig};
 use super::{maps, namespaces};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
@@ -86,6 +86,15 @@ pub fn spawn(
                     .ok_or_else(|| Error::Init("init forked twice".into()))?)(
                     &spawned
                 )?;
+            }
+            Some((ChildMsg::SeccompFd(fd), _)) => {
+                let c = seccomp_listener::Container {
+                    id: cfg.id,
+                    bundle: cfg.bundle,
+                    pid: spawned.pid.as_raw(),
+                };
+                // The init goes on meanwhile; a notified syscall it makes waits for the agent.
+                seccomp_listener::hand_over(cfg.spec, &c, fd)?;
             }
             Some((ChildMsg::Ready, _)) if on_cloned.is_none() => break,
             Some((ChildMsg::Error(msg), _)) => return Err(Error::Init(msg)),
