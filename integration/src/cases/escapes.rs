@@ -58,6 +58,7 @@ fn runtime_binary(cx: &mut Ctx) -> CaseResult {
                     case $(cat $d/comm 2>/dev/null) in runtime-copy|runc*) p=${d#/proc/};; esac; done; \
                   echo target=$p; \
                   if command exec 3</proc/$p/exe; then echo opened=yes; else echo opened=no; fi; \
+                  cat /proc/$p/maps >/dev/null 2>&1; echo maps=$?; \
                   i=0; while [ -e /proc/$p ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
                   echo gone=$i; \
                   if echo pwned >/proc/self/fd/3; then echo wrote=yes; else echo wrote=no; fi";
@@ -89,6 +90,14 @@ fn runtime_binary(cx: &mut Ctx) -> CaseResult {
         now == original,
         "the runtime binary on the host was changed through /proc/PID/exe: {out}"
     );
+    if cx.is_corral {
+        // corral's init is not dumpable: its exe link and its memory map (what ptrace
+        // access guards) are closed to the attacker.
+        ensure!(
+            field(&out, "opened") == Some("no") && field(&out, "maps").is_some_and(|m| m != "0"),
+            "the attacker reached the created init's exe or memory map: {out}"
+        );
+    }
     Ok(())
 }
 
