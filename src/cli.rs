@@ -53,7 +53,7 @@ pub struct CreateArgs {
     /// Path to the bundle directory (holding config.json)
     #[arg(short, long, default_value = ".", value_name = "DIR")]
     pub bundle: PathBuf,
-    /// Unix socket to send the pseudo-terminal master to (not supported yet)
+    /// Unix socket to send the pseudo-terminal master to (with process.terminal)
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// Write the container init's pid to FILE

@@ -48,9 +48,6 @@ fn create_options<'a>(
     rootless: bool,
     log_debug: &'a dyn Fn(&str),
 ) -> Result<CreateOptions<'a>> {
-    if a.console_socket.is_some() {
-        return Err(Error::UnsupportedOption("--console-socket".into()).into());
-    }
     Ok(CreateOptions {
         root,
         id: &a.id,
@@ -62,6 +59,7 @@ fn create_options<'a>(
         warn,
         rootless,
         log_debug: Some(log_debug),
+        console_socket: a.console_socket.as_deref(),
     })
 }
 

@@ -128,9 +128,6 @@ fn process(cx: &Ctx, spec: &Spec) -> Result<()> {
             ));
         }
     }
-    if p.terminal() == Some(true) {
-        return Err(cx.unsupported("process.terminal"));
-    }
     refuse_set(
         cx,
         &[("process.execCPUAffinity", p.exec_cpu_affinity().is_some())],

@@ -12,6 +12,7 @@ mod mounts;
 mod paths;
 mod process;
 mod seccomp;
+mod terminal;
 mod userns;
 
 use crate::ctx::Ctx;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Case> {
     v.extend(process::cases());
     v.extend(userns::cases());
     v.extend(seccomp::cases());
+    v.extend(terminal::cases());
     v
 }
 

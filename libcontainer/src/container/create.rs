@@ -7,7 +7,9 @@ use crate::state::{proc_stat, Saved, StateDir};
 use crate::{id, timefmt, Error, Result};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
+use std::os::fd::AsRawFd;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 pub struct CreateOptions<'a> {
@@ -24,6 +26,8 @@ pub struct CreateOptions<'a> {
     pub rootless: bool,
     /// Where debug messages go (`--debug`); the library has no logger of its own.
     pub log_debug: Option<&'a dyn Fn(&str)>,
+    /// `--console-socket`: where the pty master of a terminal goes.
+    pub console_socket: Option<&'a Path>,
 }
 
 /// Creates the container; returns the init's pid.
@@ -102,6 +106,7 @@ fn create_in(
         .map_err(|e| Error::sys(format!("chdir {}", bundle.dir.display()), e))?;
     // After the chdir: relative bind sources are resolved from the bundle here too.
     let idmapped = crate::rootfs::idmap::prepare(&bundle.spec)?;
+    let console = console_socket(bundle, opts)?;
     let cfg = InitConfig {
         spec: &bundle.spec,
         idmapped: &idmapped,
@@ -113,6 +118,7 @@ fn create_in(
         seccomp,
         id: opts.id,
         bundle: &bundle.dir,
+        console_socket: console.as_ref().map(|s| s.as_raw_fd()),
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {
@@ -173,4 +179,25 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::write(&tmp, pid.to_string())
         .map_err(|e| Error::io("cannot write pid file", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write pid file", path, e))
+}
+
+/// The `--console-socket` connection for a container with a terminal (runc's rules: one
+/// needs the other).
+fn console_socket(bundle: &Bundle, opts: &CreateOptions) -> Result<Option<UnixStream>> {
+    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    match (terminal, opts.console_socket) {
+        (false, None) => Ok(None),
+        (true, None) => Err(Error::Other(format!(
+            "{}: process.terminal: a terminal needs --console-socket to send it to \
+             (corral does not relay a terminal itself yet)",
+            bundle.config_path.display()
+        ))),
+        (false, Some(p)) => Err(Error::Other(format!(
+            "--console-socket {}: the container has no terminal (process.terminal is not true)",
+            p.display()
+        ))),
+        (true, Some(p)) => UnixStream::connect(p)
+            .map(Some)
+            .map_err(|e| Error::io("cannot connect to --console-socket", p, e)),
+    }
 }

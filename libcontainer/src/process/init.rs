@@ -11,7 +11,7 @@
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
 use super::procfs::Procfs;
-use super::{lsm, sched, sysctl, user, InitConfig};
+use super::{lsm, sched, sysctl, tty, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
@@ -139,6 +139,20 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.
         // SAFETY: as for parent_fds in `run`: the owners are never dropped in this process.
         unsafe { libc::close(tree.as_raw_fd()) };
+    }
+    if process.terminal() == Some(true) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let pty = tty::open(size, process.user().uid())?;
+        tty::bind_console(&pty)?;
+        if let Some(socket) = cfg.console_socket {
+            tty::send_master(socket, &pty)?;
+            // SAFETY: as for parent_fds in `run`: the owner is never dropped here.
+            unsafe { libc::close(socket) };
+        }
+        tty::become_tty(pty)?;
     }
     if let (Some(proc), Some(sysctls)) = (&procfs, sysctls) {
         sysctl::write(proc, sysctls)?;

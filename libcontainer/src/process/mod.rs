@@ -18,6 +18,7 @@ mod sched;
 mod seccomp_listener;
 pub mod spawn;
 pub mod sysctl;
+pub mod tty;
 mod user;
 
 use oci_spec::runtime::Spec;
@@ -42,4 +43,6 @@ pub struct InitConfig<'a> {
     /// The container's id and bundle, for the seccomp listener.
     pub id: &'a str,
     pub bundle: &'a Path,
+    /// The connected `--console-socket`, for the pty master (see `tty`).
+    pub console_socket: Option<std::os::fd::RawFd>,
 }

@@ -1,0 +1,118 @@
+//! `process.terminal` with `--console-socket`: the receiver is written here, as a
+//! container engine's would be (a unix socket, the pty master in SCM_RIGHTS).
+
+use super::errors::refused;
+use super::{ensure, field};
+use crate::bundle::config;
+use crate::ctx::Ctx;
+use crate::{Case, CaseResult};
+use serde_json::json;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::time::{Duration, Instant};
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        Case::new("term_console_socket_gets_the_pty", console_socket),
+        Case::new("term_terminal_needs_a_console_socket", needs_socket),
+    ]
+}
+
+/// Receives one fd sent with SCM_RIGHTS on an accepted connection of `listener`.
+fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
+    listener.set_nonblocking(false).map_err(|e| e.to_string())?;
+    let (conn, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+    let mut data = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut data)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .map_err(|e| format!("recvmsg: {e}"))?;
+    for c in msg.cmsgs().map_err(|e| e.to_string())? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel installed this fd for us; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err("no fd in the message on the console socket".into())
+}
+
+/// Reads from the pty master until `until` shows up or 10 s pass.
+fn read_until(master: &OwnedFd, until: &str) -> String {
+    let mut out = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    while start.elapsed() < Duration::from_secs(10) {
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(master),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        match nix::unistd::read(master.as_raw_fd(), &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&out).contains(until) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).replace('\r', "")
+}
+
+/// The master arrives during `create`; after `start` the container's shell reads what is
+/// written to it and answers on it: the slave is its stdio, controlling tty and
+/// /dev/console, with the window size of `consoleSize`.
+fn console_socket(cx: &mut Ctx) -> CaseResult {
+    let sock = cx.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).map_err(|e| format!("bind: {e}"))?;
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "echo tty=$(tty); echo size=$(stty size); \
+         echo console=$(stat -c %t:%T /dev/console); echo pts0=$(stat -c %t:%T /dev/pts/0); \
+         read line; echo got=$line",
+    ]);
+    cfg["process"]["terminal"] = json!(true);
+    cfg["process"]["consoleSize"] = json!({ "height": 33, "width": 101 });
+    let b = cx.bundle(&cfg)?;
+    let (child, _) = cx.rt_spawn(&[
+        "create",
+        "--bundle",
+        &b.to_string_lossy(),
+        "--console-socket",
+        &sock.to_string_lossy(),
+        "c1",
+    ])?;
+    let master = receive_fd(&listener)?;
+    let code = crate::ctx::wait_child(child)?;
+    ensure!(code == 0, "create with a console socket exited {code}");
+    cx.rt(&["start", "c1"]).ok("start")?;
+    nix::unistd::write(&master, b"hello from the test\n").map_err(|e| e.to_string())?;
+    let out = read_until(&master, "got=");
+    ensure!(field(&out, "tty") == Some("/dev/pts/0"), "tty: {out}");
+    ensure!(field(&out, "size") == Some("33 101"), "stty size: {out}");
+    ensure!(
+        field(&out, "console").is_some() && field(&out, "console") == field(&out, "pts0"),
+        "/dev/console is not the pty: {out}"
+    );
+    ensure!(
+        out.contains("got=hello from the test"),
+        "the shell did not read what was written to the master: {out}"
+    );
+    Ok(())
+}
+
+/// A terminal without a console socket has nowhere to go: `create` refuses it.
+fn needs_socket(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["process"]["terminal"] = json!(true);
+    refused(cx, &cfg, "--console-socket")
+}

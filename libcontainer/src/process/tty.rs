@@ -1,0 +1,110 @@
+//! `process.terminal`: a pseudo-terminal made inside the container, sent to the caller
+//! over `--console-socket` as runc does (containerd and podman read the master from it).
+//!
+//! The init, after pivot_root, opens the container's own `/dev/ptmx` (of its devpts
+//! instance), gives the window size, binds the slave over `/dev/console`, sends the master
+//! with SCM_RIGHTS and keeps only the slave: as its controlling terminal and stdio.
+
+use crate::rootfs::paths::{InRoot, Kind};
+use crate::sys::mount as m;
+use crate::{Error, Result};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// The pty pair; the master goes to the console socket.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+    pub slave_path: String,
+}
+
+fn err(what: &str) -> impl FnOnce(nix::Error) -> Error + '_ {
+    move |e| Error::sys(format!("process.terminal: {what}"), e)
+}
+
+/// Opens a new pty in the container's devpts; `size` is `consoleSize` (height, width).
+pub fn open(size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
+    let fd = nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(err("open /dev/ptmx"))?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let master = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int from the pointer, which lives for the call.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };
+    nix::errno::Errno::result(ret).map_err(err("unlock the pty"))?;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) };
+    nix::errno::Errno::result(ret).map_err(err("get the pty number"))?;
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from the pointer, valid for the call.
+        let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        nix::errno::Errno::result(ret).map_err(err("set consoleSize"))?;
+    }
+    let slave_path = format!("/dev/pts/{n}");
+    let fd = nix::fcntl::open(
+        slave_path.as_str(),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(err("open the pty slave"))?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    // The process's own terminal, as with a login: its user may read and write it.
+    nix::unistd::fchown(slave.as_raw_fd(), Some(uid.into()), None)
+        .map_err(err("chown the pty slave"))?;
+    Ok(Pty {
+        master,
+        slave,
+        slave_path,
+    })
+}
+
+/// Binds the slave over `/dev/console` (made as an empty file if missing).
+pub fn bind_console(pty: &Pty) -> Result<()> {
+    let root = InRoot::open(Path::new("/"))?;
+    let target = root.target(Path::new("/dev/console"), Kind::File)?;
+    let tree = m::clone_tree(m::cwd(), Path::new(&pty.slave_path), false)
+        .map_err(err("bind the pty over /dev/console"))?;
+    m::attach(tree.as_fd(), target.as_fd()).map_err(err("bind the pty over /dev/console"))
+}
+
+/// Sends the master over the console socket, with its name as the data (runc's format).
+pub fn send_master(socket: RawFd, pty: &Pty) -> Result<()> {
+    let fds = [pty.master.as_raw_fd()];
+    let name = b"/dev/ptmx";
+    sendmsg::<()>(
+        socket,
+        &[IoSlice::new(name)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map(drop)
+    .map_err(err("send the pty master over --console-socket"))
+}
+
+/// Makes the slave the controlling terminal and stdio of this process (a new session).
+pub fn become_tty(pty: Pty) -> Result<()> {
+    drop(pty.master);
+    nix::unistd::setsid().map_err(err("setsid"))?;
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    let ret = unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    nix::errno::Errno::result(ret).map_err(err("make the pty the controlling terminal"))?;
+    for fd in 0..3 {
+        nix::unistd::dup2(pty.slave.as_raw_fd(), fd).map_err(err("dup the pty to stdio"))?;
+    }
+    Ok(())
+}
