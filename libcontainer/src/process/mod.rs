@@ -42,4 +42,7 @@ pub struct InitConfig<'a> {
     /// The container's id and bundle, for the seccomp listener.
     pub id: &'a str,
     pub bundle: &'a Path,
+    /// The container's cgroup, made and limited by `create`; the parent places the init
+    /// in it before the init does anything (see `spawn`).
+    pub cgroup: Option<&'a corral_cgroups::Cgroup>,
 }
