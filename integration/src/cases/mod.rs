@@ -1,5 +1,6 @@
 //! The cases, by theme.
 
+mod cgroups;
 mod errors;
 mod escapes;
 mod fsutil;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Case> {
     v.extend(process::cases());
     v.extend(userns::cases());
     v.extend(seccomp::cases());
+    v.extend(cgroups::cases());
     v
 }
 
