@@ -45,9 +45,9 @@ fn mounts(mountinfo: &str) -> Vec<Mount> {
         };
         // A hierarchy mounted twice (or a subtree of it bound elsewhere): keep the mount
         // right under /sys/fs/cgroup, or the first one.
-        if let Some(prev) = out.iter_mut().find(|p| {
-            p.controllers == m.controllers && (r[0] == "cgroup") == !p.controllers.is_empty()
-        }) {
+        let v2 = r[0] == "cgroup2";
+        let same = |p: &Mount| p.controllers == m.controllers && p.controllers.is_empty() == v2;
+        if let Some(prev) = out.iter_mut().find(|p| same(p)) {
             if !is_top(&prev.point) && is_top(&m.point) {
                 *prev = m;
             }
