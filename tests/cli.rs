@@ -37,7 +37,6 @@ fn later_features_are_refused_not_ignored() {
     let r = root.to_str().unwrap();
     for args in [
         &["--root", r, "--systemd-cgroup", "list"][..],
-        &["--root", r, "create", "--console-socket", "/x.sock", "id"],
         &["--root", r, "exec", "id", "true"],
         &["--root", r, "pause", "id"],
         &["--root", r, "update", "--resources", "-", "id"],

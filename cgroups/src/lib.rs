@@ -1,1 +1,237 @@
-//! cgroup management for corral: v2 and v1 back ends. Empty until the cgroups issue; corral refuses `linux.resources` and `linux.cgroupsPath` until then.
+//! The container's cgroup: where it is, making it, limiting it, emptying and removing it.
+//!
+//! Two back ends, picked from the host's mounts: [`v1`] (legacy and hybrid hosts: one
+//! hierarchy per controller under /sys/fs/cgroup, plus the controller-less cgroup2 of a
+//! hybrid host) and [`v2`] (/sys/fs/cgroup is cgroup2 with the controllers). Both are
+//! plain file writes; see README.md for why not cgroups-rs.
+//!
+//! - [`layout`] reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies exist
+//!   and where this process is in each.
+//! - [`check`] validates `linux.resources` for a cgroup version, before anything is made.
+//! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
+//!   into the container's state so that `delete` finds it again.
+
+pub mod check;
+pub mod layout;
+pub mod v1;
+pub mod v2;
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use check::check;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field of `linux.resources` (or `linux.cgroupsPath`) has a value corral refuses.
+    #[error("{field}: {msg}")]
+    Invalid { field: String, msg: String },
+    /// A field corral does not implement (on this cgroup version).
+    #[error("{field}: not supported by corral yet{why}")]
+    Unsupported { field: String, why: String },
+    /// Writing a control file failed: the field it came from, the file, the errno.
+    #[error("{field}: cannot write {value:?} to {path}: {err}")]
+    Write {
+        field: String,
+        path: PathBuf,
+        value: String,
+        err: std::io::Error,
+    },
+    #[error("{what} {path}: {err}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    fn io(what: &'static str, path: &Path, err: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+/// The container's directory in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dir {
+    /// The hierarchy's controllers (`["cpu", "cpuacct"]`, `["name=systemd"]`); empty for a
+    /// cgroup2 hierarchy.
+    pub controllers: Vec<String>,
+    /// The hierarchy's mount point, e.g. `/sys/fs/cgroup/memory`.
+    pub mount: PathBuf,
+    /// The container's directory on the host.
+    pub path: PathBuf,
+}
+
+/// The container's cgroup: one directory per hierarchy (exactly one on v2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub version: Version,
+    pub dirs: Vec<Dir>,
+}
+
+impl Cgroup {
+    /// Where the container's cgroup goes on this host, from `linux.cgroupsPath`:
+    /// absolute → below each hierarchy's root; relative → below the caller's own cgroup
+    /// in each hierarchy; absent → `<caller's cgroup>/corral-<id>`.
+    pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup> {
+        let mountinfo = read("/proc/self/mountinfo")?;
+        let own = read("/proc/self/cgroup")?;
+        layout::resolve(&mountinfo, &own, cgroups_path, id)
+    }
+
+    /// The version of the host's cgroups (from /proc/self/mountinfo).
+    pub fn host_version() -> Result<Version> {
+        Ok(layout::version(&read("/proc/self/mountinfo")?))
+    }
+
+    /// The directory in the hierarchy that has `controller`, if the host has one.
+    pub fn dir_of(&self, controller: &str) -> Option<&Path> {
+        match self.version {
+            Version::V2 => self.dirs.first().map(|d| d.path.as_path()),
+            Version::V1 => self
+                .dirs
+                .iter()
+                .find(|d| d.controllers.iter().any(|c| c == controller))
+                .map(|d| d.path.as_path()),
+        }
+    }
+
+    /// Makes every directory (and missing parents).
+    pub fn create(&self) -> Result<()> {
+        match self.version {
+            Version::V1 => v1::create(self),
+            Version::V2 => v2::create(self),
+        }
+    }
+
+    /// Writes `linux.resources` (checked with [`check`] first).
+    pub fn apply(&self, r: &LinuxResources, extra_devices: &[DeviceRule]) -> Result<()> {
+        match self.version {
+            Version::V1 => v1::apply(self, r, extra_devices),
+            Version::V2 => v2::apply(self, r),
+        }
+    }
+
+    /// Moves process `pid` into the cgroup, in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            let path = d.path.join("cgroup.procs");
+            std::fs::write(&path, pid.to_string()).map_err(|err| Error::Write {
+                field: "linux.cgroupsPath".into(),
+                path,
+                value: pid.to_string(),
+                err,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup (in any hierarchy), sorted; empty if it is gone.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .dirs
+            .iter()
+            .flat_map(|d| procs(&d.path))
+            .collect::<Vec<_>>();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Kills every process left, waits until the cgroup is empty (at most 10 s) and
+    /// removes the container's directory in every hierarchy. Parents made by `create`
+    /// for a nested cgroupsPath stay, as with runc. Idempotent: a missing directory is
+    /// no error.
+    pub fn destroy(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        if self.version == Version::V2 {
+            v2::kill(self);
+        }
+        loop {
+            let left = self.pids();
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Other(format!(
+                    "cgroup {}: processes {left:?} still there 10 s after SIGKILL",
+                    self.dirs[0].path.display()
+                )));
+            }
+            // v1 has no cgroup.kill; on v2 this only catches what raced cgroup.kill.
+            for pid in left {
+                // SAFETY: kill takes plain integers. The pid was read from the cgroup just
+                // now; processes cannot leave a cgroup by themselves.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for d in &self.dirs {
+            rmdir_retry(&d.path, deadline)?;
+        }
+        Ok(())
+    }
+}
+
+/// An extra device rule to allow (runc's defaults, `linux.devices`), for v1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub typ: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // EBUSY: an exiting task not yet gone from the cgroup.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => return Err(Error::io("cannot remove cgroup", path, e)),
+        }
+    }
+}
+
+fn procs(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn read(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", Path::new(path), e))
+}
+
+/// Writes `value` to `dir/file`, for `field` of `linux.resources`.
+pub(crate) fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    let path = dir.join(file);
+    std::fs::write(&path, value).map_err(|err| Error::Write {
+        field: field.to_string(),
+        path,
+        value: value.to_string(),
+        err,
+    })
+}

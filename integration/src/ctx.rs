@@ -55,6 +55,8 @@ pub struct Ctx {
     pids: Vec<i32>,
     /// Host mounts the case made (host_tmpfs), unmounted by cleanup.
     host_mounts: Vec<PathBuf>,
+    /// Relative cgroupsPath values the case used: all must be gone after cleanup.
+    cgroups: Vec<String>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +73,7 @@ impl Ctx {
             calls: 0,
             pids: vec![],
             host_mounts: vec![],
+            cgroups: vec![],
         }
     }
 
@@ -303,6 +306,13 @@ impl Ctx {
         }
     }
 
+    /// A unique relative `linux.cgroupsPath` for this case, checked by cleanup.
+    pub fn cgroup_name(&mut self, what: &str) -> String {
+        let name = format!("corral-test-{}-{what}", std::process::id());
+        self.cgroups.push(name.clone());
+        name
+    }
+
     pub fn track(&mut self, pid: i32) {
         if !self.pids.contains(&pid) {
             self.pids.push(pid);
@@ -353,6 +363,20 @@ impl Ctx {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        for name in std::mem::take(&mut self.cgroups) {
+            let left: Vec<PathBuf> = cgroup_dirs(&name)
+                .into_iter()
+                .filter(|d| d.exists())
+                .collect();
+            if !left.is_empty() {
+                leaks.push(format!("cgroups {left:?}"));
+                // Removed (they are empty once the processes above are gone), so that one
+                // leaking case does not fail the cases after it.
+                for d in left {
+                    let _ = std::fs::remove_dir(d);
+                }
+            }
+        }
         let left = self.root_entries();
         if !left.is_empty() {
             leaks.push(format!("state under the root: {left:?}"));
@@ -376,6 +400,28 @@ impl Ctx {
             Err(leaks.join("; "))
         }
     }
+}
+
+/// Where a relative cgroupsPath `name` lands on the host, per hierarchy: below this
+/// process's own cgroup (the runtime's, too) in each hierarchy of /proc/self/cgroup.
+pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let v2 = root.join("cgroup.controllers").exists();
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            let h = match ctrls {
+                "" if v2 => root.to_path_buf(),
+                "" => root.join("unified"),
+                c => root.join(c.strip_prefix("name=").unwrap_or(c)),
+            };
+            h.exists()
+                .then(|| h.join(path.trim_start_matches('/')).join(name))
+        })
+        .collect()
 }
 
 /// Waits for a runtime started with `rt_spawn` (at most 30 s, then it is killed).

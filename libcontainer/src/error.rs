@@ -51,6 +51,9 @@ pub enum Error {
     /// The container init failed before it could run the user's program.
     #[error("container init failed: {0}")]
     Init(String),
+    /// Making, limiting or removing the container's cgroup failed.
+    #[error(transparent)]
+    Cgroup(#[from] corral_cgroups::Error),
     #[error("{0}")]
     Other(String),
 }

@@ -37,6 +37,9 @@ pub struct Saved {
     pub annotations: BTreeMap<String, String>,
     /// The init has a pid namespace of its own (so killing it ends every process).
     pub own_pid_ns: bool,
+    /// The container's cgroup (absent in rootless mode), removed by `delete`.
+    #[serde(default)]
+    pub cgroup: Option<corral_cgroups::Cgroup>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

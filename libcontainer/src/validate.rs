@@ -54,6 +54,29 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
 /// Rootless mode (corral runs as `euid`, not root) needs a user namespace: without one
 /// the container would hold none of the privilege its setup needs (mounts, hostname).
 pub fn rootless(spec: &Spec, file: &Path, euid: u32) -> Result<()> {
+    // Rootless containers get no cgroup of their own yet (that needs a delegated
+    // subtree): limits asked for must not be silently dropped. Device rules alone are
+    // kept by the user namespace anyway (no device node can be opened that the host's
+    // user could not open), so those pass.
+    if let Some(l) = spec.linux() {
+        let limits = l
+            .resources()
+            .as_ref()
+            .is_some_and(|r| r.memory().is_some() || r.cpu().is_some() || r.pids().is_some());
+        let which = if limits {
+            Some("linux.resources")
+        } else if l.cgroups_path().is_some() {
+            Some("linux.cgroupsPath")
+        } else {
+            None
+        };
+        if let Some(field) = which {
+            return Err(Ctx { file }.invalid(
+                field,
+                "rootless mode: cgroups are not supported by corral yet",
+            ));
+        }
+    }
     let has_userns = spec
         .linux()
         .as_ref()
@@ -559,9 +582,11 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
     if let Some(s) = l.seccomp() {
         corral_seccomp::check(s).map_err(|e| seccomp_error(cx.file, e))?;
     }
-    let set: [(&str, bool); 5] = [
-        ("linux.resources", l.resources().is_some()),
-        ("linux.cgroupsPath", l.cgroups_path().is_some()),
+    if let Some(r) = l.resources() {
+        let v = corral_cgroups::Cgroup::host_version().map_err(|e| cgroup_error(cx.file, e))?;
+        corral_cgroups::check(r, v).map_err(|e| cgroup_error(cx.file, e))?;
+    }
+    let set: [(&str, bool); 3] = [
         ("linux.intelRdt", l.intel_rdt().is_some()),
         ("linux.memoryPolicy", l.memory_policy().is_some()),
         ("linux.netDevices", l.net_devices().is_some()),
@@ -592,6 +617,22 @@ pub fn seccomp_error(file: &Path, e: corral_seccomp::Error) -> Error {
             msg,
         },
         e => Error::Other(format!("linux.seccomp: {e}")),
+    }
+}
+
+/// A cgroup error as an error about `file`, naming the field when there is one.
+pub fn cgroup_error(file: &Path, e: corral_cgroups::Error) -> Error {
+    match e {
+        corral_cgroups::Error::Invalid { field, msg } => Error::Invalid {
+            file: file.to_path_buf(),
+            field,
+            msg,
+        },
+        corral_cgroups::Error::Unsupported { field, why } if why.is_empty() => Error::Unsupported {
+            file: file.to_path_buf(),
+            field,
+        },
+        e => Error::Other(format!("{}: {e}", file.display())),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The cases, by theme.
 
+mod cgroups;
 mod errors;
 mod escapes;
 mod fsutil;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<Case> {
     v.extend(userns::cases());
     v.extend(seccomp::cases());
     v.extend(terminal::cases());
+    v.extend(cgroups::cases());
     v
 }
 

@@ -48,10 +48,15 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
     let seccomp = compile_seccomp(&bundle, opts)?;
+    let cgroup = super::cgroup::resolve(&bundle.spec, opts.id, opts.rootless)?;
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(&dir, &bundle, seccomp.as_ref(), opts) {
+    match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
+            // The init is dead by now (spawn kills and reaps it on failure).
+            if let Some(cg) = &cgroup {
+                let _ = cg.destroy();
+            }
             let _ = dir.remove();
             Err(e)
         }
@@ -87,8 +92,13 @@ fn create_in(
     dir: &StateDir,
     bundle: &Bundle,
     seccomp: Option<&corral_seccomp::Compiled>,
+    cgroup: Option<&corral_cgroups::Cgroup>,
     opts: &CreateOptions,
 ) -> Result<i32> {
+    // Limits are in place before the init exists; it joins the cgroup before it runs.
+    if let Some(cg) = cgroup {
+        super::cgroup::make(cg, &bundle.spec)?;
+    }
     let fifo_path = dir.fifo_path();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
@@ -119,6 +129,7 @@ fn create_in(
         id: opts.id,
         bundle: &bundle.dir,
         console_socket: console.as_ref().map(|s| s.as_raw_fd()),
+        cgroup,
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {
@@ -153,6 +164,7 @@ fn create_in(
                 .into_iter()
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
+            cgroup: cgroup.cloned(),
         };
         dir.save(&saved)
     };

@@ -25,6 +25,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         if status != Status::Stopped {
             kill_and_wait(saved)?;
         }
+        // Also kills what is left when the init is gone (without a pid namespace of its
+        // own, its children outlive it).
+        if let Some(cg) = &saved.cgroup {
+            cg.destroy()?;
+        }
     }
     dir.remove()
 }

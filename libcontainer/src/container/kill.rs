@@ -49,6 +49,16 @@ pub(crate) fn container_pids(saved: &Saved) -> Vec<i32> {
     if !process_alive(saved.pid, saved.pid_start) {
         return vec![];
     }
+    // The cgroup holds exactly the container's processes, including those that were
+    // reparented out of the init's tree.
+    if let Some(cg) = &saved.cgroup {
+        let mut pids = cg.pids();
+        if !pids.is_empty() {
+            pids.retain(|p| *p != saved.pid);
+            pids.insert(0, saved.pid);
+            return pids;
+        }
+    }
     let procs: Vec<(i32, i32)> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()

@@ -1,5 +1,6 @@
 //! The lifecycle of runtime-spec `runtime.md`, one file per operation.
 
+mod cgroup;
 mod create;
 mod delete;
 mod kill;

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //!   parent (corral create)                    child (container init)
+//!        |  CgroupJoined -->                   (only with a cgroup: sent once the init is
+//!        |                                      in it; the init waits for it first thing)
 //!        |                <-- MapRequest       (only with a new user namespace)
 //!        |  write uid_map, gid_map
 //!        |  MapsWritten -->
@@ -44,6 +46,7 @@ pub enum ChildMsg {
 #[derive(Debug, PartialEq)]
 pub enum ParentMsg {
     MapsWritten,
+    CgroupJoined,
 }
 
 pub struct ParentEnd(OwnedFd);
@@ -143,6 +146,7 @@ impl ParentEnd {
     pub fn send(&self, msg: ParentMsg) -> Result<()> {
         match msg {
             ParentMsg::MapsWritten => send_bytes(&self.0, b"W"),
+            ParentMsg::CgroupJoined => send_bytes(&self.0, b"C"),
         }
     }
 }
@@ -179,6 +183,7 @@ impl ChildEnd {
     pub fn recv(&self) -> Result<ParentMsg> {
         match recv_bytes(&self.0)?.as_deref() {
             Some(b"W") => Ok(ParentMsg::MapsWritten),
+            Some(b"C") => Ok(ParentMsg::CgroupJoined),
             None => Err(Error::Other("the runtime went away".into())),
             Some(b) => Err(Error::Other(format!(
                 "unknown message {b:?} from the runtime"

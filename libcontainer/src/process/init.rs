@@ -1,6 +1,6 @@
 //! The container init: runs in the cloned child, never returns.
 //!
-//! not dumpable → join/create namespaces (time offsets) → private procfs → hostname →
+//! not dumpable → wait until placed in the cgroup (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
 //! (inside the root), executable lookup, fds → personality, exec labels → no_new_privs →
 //! seccomp → Ready → block on exec.fifo → execve. (oomScoreAdj is written by the parent;
@@ -67,6 +67,18 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
 }
 
 fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
+    if cfg.cgroup.is_some() {
+        // Nothing runs before the parent has put this process in the container's
+        // cgroup (on v2 clone3 already did): every later child inherits it.
+        match chan.recv()? {
+            ParentMsg::CgroupJoined => {}
+            m => return Err(Error::Init(format!("expected CgroupJoined, got {m:?}"))),
+        }
+        if plan.cgroupns_late {
+            // Made now, so that its root is the container's cgroup, not the runtime's.
+            namespaces::unshare(libc::CLONE_NEWCGROUP as u64)?;
+        }
+    }
     let mut offsets = namespaces::open_time_offsets(plan, cfg.spec)?;
     if plan.clone_flags & NEWUSER != 0 {
         mapped(chan)?;
@@ -90,7 +102,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     if plan.fork_init {
         // Only a child enters the new pid (or time) namespace just unshared. CLONE_PARENT
         // makes it the runtime's child; this process is done.
-        match sys::clone3_fork(libc::CLONE_PARENT as u64) {
+        match sys::clone3_fork(libc::CLONE_PARENT as u64, None) {
             Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,
             Ok(Forked::Parent(_)) => sys::exit_now(0),
             Err(e) => return Err(Error::sys("fork the init into its pid namespace", e)),
@@ -134,6 +146,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         no_pivot: cfg.no_pivot,
         in_userns,
         idmapped: cfg.idmapped,
+        cgroup: cfg.cgroup,
     })?;
     for tree in cfg.idmapped.iter().flatten() {
         // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.
@@ -256,6 +269,7 @@ fn mapped(chan: &ChildEnd) -> Result<()> {
     chan.send(&ChildMsg::MapRequest)?;
     match chan.recv()? {
         ParentMsg::MapsWritten => {}
+        m => return Err(Error::Init(format!("expected MapsWritten, got {m:?}"))),
     }
     set_dumpable(false)?;
     become_root();

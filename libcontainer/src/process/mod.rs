@@ -45,4 +45,7 @@ pub struct InitConfig<'a> {
     pub bundle: &'a Path,
     /// The connected `--console-socket`, for the pty master (see `tty`).
     pub console_socket: Option<std::os::fd::RawFd>,
+    /// The container's cgroup, made and limited by `create`; the parent places the init
+    /// in it before the init does anything (see `spawn`).
+    pub cgroup: Option<&'a corral_cgroups::Cgroup>,
 }

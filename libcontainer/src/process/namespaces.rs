@@ -38,6 +38,10 @@ pub struct Plan {
     pub new_pidns: bool,
     /// The first child forks the init after its unshare (see the module comment).
     pub fork_init: bool,
+    /// A new cgroup namespace is unshared by the init once it is in the container's
+    /// cgroup, rather than made by clone3 (whose new namespace would be rooted at the
+    /// runtime's cgroup). Set by `spawn` when the container has a cgroup.
+    pub cgroupns_late: bool,
 }
 
 fn flag(t: T) -> u64 {
@@ -89,6 +93,7 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         new_userns,
         new_pidns,
         fork_init,
+        cgroupns_late: false,
     })
 }
 

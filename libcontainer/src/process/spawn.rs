@@ -5,10 +5,11 @@ use super::{init, seccomp_listener, InitConfig};
 use super::{maps, namespaces};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
+use corral_cgroups::Version;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Spawned {
     pub pid: Pid,
@@ -35,12 +36,26 @@ pub fn spawn(
     fifo: OwnedFd,
     on_cloned: impl FnOnce(&Spawned) -> Result<()>,
 ) -> Result<Spawned> {
-    let plan = namespaces::plan(cfg.spec)?;
+    let mut plan = namespaces::plan(cfg.spec)?;
+    const NEWCGROUP: u64 = libc::CLONE_NEWCGROUP as u64;
+    if cfg.cgroup.is_some() && plan.clone_flags & NEWCGROUP != 0 {
+        plan.clone_flags &= !NEWCGROUP;
+        plan.cgroupns_late = true;
+    }
+    // v2: clone3 puts the init in the cgroup. v1 has no such flag: the parent writes the
+    // init's pid into every hierarchy right after the clone, and the init waits for that.
+    let cgroup_dir = match cfg.cgroup {
+        Some(cg) if cg.version == Version::V2 => {
+            let p = &cg.dirs[0].path;
+            Some(std::fs::File::open(p).map_err(|e| Error::io("cannot open cgroup", p, e))?)
+        }
+        _ => None,
+    };
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
         namespaces::join(*t, fd)?;
     }
-    let pid = match sys::clone3_fork(plan.clone_flags) {
+    let pid = match sys::clone3_fork(plan.clone_flags, cgroup_dir.as_ref().map(|f| f.as_raw_fd())) {
         Err(e) => {
             return Err(Error::sys(
                 format!("clone3 with flags {:#x}", plan.clone_flags),
@@ -55,7 +70,14 @@ pub fn spawn(
     };
     drop(child);
     drop(fifo);
+    drop(cgroup_dir);
     let mut guard = KillOnDrop(vec![pid]);
+    if let Some(cg) = cfg.cgroup {
+        if cg.version == Version::V1 {
+            cg.add_pid(pid.as_raw())?;
+        }
+        parent.send(ParentMsg::CgroupJoined)?;
+    }
     let mut on_cloned = Some(on_cloned);
     let mut spawned = Spawned {
         pid,

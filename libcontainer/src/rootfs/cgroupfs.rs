@@ -1,6 +1,8 @@
 //! A `cgroup` mount of `config.json`: cgroup2 on a unified host; on a v1 or hybrid
 //! host a tmpfs holding one mount per hierarchy the host has, as runc does.
-//! Inside a new cgroup namespace each hierarchy shows the container's own cgroup as root.
+//! Each v1 hierarchy shows the container's own cgroup directory (bound from the host),
+//! what a fresh mount in its cgroup namespace would show. /proc/self/cgroup cannot say
+//! which directory that is: read inside the container's cgroup namespace it says `/`.
 
 use super::kernel_err;
 use super::options::Parsed;
@@ -12,7 +14,11 @@ use std::path::Path;
 const HOST_CGROUP: &str = "/sys/fs/cgroup";
 
 /// Mounts the cgroup filesystem(s) on `target` and returns the attached mount.
-pub fn mount_cgroups(target: BorrowedFd, opts: &Parsed) -> Result<OwnedFd> {
+pub fn mount_cgroups(
+    target: BorrowedFd,
+    opts: &Parsed,
+    cgroup: Option<&corral_cgroups::Cgroup>,
+) -> Result<OwnedFd> {
     let what = "mount cgroup";
     let fs = nix::sys::statfs::statfs(HOST_CGROUP)
         .map_err(|e| Error::sys(format!("{what}: statfs {HOST_CGROUP}"), e))?;
@@ -46,10 +52,12 @@ pub fn mount_cgroups(target: BorrowedFd, opts: &Parsed) -> Result<OwnedFd> {
         .map_err(|e| Error::sys(format!("{what}: mkdir {}", h.name), e))?;
         // The container's own cgroup of each hierarchy, never the host's whole tree: what
         // a fresh mount in a new cgroup namespace shows, and cheaper to make.
-        let rel = own_path(&own, &h).unwrap_or("/");
-        let host = Path::new(HOST_CGROUP)
-            .join(h.name)
-            .join(rel.trim_start_matches('/'));
+        let mount = Path::new(HOST_CGROUP).join(h.name);
+        let host = match cgroup.and_then(|c| c.dirs.iter().find(|d| d.mount == mount)) {
+            Some(d) => d.path.clone(),
+            // No cgroup of its own (rootless): the caller's, as the host sees it.
+            None => mount.join(own_path(&own, &h).unwrap_or("/").trim_start_matches('/')),
+        };
         let tree = m::clone_tree(m::cwd(), &host, false)
             .map_err(|e| kernel_err(format!("{what}: bind {}", host.display()), e))?;
         m::attach_at(tree.as_fd(), mnt.as_fd(), Path::new(h.name))

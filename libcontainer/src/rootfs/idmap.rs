@@ -101,7 +101,7 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::sys("pipe for the idmap user namespace", e))?;
-    let pid = match sys::clone3_fork(libc::CLONE_NEWUSER as u64) {
+    let pid = match sys::clone3_fork(libc::CLONE_NEWUSER as u64, None) {
         Ok(Forked::Child) => {
             drop(w);
             let mut b = [0u8; 1];

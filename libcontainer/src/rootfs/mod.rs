@@ -30,6 +30,8 @@ pub struct RootfsConfig<'a> {
     pub in_userns: bool,
     /// The idmapped trees the parent prepared, by index of `mounts` (see `idmap`).
     pub idmapped: &'a [Option<OwnedFd>],
+    /// The container's cgroup, which a `cgroup` mount shows on a v1 host.
+    pub cgroup: Option<&'a corral_cgroups::Cgroup>,
 }
 
 pub(crate) fn sys_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
@@ -85,6 +87,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         label: linux
             .and_then(|l| l.mount_label().as_deref())
             .filter(|l| !l.is_empty()),
+        cgroup: cfg.cgroup,
     };
     let spec_mounts = cfg.spec.mounts().as_deref().unwrap_or_default();
     for (i, m) in spec_mounts.iter().enumerate() {

@@ -47,6 +47,8 @@ pub struct Env<'a> {
     pub idmapped: Option<BorrowedFd<'a>>,
     /// `linux.mountLabel`, on a host with SELinux.
     pub label: Option<&'a str>,
+    /// The container's cgroup (for a `cgroup` mount).
+    pub cgroup: Option<&'a corral_cgroups::Cgroup>,
 }
 
 pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
@@ -69,7 +71,7 @@ pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
         check_proc(env.root, target.as_fd(), typ, None, &what)?;
         if typ == "cgroup" {
             // Attached already, with its attributes.
-            cgroupfs::mount_cgroups(target.as_fd(), &opts)?
+            cgroupfs::mount_cgroups(target.as_fd(), &opts, env.cgroup)?
         } else {
             let tree = new_fs(env, m, typ, &opts, target.as_fd(), &what)?;
             if !opts.rec.is_empty() {

@@ -31,9 +31,13 @@ pub enum Forked {
 /// Forks with clone3(2): no new stack, so the child runs on a copy of ours, like fork(2),
 /// but namespace flags (including `CLONE_NEWTIME`, which clone(2) cannot take) apply at once.
 ///
+/// With `cgroup` (an open cgroup2 directory) the child starts in that cgroup
+/// (`CLONE_INTO_CGROUP`, Linux 5.7): it never runs a single instruction outside it.
+///
 /// Callers must be single-threaded: the child gets a copy of the whole address space,
 /// and any lock another thread held would stay locked in it forever.
-pub fn clone3_fork(flags: u64) -> Result<Forked, Errno> {
+pub fn clone3_fork(flags: u64, cgroup: Option<RawFd>) -> Result<Forked, Errno> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     // With CLONE_PARENT the kernel takes the exit signal from the caller and refuses one here.
     let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
         0
@@ -45,6 +49,10 @@ pub fn clone3_fork(flags: u64) -> Result<Forked, Errno> {
         exit_signal,
         ..Default::default()
     };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
     // SAFETY: args is a valid clone_args of the size we pass; with stack 0 and no CLONE_VM
     // the kernel gives the child a copy-on-write copy of this stack, as fork(2) does.
     let ret = unsafe {

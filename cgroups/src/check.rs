@@ -1,0 +1,270 @@
+//! `linux.resources` checked for a cgroup version before anything is made: every field
+//! corral does not write is refused by name, every bad value names its field.
+
+use crate::{Error, Result, Version};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+const R: &str = "linux.resources";
+
+fn unsupported(field: &str, why: &str) -> Error {
+    Error::Unsupported {
+        field: format!("{R}.{field}"),
+        why: why.to_string(),
+    }
+}
+
+fn invalid(field: &str, msg: impl Into<String>) -> Error {
+    Error::Invalid {
+        field: format!("{R}.{field}"),
+        msg: msg.into(),
+    }
+}
+
+pub fn check(r: &LinuxResources, v: Version) -> Result<()> {
+    let later: [(&str, bool); 5] = [
+        ("blockIO", r.block_io().is_some()),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+        ),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|h| !h.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
+        ),
+    ];
+    if let Some((f, _)) = later.iter().find(|(_, set)| *set) {
+        return Err(unsupported(f, ""));
+    }
+    memory(r, v)?;
+    cpu(r, v)?;
+    devices(r.devices().as_deref().unwrap_or_default(), v)
+}
+
+fn memory(r: &LinuxResources, v: Version) -> Result<()> {
+    let Some(m) = r.memory() else { return Ok(()) };
+    for (f, set) in [
+        ("memory.kernel", m.kernel().is_some()),
+        ("memory.kernelTCP", m.kernel_tcp().is_some()),
+        ("memory.useHierarchy", m.use_hierarchy().is_some()),
+    ] {
+        if set {
+            return Err(unsupported(f, ""));
+        }
+    }
+    for (f, val) in [
+        ("memory.limit", m.limit()),
+        ("memory.reservation", m.reservation()),
+        ("memory.swap", m.swap()),
+    ] {
+        if val.is_some_and(|x| x < -1) {
+            return Err(invalid(f, "must be -1 (unlimited) or a number of bytes"));
+        }
+    }
+    if m.swappiness().is_some_and(|s| s > 100) {
+        return Err(invalid("memory.swappiness", "must be 0 to 100"));
+    }
+    if v == Version::V2 {
+        if m.swappiness().is_some() {
+            return Err(unsupported(
+                "memory.swappiness",
+                " (cgroup v2 has no per-cgroup swappiness)",
+            ));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            return Err(unsupported(
+                "memory.disableOOMKiller",
+                " (cgroup v2 cannot turn the OOM killer off)",
+            ));
+        }
+        crate::v2::swap_max(m.swap(), m.limit())?;
+    } else if let (Some(s), Some(l)) = (m.swap(), m.limit()) {
+        if s != -1 && s != 0 && l != -1 && s < l {
+            return Err(invalid(
+                "memory.swap",
+                format!("{s} is below memory.limit {l} (it is memory + swap)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cpu(r: &LinuxResources, v: Version) -> Result<()> {
+    let Some(c) = r.cpu() else { return Ok(()) };
+    if c.realtime_runtime().is_some() {
+        return Err(unsupported("cpu.realtimeRuntime", ""));
+    }
+    if c.realtime_period().is_some() {
+        return Err(unsupported("cpu.realtimePeriod", ""));
+    }
+    if let Some(s) = c.shares() {
+        if s != 0 && !(2..=262144).contains(&s) {
+            return Err(invalid("cpu.shares", format!("{s} is not in 2..262144")));
+        }
+    }
+    if let Some(p) = c.period() {
+        if p != 0 && !(1000..=1_000_000).contains(&p) {
+            return Err(invalid(
+                "cpu.period",
+                format!("{p} µs is not in 1000..1000000"),
+            ));
+        }
+    }
+    if let Some(q) = c.quota() {
+        if q > 0 && q < 1000 {
+            return Err(invalid("cpu.quota", format!("{q} µs is below 1000")));
+        }
+    }
+    if c.idle().is_some_and(|i| i != 0 && i != 1) {
+        return Err(invalid("cpu.idle", "must be 0 or 1"));
+    }
+    let _ = v;
+    for (f, list) in [("cpu.cpus", c.cpus()), ("cpu.mems", c.mems())] {
+        if let Some(l) = list.as_deref() {
+            cpu_list(l).map_err(|m| invalid(f, format!("{l:?}: {m}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's list syntax: `0-3,5,7-8` (empty: unset).
+fn cpu_list(s: &str) -> std::result::Result<(), String> {
+    if s.trim().is_empty() {
+        return Ok(());
+    }
+    for part in s.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let a: u32 = a.parse().map_err(|_| format!("{part:?} is not N or N-M"))?;
+        let b: u32 = b.parse().map_err(|_| format!("{part:?} is not N or N-M"))?;
+        if a > b {
+            return Err(format!("{part:?} is a range that ends before it starts"));
+        }
+    }
+    Ok(())
+}
+
+fn devices(list: &[LinuxDeviceCgroup], v: Version) -> Result<()> {
+    for (i, d) in list.iter().enumerate() {
+        if let Some(a) = d.access().as_deref() {
+            if a.is_empty() || !a.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+                return Err(invalid(
+                    &format!("devices[{i}].access"),
+                    format!("{a:?} is not made of r, w and m"),
+                ));
+            }
+        }
+        if matches!(d.typ(), Some(LinuxDeviceType::U | LinuxDeviceType::P)) {
+            return Err(invalid(
+                &format!("devices[{i}].type"),
+                "must be a, b or c in a device cgroup rule",
+            ));
+        }
+    }
+    if v == Version::V2 && !allows_all(list) {
+        return Err(unsupported(
+            "devices",
+            " on cgroup v2: it needs the BPF device filter",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the rules leave every device allowed (then v2 needs no filter): no rule, or
+/// the last rule allows every access to every device.
+fn allows_all(list: &[LinuxDeviceCgroup]) -> bool {
+    list.last().is_none_or(|d| {
+        d.allow()
+            && matches!(d.typ(), None | Some(LinuxDeviceType::A))
+            && d.major().is_none_or(|m| m < 0)
+            && d.minor().is_none_or(|m| m < 0)
+            && d.access()
+                .as_deref()
+                .is_none_or(|a| "rwm".chars().all(|c| a.contains(c)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(v: serde_json::Value) -> LinuxResources {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn field(r: Result<()>) -> String {
+        match r {
+            Err(Error::Invalid { field, .. } | Error::Unsupported { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn good_block_passes_on_v1() {
+        let r = res(serde_json::json!({
+            "memory": { "limit": 33554432, "swap": 67108864, "disableOOMKiller": false },
+            "cpu": { "shares": 512, "quota": 50000, "period": 100000, "cpus": "0-1,3" },
+            "pids": { "limit": 10 },
+            "devices": [{ "allow": false, "access": "rwm" },
+                        { "allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw" }]
+        }));
+        check(&r, Version::V1).unwrap();
+        assert_eq!(field(check(&r, Version::V2)), "linux.resources.devices");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases = [
+            (
+                serde_json::json!({ "cpu": { "cpus": "abc" } }),
+                "linux.resources.cpu.cpus",
+            ),
+            (
+                serde_json::json!({ "cpu": { "mems": "1-0" } }),
+                "linux.resources.cpu.mems",
+            ),
+            (
+                serde_json::json!({ "cpu": { "realtimeRuntime": 1000 } }),
+                "linux.resources.cpu.realtimeRuntime",
+            ),
+            (
+                serde_json::json!({ "cpu": { "shares": 1 } }),
+                "linux.resources.cpu.shares",
+            ),
+            (
+                serde_json::json!({ "blockIO": { "weight": 100 } }),
+                "linux.resources.blockIO",
+            ),
+            (
+                serde_json::json!({ "memory": { "kernel": 1 } }),
+                "linux.resources.memory.kernel",
+            ),
+            (
+                serde_json::json!({ "memory": { "limit": -5 } }),
+                "linux.resources.memory.limit",
+            ),
+            (
+                serde_json::json!({ "devices": [{ "allow": true, "access": "x" }] }),
+                "linux.resources.devices[0].access",
+            ),
+        ];
+        for (v, f) in cases {
+            assert_eq!(field(check(&res(v), Version::V1)), f);
+        }
+    }
+
+    #[test]
+    fn v2_refusals() {
+        let r = res(serde_json::json!({ "memory": { "swappiness": 10 } }));
+        assert_eq!(
+            field(check(&r, Version::V2)),
+            "linux.resources.memory.swappiness"
+        );
+        let r = res(serde_json::json!({ "memory": { "swap": 100 } }));
+        assert_eq!(field(check(&r, Version::V2)), "linux.resources.memory.swap");
+        let all = res(serde_json::json!({ "devices": [
+            { "allow": false, "access": "rwm" }, { "allow": true, "access": "rwm" }] }));
+        check(&all, Version::V2).unwrap();
+        check(&res(serde_json::json!({ "devices": [] })), Version::V2).unwrap();
+    }
+}

@@ -1,0 +1,180 @@
+//! cgroup v2 (unified hosts): one directory; controllers are enabled in every parent's
+//! `cgroup.subtree_control` on the way down, and limits go to that one directory.
+//! Device rules need a BPF program on v2: `check` refuses them until corral has one.
+
+use crate::{write, Cgroup, Error, Result};
+use oci_spec::runtime::LinuxResources;
+use std::path::Path;
+
+pub fn create(cg: &Cgroup) -> Result<()> {
+    let d = &cg.dirs[0];
+    let below = d.path.strip_prefix(&d.mount).unwrap_or(Path::new(""));
+    let mut cur = d.mount.clone();
+    for c in below.components() {
+        enable_controllers(&cur)?;
+        cur.push(c);
+        match std::fs::create_dir(&cur) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("cannot create cgroup", &cur, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Enables in `dir`'s children every controller `dir` has, unless already enabled.
+fn enable_controllers(dir: &Path) -> Result<()> {
+    let have = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let on = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let missing: Vec<String> = have
+        .split_whitespace()
+        .filter(|c| !on.split_whitespace().any(|o| o == *c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // EBUSY here means processes sit in `dir` itself (v2's "no internal processes" rule):
+    // the caller's own cgroup cannot get children with controllers then.
+    write(
+        dir,
+        "cgroup.subtree_control",
+        &missing.join(" "),
+        "linux.cgroupsPath",
+    )
+}
+
+/// `memory.swap.max` from the spec's swap, which is memory + swap as on v1 (runc's
+/// conversion): `None` leaves the file alone.
+pub fn swap_max(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>> {
+    let (swap, limit) = (swap.unwrap_or(0), limit.unwrap_or(0));
+    let bad = |msg: &str| Error::Invalid {
+        field: "linux.resources.memory.swap".into(),
+        msg: msg.into(),
+    };
+    Ok(match (swap, limit) {
+        // Unlimited memory and no swap given: unlimited swap too, as v1 behaves.
+        (0, -1) | (-1, _) => Some("max".into()),
+        (0, _) => None,
+        (_, 0) | (_, -1) => return Err(bad("a swap limit needs a memory limit")),
+        (s, l) if s < l => return Err(bad("memory + swap must not be below memory.limit")),
+        (s, l) => Some((s - l).to_string()),
+    })
+}
+
+/// cpu.shares (2..262144) to cpu.weight (1..10000), the conversion runc and crun use.
+pub fn cpu_weight(shares: u64) -> u64 {
+    1 + (shares.saturating_sub(2) * 9999) / 262142
+}
+
+fn max_or(v: i64) -> String {
+    if v < 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+    let dir = &cg.dirs[0].path;
+    let f = "linux.resources";
+    if let Some(m) = r.memory() {
+        if let Some(l) = m.limit() {
+            write(dir, "memory.max", &max_or(l), &format!("{f}.memory.limit"))?;
+        }
+        if let Some(s) = swap_max(m.swap(), m.limit())? {
+            write(dir, "memory.swap.max", &s, &format!("{f}.memory.swap"))?;
+        }
+        if let Some(r) = m.reservation() {
+            write(
+                dir,
+                "memory.low",
+                &max_or(r),
+                &format!("{f}.memory.reservation"),
+            )?;
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(s) = c.shares().filter(|s| *s != 0) {
+            write(
+                dir,
+                "cpu.weight",
+                &cpu_weight(s).to_string(),
+                &format!("{f}.cpu.shares"),
+            )?;
+        }
+        let (q, p) = (
+            c.quota().filter(|q| *q != 0),
+            c.period().filter(|p| *p != 0),
+        );
+        if q.is_some() || p.is_some() {
+            let q = q.map_or("max".into(), max_or);
+            let p = p.unwrap_or(100_000);
+            write(
+                dir,
+                "cpu.max",
+                &format!("{q} {p}"),
+                &format!("{f}.cpu.quota"),
+            )?;
+        }
+        if let Some(b) = c.burst() {
+            write(
+                dir,
+                "cpu.max.burst",
+                &b.to_string(),
+                &format!("{f}.cpu.burst"),
+            )?;
+        }
+        if let Some(i) = c.idle() {
+            write(dir, "cpu.idle", &i.to_string(), &format!("{f}.cpu.idle"))?;
+        }
+        for (file, field, val) in [
+            ("cpuset.cpus", "cpus", c.cpus()),
+            ("cpuset.mems", "mems", c.mems()),
+        ] {
+            if let Some(v) = val.as_deref().filter(|v| !v.trim().is_empty()) {
+                write(dir, file, v.trim(), &format!("{f}.cpu.{field}"))?;
+            }
+        }
+    }
+    if let Some(p) = r.pids() {
+        // oci-spec reads an absent limit as 0: zero and below mean "no limit".
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
+        write(dir, "pids.max", &v, &format!("{f}.pids.limit"))?;
+    }
+    Ok(())
+}
+
+/// cgroup.kill (Linux 5.14): SIGKILL to every process in the cgroup, atomically with
+/// respect to forks. Older kernels lack it; the caller's kill loop then does the work.
+pub fn kill(cg: &Cgroup) {
+    let _ = std::fs::write(cg.dirs[0].path.join("cgroup.kill"), "1");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(cpu_weight(2), 1);
+        assert_eq!(cpu_weight(1024), 39);
+        assert_eq!(cpu_weight(262144), 10000);
+        assert_eq!(swap_max(None, Some(100)).unwrap(), None);
+        assert_eq!(swap_max(None, Some(-1)).unwrap().as_deref(), Some("max"));
+        assert_eq!(
+            swap_max(Some(-1), Some(100)).unwrap().as_deref(),
+            Some("max")
+        );
+        assert_eq!(
+            swap_max(Some(300), Some(100)).unwrap().as_deref(),
+            Some("200")
+        );
+        assert!(swap_max(Some(50), Some(100)).is_err());
+        assert!(swap_max(Some(50), None).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The container's cgroup as `create` makes it: where (resolved before anything is
+//! made), then the directories and the limits, before the init is cloned.
+
+use crate::{Error, Result};
+use corral_cgroups::{Cgroup, DeviceRule};
+use oci_spec::runtime::{LinuxDeviceType, Spec};
+
+/// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet).
+pub(super) fn resolve(spec: &Spec, id: &str, rootless: bool) -> Result<Option<Cgroup>> {
+    if rootless {
+        return Ok(None);
+    }
+    let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+    Ok(Some(Cgroup::resolve(path.as_deref(), id)?))
+}
+
+/// Makes the cgroup and writes the limits. A cgroup that already exists is joined only
+/// if it is empty: `delete` kills what is in it, and must never reach other processes.
+pub(super) fn make(cg: &Cgroup, spec: &Spec) -> Result<()> {
+    if let Some(pid) = cg.pids().first() {
+        return Err(Error::Other(format!(
+            "linux.cgroupsPath: cgroup {} exists and holds process {pid}: not joined",
+            cg.dirs[0].path.display()
+        )));
+    }
+    cg.create()?;
+    let default = Default::default();
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .unwrap_or(&default);
+    cg.apply(resources, &device_rules(spec))?;
+    Ok(())
+}
+
+/// Devices every container may use after the spec's own rules (runc's list: null, zero,
+/// full, random, urandom, tty, ptmx, pts, tun, and mknod of any node), then the
+/// spec's `linux.devices`.
+fn device_rules(spec: &Spec) -> Vec<DeviceRule> {
+    let rule = |typ, major, minor, access: &str| DeviceRule {
+        typ,
+        major,
+        minor,
+        access: access.into(),
+    };
+    let mut v = vec![
+        rule('c', None, None, "m"),
+        rule('b', None, None, "m"),
+        rule('c', Some(1), Some(3), "rwm"),
+        rule('c', Some(1), Some(5), "rwm"),
+        rule('c', Some(1), Some(7), "rwm"),
+        rule('c', Some(1), Some(8), "rwm"),
+        rule('c', Some(1), Some(9), "rwm"),
+        rule('c', Some(5), Some(0), "rwm"),
+        rule('c', Some(5), Some(2), "rwm"),
+        rule('c', Some(136), None, "rwm"),
+        rule('c', Some(10), Some(200), "rwm"),
+    ];
+    let devs = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for d in devs.into_iter().flatten() {
+        let typ = match d.typ() {
+            LinuxDeviceType::B => 'b',
+            LinuxDeviceType::P => continue,
+            _ => 'c',
+        };
+        v.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    v
+}
