@@ -35,12 +35,9 @@ case $runtime in
   crun) guest_runtime=/usr/bin/crun ;;
   *) echo "--runtime must be corral, runc or crun" >&2; exit 2 ;;
 esac
-# The rootless userns cases need a user with /etc/subuid ranges and the setuid newuidmap,
-# which the guest does not have: leave them out.
-suite_args+=(--skip userns_rootless)
 
 [[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
-install_deps qemu-system-x86 cpio busybox-static runc crun
+install_deps qemu-system-x86 cpio busybox-static runc crun uidmap
 
 out=target/v2-guest
 mkdir -p "$out"
@@ -55,6 +52,7 @@ if [[ -z $vmlinuz ]]; then
   [[ -n $pkg ]] || { echo "cannot find the package linux-image-cloud-amd64 depends on" >&2; exit 1; }
   echo "fetching kernel $pkg"
   rm -rf "$kdir" && mkdir -p "$kdir/deb"
+  # (apt warns that it downloads unsandboxed as root: _apt cannot write under target/.)
   (cd "$kdir/deb" && apt-get download -q "$pkg" >/dev/null)
   dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
   rm -rf "$kdir/deb"
@@ -86,12 +84,23 @@ strip --strip-debug -o "$tree/usr/local/bin/corral-conformance" "$conformance"
 # paths it names (the loader searches /lib/x86_64-linux-gnu without an ld.so.cache).
 cp /usr/sbin/runc "$tree/usr/sbin/runc"
 cp /usr/bin/crun "$tree/usr/bin/crun"
-for lib in $(ldd /usr/sbin/runc /usr/bin/crun | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+# The rootless userns cases run the runtime as `corraltest` (below), through the setuid
+# helpers of Debian's uidmap (cp -a keeps the setuid bit; cpio and stage 1 keep it too).
+cp -a /usr/bin/newuidmap /usr/bin/newgidmap "$tree/usr/bin/"
+for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$tree/$(dirname "$lib")"
   cp -L "$lib" "$tree/$lib"
 done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$tree/etc/passwd"
-printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$tree/etc/group"
+# loop.ko (a module in this kernel, no dependencies) for /tmp: see stage 2.
+mkdir -p "$tree/lib/modules"
+cp "$(find "$kdir" -name loop.ko | head -n1)" "$tree/lib/modules/loop.ko"
+# The users and groups: as scripts/lib.sh's ensure_test_user makes them on the host.
+printf '%s\n' root:x:0:0:root:/root:/bin/sh corraltest:x:1000:1000::/home/corraltest:/bin/sh \
+  nobody:x:65534:65534:nobody:/nonexistent:/bin/false >"$tree/etc/passwd"
+printf '%s\n' root:x:0: tty:x:5: corraltest:x:1000: nogroup:x:65534: >"$tree/etc/group"
+echo corraltest:1100000:65536 >"$tree/etc/subuid"
+echo corraltest:1100000:65536 >"$tree/etc/subgid"
+mkdir -p "$tree/home/corraltest" && chown 1000:1000 "$tree/home/corraltest"
 # What the guest runs: the runtime and the suite's arguments, one per line.
 printf '%s\n' "$guest_runtime" "${suite_args[@]}" >"$tree/etc/guest-args"
 
@@ -124,7 +133,15 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 mount -t tmpfs -o mode=755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp (where the suite makes its bundles) must support idmapped mounts, which tmpfs only
+# does from Linux 6.3 and this kernel is 6.1: an ext2 filesystem (mounted by the built-in
+# ext4 driver, which does) on a loop device backed by a sparse file in RAM.
+insmod /lib/modules/loop.ko
+truncate -s 1G /run/tmp.img
+losetup /dev/loop0 /run/tmp.img
+mke2fs -I 256 /dev/loop0 >/dev/null
+mount -t ext4 -o discard /dev/loop0 /tmp
+chmod 1777 /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "guest: cannot enable $c"
