@@ -11,7 +11,7 @@
 #   --runtime R  the runtime under test in the guest (default corral)
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
 # Environment: CORRAL_BIN, CONFORMANCE_BIN (binaries to use instead of building them),
-# CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 600).
+# CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 900).
 # Exits with the suite's exit code in the guest; 1 when the guest gave no result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -172,7 +172,7 @@ echo "initramfs: $(du -h "$img" | cut -f1), kernel $(basename "$vmlinuz"), runti
 log=$out/console-$runtime.log
 boot=$(date +%s.%N)
 set +e
-timeout "${CORRAL_GUEST_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
+timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
   -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
   -append "console=ttyS0 panic=-1 quiet" -nic none </dev/null | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
@@ -185,7 +185,7 @@ awk -v r="$runtime" -v s="$start" -v b="$boot" -v e="$end" \
   'BEGIN { printf "v2 guest: %s, prepare %.1f s, boot+suite %.1f s, total %.1f s\n", r, b - s, e - b, e - s }'
 if [[ -z $code ]]; then
   if ((qemu_rc == 124)); then
-    echo "v2 guest: no result: QEMU was stopped after ${CORRAL_GUEST_TIMEOUT:-600} s (console in $log)" >&2
+    echo "v2 guest: no result: QEMU was stopped after ${CORRAL_GUEST_TIMEOUT:-900} s (console in $log)" >&2
   else
     echo "v2 guest: no result: the guest ended (QEMU exit $qemu_rc) without a CORRAL-GUEST-EXIT line (console in $log)" >&2
   fi
