@@ -2,6 +2,10 @@
 //! `--runtime PATH` (corral, runc, …), each on a fresh bundle and its own `--root`,
 //! and ends with one line `N passed, N failed`.
 //!
+//! `--filter S` keeps the cases whose name contains S (given several times: any of
+//! them), `--skip S` leaves out those whose name contains S, and `--list` prints the
+//! names that would run instead of running them.
+//!
 //! Cases marked as corral extensions test behaviour runc does not have (or words of
 //! corral's errors); they are skipped for other runtimes. After every case, pass or
 //! fail, the harness deletes what is left (`delete --force`), then checks that nothing
@@ -43,30 +47,51 @@ impl Case {
     }
 }
 
+const USAGE: &str = "usage: corral-conformance --runtime PATH [--filter SUBSTRING]... \
+                     [--skip SUBSTRING]... [--list]";
+
 struct Args {
     runtime: PathBuf,
-    filter: Option<String>,
+    filters: Vec<String>,
+    skips: Vec<String>,
+    list: bool,
+}
+
+impl Args {
+    fn selects(&self, name: &str) -> bool {
+        (self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str())))
+            && !self.skips.iter().any(|s| name.contains(s.as_str()))
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut runtime = None;
-    let mut filter = None;
+    let (mut runtime, mut filters, mut skips, mut list) = (None, vec![], vec![], false);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or(format!("{a} needs a value\n{USAGE}"));
         match a.as_str() {
-            "--runtime" => runtime = it.next().map(PathBuf::from),
-            "--filter" => filter = it.next(),
-            "-h" | "--help" => {
-                return Err("usage: corral-conformance --runtime PATH [--filter SUBSTRING]".into())
-            }
-            other => return Err(format!("unknown argument {other:?}")),
+            "--runtime" => runtime = Some(PathBuf::from(value()?)),
+            "--filter" => filters.push(value()?),
+            "--skip" => skips.push(value()?),
+            "--list" => list = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    let runtime = runtime.ok_or("--runtime PATH is required")?;
-    let runtime = runtime
-        .canonicalize()
-        .map_err(|e| format!("runtime {}: {e}", runtime.display()))?;
-    Ok(Args { runtime, filter })
+    let runtime = match runtime {
+        Some(r) => r
+            .canonicalize()
+            .map_err(|e| format!("runtime {}: {e}", r.display()))?,
+        // --list needs no runtime.
+        None if list => PathBuf::new(),
+        None => return Err(format!("--runtime PATH is required\n{USAGE}")),
+    };
+    Ok(Args {
+        runtime,
+        filters,
+        skips,
+        list,
+    })
 }
 
 fn main() {
@@ -77,6 +102,12 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if args.list {
+        for case in cases::all().iter().filter(|c| args.selects(c.name)) {
+            println!("{}", case.name);
+        }
+        return;
+    }
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("corral-conformance runs containers: run it as root");
         std::process::exit(2);
@@ -99,11 +130,7 @@ fn main() {
     );
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for case in cases::all() {
-        if args
-            .filter
-            .as_deref()
-            .is_some_and(|f| !case.name.contains(f))
-        {
+        if !args.selects(case.name) {
             continue;
         }
         if case.extension && !is_corral {

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Runs the conformance suite inside a throw-away QEMU guest whose only cgroup hierarchy is
+# cgroup v2 with every controller enabled: the host this project is built on is hybrid
+# (its controllers are bound to v1), so the v2 code paths can only be proven in a guest.
+# See /work/shared/HOST.md for the measured recipe and README "The cgroup v2 guest".
+#
+# usage: scripts/v2-guest.sh [--filter SUBSTRING]... [--skip SUBSTRING]...
+#                            [--runtime corral|runc|crun] [--keep]
+#   --filter S   run only the cases whose name contains S (several: any of them)
+#   --skip S     leave out the cases whose name contains S (several allowed)
+#   --runtime R  the runtime under test in the guest (default corral)
+#   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
+# Environment: CORRAL_BIN, CONFORMANCE_BIN (binaries to use instead of building them),
+# CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 900).
+# Exits with the suite's exit code in the guest; 1 when the guest gave no result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+usage() { sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+runtime=corral keep=0 suite_args=()
+while (($#)); do
+  case $1 in
+    --filter | --skip) (($# >= 2)) || usage; suite_args+=("$1" "$2"); shift 2 ;;
+    --runtime) (($# >= 2)) || usage; runtime=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h | --help) usage ;;
+    *) echo "unknown argument: $1" >&2; usage ;;
+  esac
+done
+case $runtime in
+  corral) guest_runtime=/usr/local/bin/corral ;;
+  runc) guest_runtime=/usr/sbin/runc ;;
+  crun) guest_runtime=/usr/bin/crun ;;
+  *) echo "--runtime must be corral, runc or crun" >&2; exit 2 ;;
+esac
+
+[[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
+install_deps qemu-system-x86 cpio busybox-static runc crun uidmap
+
+out=target/v2-guest
+mkdir -p "$out"
+start=$(date +%s.%N)
+
+# The kernel: Debian's cloud kernel (cgroup2 with every controller, seccomp, user and time
+# namespaces and devtmpfs built in), extracted rather than installed, once per cache.
+kdir=$out/kernel
+vmlinuz=$(find "$kdir" -path '*/boot/vmlinuz-*' 2>/dev/null | head -n1 || true)
+if [[ -z $vmlinuz ]]; then
+  pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+  [[ -n $pkg ]] || { echo "cannot find the package linux-image-cloud-amd64 depends on" >&2; exit 1; }
+  echo "fetching kernel $pkg"
+  rm -rf "$kdir" && mkdir -p "$kdir/deb"
+  # (apt warns that it downloads unsandboxed as root: _apt cannot write under target/.)
+  (cd "$kdir/deb" && apt-get download -q "$pkg" >/dev/null)
+  dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
+  rm -rf "$kdir/deb"
+  vmlinuz=$(find "$kdir" -path '*/boot/vmlinuz-*' | head -n1)
+fi
+
+# The binaries under test: static (see .cargo/config.toml), so they need no libraries.
+if [[ -z ${CORRAL_BIN:-} || -z ${CONFORMANCE_BIN:-} ]]; then
+  cargo build -q -p corral -p corral-conformance
+fi
+corral=${CORRAL_BIN:-$BIN_DIR/debug/corral}
+conformance=${CONFORMANCE_BIN:-$BIN_DIR/debug/corral-conformance}
+
+# The initramfs tree, rebuilt every run (it takes about a second).
+tree=$out/initramfs
+rm -rf "$tree"
+mkdir -p "$tree"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,run,tmp,root,newroot}
+cp /bin/busybox "$tree/bin/busybox"
+# Applet links at their usual paths (sh, mount, switch_root, poweroff, …); the suite's
+# bundles are made from /bin/busybox inside the guest, as on the host.
+for applet in $(/bin/busybox --list-full); do
+  [[ -e $tree/$applet || -L $tree/$applet ]] || ln -s /bin/busybox "$tree/$applet"
+done
+# Debug info is most of a debug binary's size, and the guest holds the tree twice in RAM
+# (initramfs, then the tmpfs copy): strip it.
+strip --strip-debug -o "$tree/usr/local/bin/corral" "$corral"
+strip --strip-debug -o "$tree/usr/local/bin/corral-conformance" "$conformance"
+# The reference runtimes at their Debian paths, with the shared libraries ldd names, at the
+# paths it names (the loader searches /lib/x86_64-linux-gnu without an ld.so.cache).
+cp /usr/sbin/runc "$tree/usr/sbin/runc"
+cp /usr/bin/crun "$tree/usr/bin/crun"
+# The rootless userns cases run the runtime as `corraltest` (below), through the setuid
+# helpers of Debian's uidmap (cp -a keeps the setuid bit; cpio and stage 1 keep it too).
+cp -a /usr/bin/newuidmap /usr/bin/newgidmap "$tree/usr/bin/"
+for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  mkdir -p "$tree/$(dirname "$lib")"
+  cp -L "$lib" "$tree/$lib"
+done
+# loop.ko (a module in this kernel, no dependencies) for /tmp: see stage 2.
+mkdir -p "$tree/lib/modules"
+cp "$(find "$kdir" -name loop.ko | head -n1)" "$tree/lib/modules/loop.ko"
+# The users and groups: as scripts/lib.sh's ensure_test_user makes them on the host.
+printf '%s\n' root:x:0:0:root:/root:/bin/sh corraltest:x:1000:1000::/home/corraltest:/bin/sh \
+  nobody:x:65534:65534:nobody:/nonexistent:/bin/false >"$tree/etc/passwd"
+printf '%s\n' root:x:0: tty:x:5: corraltest:x:1000: nogroup:x:65534: >"$tree/etc/group"
+echo corraltest:1100000:65536 >"$tree/etc/subuid"
+echo corraltest:1100000:65536 >"$tree/etc/subgid"
+mkdir -p "$tree/home/corraltest" && chown 1000:1000 "$tree/home/corraltest"
+# What the guest runs: the runtime and the suite's arguments, one per line.
+printf '%s\n' "$guest_runtime" "${suite_args[@]}" >"$tree/etc/guest-args"
+
+# Stage 1, the kernel's /init: the initramfs is the rootfs, which pivot_root cannot leave,
+# and every runtime under test pivots; so copy the tree into a tmpfs and switch_root to it.
+cat >"$tree/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=755 tmpfs /newroot
+for f in /*; do
+  case $f in /proc | /sys | /dev | /newroot) mkdir -p "/newroot$f" ;; *) cp -a "$f" /newroot/ ;; esac
+done
+umount /proc /sys /dev
+exec switch_root /newroot /stage2
+EOF
+# Stage 2, pid 1 in the tmpfs root: the mounts a normal host has, cgroup2 alone on
+# /sys/fs/cgroup with every available controller enabled for the children, then the suite.
+cat >"$tree/stage2" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+mount -t tmpfs -o mode=755 tmpfs /run
+# /tmp (where the suite makes its bundles) must support idmapped mounts, which tmpfs only
+# does from Linux 6.3 and this kernel is 6.1: an ext2 filesystem (mounted by the built-in
+# ext4 driver, which does) on a loop device backed by a sparse file in RAM.
+insmod /lib/modules/loop.ko
+truncate -s 1G /run/tmp.img
+losetup /dev/loop0 /run/tmp.img
+mke2fs -I 256 /dev/loop0 >/dev/null
+mount -t ext4 -o discard /dev/loop0 /tmp
+chmod 1777 /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+  echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "guest: cannot enable $c"
+done
+echo "guest: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+hostname corral-guest
+set --
+while IFS= read -r a; do set -- "$@" "$a"; done </etc/guest-args
+rt=$1
+shift
+t0=$(cut -d' ' -f1 /proc/uptime)
+/usr/local/bin/corral-conformance --runtime "$rt" "$@"
+code=$?
+echo "guest: suite took $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+echo "CORRAL-GUEST-EXIT=$code"
+sync
+poweroff -f
+EOF
+chmod 755 "$tree/init" "$tree/stage2"
+
+img=$out/initrd.gz
+(cd "$tree" && find . | cpio -o -H newc --quiet | gzip -1) >"$img"
+echo "initramfs: $(du -h "$img" | cut -f1), kernel $(basename "$vmlinuz"), runtime $runtime, suite args: ${suite_args[*]}"
+
+# Boot. TCG, not KVM: /dev/kvm here is a nested PVM host that stock kernels do not boot on.
+# The console (the guest's stdout) is streamed and kept in a log; stdin is /dev/null so the
+# script works without a terminal. panic=-1 + -no-reboot: a guest panic ends QEMU at once.
+log=$out/console-$runtime.log
+boot=$(date +%s.%N)
+set +e
+timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
+  -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
+  -append "console=ttyS0 panic=-1 quiet" -nic none </dev/null | tee "$log"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+end=$(date +%s.%N)
+((keep)) || rm -rf "$tree" "$img"
+
+code=$(tr -d '\r' <"$log" | sed -n 's/^CORRAL-GUEST-EXIT=\([0-9]*\)$/\1/p' | tail -n1)
+awk -v r="$runtime" -v s="$start" -v b="$boot" -v e="$end" \
+  'BEGIN { printf "v2 guest: %s, prepare %.1f s, boot+suite %.1f s, total %.1f s\n", r, b - s, e - b, e - s }'
+if [[ -z $code ]]; then
+  if ((qemu_rc == 124)); then
+    echo "v2 guest: no result: QEMU was stopped after ${CORRAL_GUEST_TIMEOUT:-900} s (console in $log)" >&2
+  else
+    echo "v2 guest: no result: the guest ended (QEMU exit $qemu_rc) without a CORRAL-GUEST-EXIT line (console in $log)" >&2
+  fi
+  exit 1
+fi
+exit "$code"
