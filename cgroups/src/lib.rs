@@ -11,6 +11,7 @@
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again.
 
+pub mod bpf;
 pub mod check;
 pub mod layout;
 pub mod v1;
@@ -125,7 +126,7 @@ impl Cgroup {
     pub fn apply(&self, r: &LinuxResources, extra_devices: &[DeviceRule]) -> Result<()> {
         match self.version {
             Version::V1 => v1::apply(self, r, extra_devices),
-            Version::V2 => v2::apply(self, r),
+            Version::V2 => v2::apply(self, r, extra_devices),
         }
     }
 
@@ -190,7 +191,7 @@ impl Cgroup {
     }
 }
 
-/// An extra device rule to allow (runc's defaults, `linux.devices`), for v1.
+/// An extra device rule to allow (runc's defaults, `linux.devices`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRule {
     pub typ: char,

@@ -1,8 +1,8 @@
 //! cgroup v2 (unified hosts): one directory; controllers are enabled in every parent's
 //! `cgroup.subtree_control` on the way down, and limits go to that one directory.
-//! Device rules need a BPF program on v2: `check` refuses them until corral has one.
+//! Device rules become a BPF program attached to the directory (see `bpf`).
 
-use crate::{write, Cgroup, Error, Result};
+use crate::{bpf, write, Cgroup, DeviceRule, Error, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 
@@ -75,8 +75,31 @@ fn max_or(v: i64) -> String {
     }
 }
 
-pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()> {
     let dir = &cg.dirs[0].path;
+    // The device filter first: the limits below cannot fail in a way that matters less.
+    let mut rules: Vec<bpf::Rule> = r
+        .devices()
+        .iter()
+        .flatten()
+        .map(|d| bpf::Rule {
+            allow: d.allow(),
+            typ: d
+                .typ()
+                .map_or('a', |t| t.as_str().chars().next().unwrap_or('a')),
+            major: d.major(),
+            minor: d.minor(),
+            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+        })
+        .collect();
+    rules.extend(extra.iter().map(|e| bpf::Rule {
+        allow: true,
+        typ: e.typ,
+        major: e.major,
+        minor: e.minor,
+        access: e.access.clone(),
+    }));
+    bpf::attach(dir, &rules)?;
     let f = "linux.resources";
     if let Some(m) = r.memory() {
         if let Some(l) = m.limit() {
