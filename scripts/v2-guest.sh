@@ -37,7 +37,7 @@ case $runtime in
 esac
 
 [[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
-install_deps qemu-system-x86 cpio busybox-static runc crun uidmap
+install_deps qemu-system-x86 cpio busybox-static runc crun uidmap apparmor
 
 out=target/v2-guest
 mkdir -p "$out"
@@ -87,7 +87,25 @@ cp /usr/bin/crun "$tree/usr/bin/crun"
 # The rootless userns cases run the runtime as `corraltest` (below), through the setuid
 # helpers of Debian's uidmap (cp -a keeps the setuid bit; cpio and stage 1 keep it too).
 cp -a /usr/bin/newuidmap /usr/bin/newgidmap "$tree/usr/bin/"
-for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+# AppArmor is enabled in this kernel: the parser loads the profile the LSM cases use.
+cp /usr/sbin/apparmor_parser "$tree/usr/sbin/apparmor_parser"
+mkdir -p "$tree/etc/apparmor.d"
+cat >"$tree/etc/apparmor.d/corral-test" <<'PROFILE'
+# Everything allowed but writes under /tmp: the proc_apparmor_profile case checks both.
+profile corral-test flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  deny /tmp/** w,
+}
+PROFILE
+for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap /usr/sbin/apparmor_parser | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$tree/$(dirname "$lib")"
   cp -L "$lib" "$tree/$lib"
 done
@@ -143,6 +161,8 @@ mke2fs -I 256 /dev/loop0 >/dev/null
 mount -t ext4 -o discard /dev/loop0 /tmp
 chmod 1777 /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t securityfs securityfs /sys/kernel/security
+apparmor_parser -r /etc/apparmor.d/corral-test || echo "guest: cannot load the AppArmor profile"
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "guest: cannot enable $c"
 done

@@ -9,7 +9,7 @@ use crate::{Case, CaseResult};
 use serde_json::json;
 
 pub fn cases() -> Vec<Case> {
-    vec![
+    let mut v = vec![
         Case::new("proc_unknown_capability_skipped", unknown_capability),
         Case::new("proc_capability_sets_non_root", capability_sets),
         Case::new("proc_sysctl_ipc_and_net", sysctl_ipc_net),
@@ -25,7 +25,43 @@ pub fn cases() -> Vec<Case> {
         // runc 1.1.5 refuses kernel.ns_last_pid, and writes sysctls through the
         // container's /proc (CVE-2025-52881).
         Case::extension("proc_sysctl_not_through_container_proc", sysctl_cve),
-    ]
+    ];
+    // Only where AppArmor is on and the test profile is loaded (the v2 guest loads it;
+    // this host has no AppArmor): a case that could not fail is no case.
+    if apparmor_profile_loaded() {
+        v.push(Case::new("proc_apparmor_profile", apparmor_profile));
+    }
+    v
+}
+
+const AA_PROFILE: &str = "corral-test";
+
+fn apparmor_profile_loaded() -> bool {
+    std::fs::read_to_string("/sys/kernel/security/apparmor/profiles")
+        .is_ok_and(|p| p.lines().any(|l| l.starts_with(&format!("{AA_PROFILE} "))))
+}
+
+/// process.apparmorProfile: the process runs confined by the profile (which denies writes
+/// under /tmp) and says so in /proc/self/attr/current.
+fn apparmor_profile(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["process"]["apparmorProfile"] = json!(AA_PROFILE);
+    let script = "echo label=$(cat /proc/self/attr/current); \
+                  touch /tmp/x 2>/dev/null; echo tmp=$?; touch /root/x; echo root=$?";
+    let out = run_script(cx, cfg, script)?;
+    ensure!(
+        field(&out, "label") == Some("corral-test (enforce)"),
+        "not confined by the profile: {out}"
+    );
+    ensure!(
+        field(&out, "tmp").is_some_and(|c| c != "0"),
+        "the profile's deny of /tmp was not enforced: {out}"
+    );
+    ensure!(
+        field(&out, "root") == Some("0"),
+        "writes elsewhere failed: {out}"
+    );
+    Ok(())
 }
 
 fn host_sysctl(key: &str) -> String {
