@@ -22,8 +22,10 @@ echo "=== conformance: corral ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$BIN_DIR"/debug/corral
 echo "=== conformance in a cgroup v2 guest: corral ==="
 # Software emulation makes the whole suite take minutes in the guest: CI runs the cases
-# the cgroup version can change (lifecycle, filesystem, cgroups) and the AppArmor case
-# (the guest kernel has AppArmor, this host does not); scripts/v2-guest.sh
+# the cgroup version can change (lifecycle, filesystem, cgroups), the AppArmor case (the
+# guest kernel has AppArmor, this host does not) and the scheduler cases (real-time
+# policies need a kernel without RT group scheduling); scripts/v2-guest.sh
 # alone runs them all.
 CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
-  scripts/v2-guest.sh --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor
+  scripts/v2-guest.sh --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
+  --filter proc_scheduler
