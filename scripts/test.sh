@@ -29,3 +29,6 @@ echo "=== conformance in a cgroup v2 guest: corral ==="
 CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
   scripts/v2-guest.sh --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
   --filter proc_scheduler
+echo "=== the SELinux cases in a guest booted with SELinux (permissive) ==="
+CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
+  scripts/v2-guest.sh --selinux --filter proc_selinux

@@ -5,10 +5,11 @@
 # See /work/shared/HOST.md for the measured recipe and README "The cgroup v2 guest".
 #
 # usage: scripts/v2-guest.sh [--filter SUBSTRING]... [--skip SUBSTRING]...
-#                            [--runtime corral|runc|crun] [--keep]
+#                            [--runtime corral|runc|crun] [--selinux] [--keep]
 #   --filter S   run only the cases whose name contains S (several: any of them)
 #   --skip S     leave out the cases whose name contains S (several allowed)
 #   --runtime R  the runtime under test in the guest (default corral)
+#   --selinux    boot with SELinux (permissive, Debian's default policy) instead of AppArmor
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
 # Environment: CORRAL_BIN, CONFORMANCE_BIN (binaries to use instead of building them),
 # CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 900).
@@ -19,12 +20,13 @@ cd "$(dirname "$0")/.."
 
 usage() { sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-runtime=corral keep=0 suite_args=()
+runtime=corral keep=0 selinux=0 suite_args=()
 while (($#)); do
   case $1 in
     --filter | --skip) (($# >= 2)) || usage; suite_args+=("$1" "$2"); shift 2 ;;
     --runtime) (($# >= 2)) || usage; runtime=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --selinux) selinux=1; shift ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -37,7 +39,8 @@ case $runtime in
 esac
 
 [[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
-install_deps qemu-system-x86 cpio busybox-static runc crun uidmap apparmor
+install_deps qemu-system-x86 cpio busybox-static runc crun uidmap apparmor \
+  selinux-policy-default policycoreutils
 
 out=target/v2-guest
 mkdir -p "$out"
@@ -105,7 +108,11 @@ profile corral-test flags=(attach_disconnected,mediate_deleted) {
   deny /tmp/** w,
 }
 PROFILE
-for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap /usr/sbin/apparmor_parser | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+# SELinux (with --selinux): the policy Debian builds and the tool that loads it.
+cp /usr/sbin/load_policy "$tree/usr/sbin/load_policy"
+cp -a /etc/selinux "$tree/etc/selinux"
+for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap /usr/sbin/apparmor_parser \
+  /usr/sbin/load_policy | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$tree/$(dirname "$lib")"
   cp -L "$lib" "$tree/$lib"
 done
@@ -162,7 +169,13 @@ mount -t ext4 -o discard /dev/loop0 /tmp
 chmod 1777 /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t securityfs securityfs /sys/kernel/security
-apparmor_parser -r /etc/apparmor.d/corral-test || echo "guest: cannot load the AppArmor profile"
+if grep -q 'security=selinux' /proc/cmdline; then
+  mount -t selinuxfs selinuxfs /sys/fs/selinux
+  load_policy || echo "guest: cannot load the SELinux policy"
+  echo "guest: SELinux enforce=$(cat /sys/fs/selinux/enforce)"
+else
+  apparmor_parser -r /etc/apparmor.d/corral-test || echo "guest: cannot load the AppArmor profile"
+fi
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "guest: cannot enable $c"
 done
@@ -190,11 +203,15 @@ echo "initramfs: $(du -h "$img" | cut -f1), kernel $(basename "$vmlinuz"), runti
 # The console (the guest's stdout) is streamed and kept in a log; stdin is /dev/null so the
 # script works without a terminal. panic=-1 + -no-reboot: a guest panic ends QEMU at once.
 log=$out/console-$runtime.log
+# The kernel enables one of AppArmor and SELinux: AppArmor by default; `security=selinux`
+# picks SELinux, permissive (the guest's files carry no labels).
+lsm=""
+((selinux)) && lsm="security=selinux selinux=1 enforcing=0"
 boot=$(date +%s.%N)
 set +e
 timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
   -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
-  -append "console=ttyS0 panic=-1 quiet" -nic none </dev/null | tee "$log"
+  -append "console=ttyS0 panic=-1 quiet $lsm" -nic none </dev/null | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)

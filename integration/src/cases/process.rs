@@ -31,6 +31,11 @@ pub fn cases() -> Vec<Case> {
     if apparmor_profile_loaded() {
         v.push(Case::new("proc_apparmor_profile", apparmor_profile));
     }
+    // Only with SELinux on (the guest booted with --selinux).
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        v.push(Case::new("proc_selinux_label", selinux_label));
+        v.push(Case::new("proc_selinux_mount_label", selinux_mount_label));
+    }
     // Real-time policies need a real-time budget: with RT group scheduling (this host's
     // v1 cpu controller) a new cgroup has none, for any runtime. The v2 guest has it off.
     if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
@@ -66,6 +71,38 @@ fn scheduler_policies(cx: &mut Ctx) -> CaseResult {
             "{sched}: nice, rt_priority and policy: {out} (wanted {want})"
         );
     }
+    Ok(())
+}
+
+const SE_PROCESS: &str = "system_u:system_r:unconfined_t:s0";
+const SE_FILE: &str = "system_u:object_r:tmp_t:s0";
+
+/// process.selinuxLabel: the process runs with the label.
+fn selinux_label(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["process"]["selinuxLabel"] = json!(SE_PROCESS);
+    let out = run_script(cx, cfg, "echo label=$(cat /proc/self/attr/current)")?;
+    ensure!(
+        field(&out, "label").map(|l| l.trim_end_matches('\0')) == Some(SE_PROCESS),
+        "not running with {SE_PROCESS}: {out}"
+    );
+    Ok(())
+}
+
+/// linux.mountLabel: a tmpfs of the bundle is mounted with that context.
+fn selinux_mount_label(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["linux"]["mountLabel"] = json!(SE_FILE);
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "destination": "/lbl", "type": "tmpfs", "source": "tmpfs" }));
+    let out = run_script(cx, cfg, "grep ' /lbl ' /proc/self/mountinfo")?;
+    ensure!(
+        out.contains(&format!("context={SE_FILE}"))
+            || out.contains(&format!("context=\"{SE_FILE}\"")),
+        "the tmpfs has no context={SE_FILE}: {out}"
+    );
     Ok(())
 }
 
