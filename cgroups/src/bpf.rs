@@ -7,7 +7,7 @@
 //! rules from the last to the first (the last matching rule decides, as the rules written
 //! in order to v1's files do); no rule matching means deny.
 
-use crate::{Error, Result};
+use crate::{DeviceRule, Error, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -22,6 +22,18 @@ pub struct Rule {
     pub minor: Option<i64>,
     /// Some of "rwm".
     pub access: String,
+}
+
+impl Rule {
+    pub fn new(allow: bool, d: DeviceRule) -> Self {
+        Rule {
+            allow,
+            typ: d.typ,
+            major: d.major,
+            minor: d.minor,
+            access: d.access,
+        }
+    }
 }
 
 /// `struct bpf_insn`: the register pair is one byte, destination in the low nibble.

@@ -200,6 +200,21 @@ pub struct DeviceRule {
     pub access: String,
 }
 
+impl DeviceRule {
+    /// A rule of `linux.resources.devices` (its `allow` aside): an absent type is every
+    /// device, an absent access is `rwm`.
+    pub fn from_spec(d: &oci_spec::runtime::LinuxDeviceCgroup) -> Self {
+        DeviceRule {
+            typ: d
+                .typ()
+                .map_or('a', |t| t.as_str().chars().next().unwrap_or('a')),
+            major: d.major(),
+            minor: d.minor(),
+            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+        }
+    }
+}
+
 fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
     loop {
         match std::fs::remove_dir(path) {

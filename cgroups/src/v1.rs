@@ -162,14 +162,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
 fn devices(dir: &Path, rules: &[LinuxDeviceCgroup], extra: &[DeviceRule]) -> Result<()> {
     write(dir, "devices.deny", "a", "linux.resources.devices")?;
     for (i, d) in rules.iter().enumerate() {
-        let rule = DeviceRule {
-            typ: d
-                .typ()
-                .map_or('a', |t| t.as_str().chars().next().unwrap_or('a')),
-            major: d.major(),
-            minor: d.minor(),
-            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
-        };
+        let rule = DeviceRule::from_spec(d);
         let file = if d.allow() {
             "devices.allow"
         } else {

@@ -78,27 +78,11 @@ fn max_or(v: i64) -> String {
 pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()> {
     let dir = &cg.dirs[0].path;
     // The device filter first: the limits below cannot fail in a way that matters less.
-    let mut rules: Vec<bpf::Rule> = r
-        .devices()
-        .iter()
-        .flatten()
-        .map(|d| bpf::Rule {
-            allow: d.allow(),
-            typ: d
-                .typ()
-                .map_or('a', |t| t.as_str().chars().next().unwrap_or('a')),
-            major: d.major(),
-            minor: d.minor(),
-            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
-        })
+    let spec = r.devices().iter().flatten();
+    let mut rules: Vec<bpf::Rule> = spec
+        .map(|d| bpf::Rule::new(d.allow(), DeviceRule::from_spec(d)))
         .collect();
-    rules.extend(extra.iter().map(|e| bpf::Rule {
-        allow: true,
-        typ: e.typ,
-        major: e.major,
-        minor: e.minor,
-        access: e.access.clone(),
-    }));
+    rules.extend(extra.iter().map(|e| bpf::Rule::new(true, e.clone())));
     bpf::attach(dir, &rules)?;
     let f = "linux.resources";
     if let Some(m) = r.memory() {

@@ -117,7 +117,8 @@ fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()
             .map_err(|e| Error::sys("open", e))
     };
     let mut fd = open()?;
-    if let Err(e) = check_existing(&fd, node) {
+    let mut st = check_existing(&fd, node);
+    if let Err(e) = st {
         if !replace {
             return Err(e);
         }
@@ -129,10 +130,17 @@ fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()
         .map_err(|e| Error::sys("remove what the image has there", e))?;
         mknod().map_err(|e| Error::sys("mknod", e))?;
         fd = open()?;
-        check_existing(&fd, node)?;
+        st = check_existing(&fd, node);
     }
-    // Owner and mode through the fd, so a name swapped after mknod is not what changes.
-    chown_empty_path(&fd, node)?;
+    let st = st?;
+    // Owner and mode through the fd, so a name swapped after mknod is not what changes;
+    // only when they differ (a node mknod just made is root's, with the mode asked for).
+    if st.st_uid != node.uid || st.st_gid != node.gid {
+        chown_empty_path(&fd, node)?;
+    }
+    if st.st_mode & 0o7777 == node.mode {
+        return Ok(());
+    }
     let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
     nix::sys::stat::fchmodat(
         None,
@@ -161,7 +169,8 @@ fn chown_empty_path(fd: &OwnedFd, node: &Node) -> Result<()> {
 }
 
 /// A file already there must be the device asked for (the spec requires an error).
-fn check_existing(fd: &OwnedFd, node: &Node) -> Result<()> {
+/// Returns the node's stat, for the owner and mode already there.
+fn check_existing(fd: &OwnedFd, node: &Node) -> Result<nix::sys::stat::FileStat> {
     let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| Error::sys("stat", e))?;
     let kind = st.st_mode & libc::S_IFMT;
     if kind != node.kind.bits() || (node.kind != SFlag::S_IFIFO && st.st_rdev != node.rdev()) {
@@ -172,7 +181,7 @@ fn check_existing(fd: &OwnedFd, node: &Node) -> Result<()> {
             libc::minor(st.st_rdev)
         )));
     }
-    Ok(())
+    Ok(st)
 }
 
 fn bind_host_node(root: &InRoot, node: &Node) -> Result<()> {

@@ -18,6 +18,15 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// How `m` is idmapped, if it is: mappings on the mount imply `idmap`.
 pub fn kind(m: &Mount) -> Option<Idmap> {
+    // Most mounts name neither option: skip the parse (create runs this for every mount).
+    let named = m
+        .options()
+        .iter()
+        .flatten()
+        .any(|o| o == "idmap" || o == "ridmap");
+    if !named {
+        return (m.uid_mappings().is_some() || m.gid_mappings().is_some()).then_some(Idmap::Top);
+    }
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     opts.idmap.or_else(|| {
         (m.uid_mappings().is_some() || m.gid_mappings().is_some()).then_some(Idmap::Top)

@@ -37,7 +37,8 @@ pub fn is_bind(m: &Mount) -> bool {
 }
 
 pub fn is_bind_of_dev(m: &Mount) -> bool {
-    is_bind(m) && m.destination() == Path::new("/dev")
+    // The cheap test first: parsing options allocates.
+    m.destination() == Path::new("/dev") && is_bind(m)
 }
 
 /// What one mount needs besides its entry.
