@@ -229,6 +229,11 @@ impl Ctx {
 
     /// Polls `state` until the status is `want` (at most 10 s).
     pub fn wait_status(&mut self, id: &str, want: &str) -> Result<(), String> {
+        self.wait_status_for(id, want, Duration::from_secs(10))
+    }
+
+    /// `wait_status` with a deadline of `limit` (slow work in an emulated guest).
+    pub fn wait_status_for(&mut self, id: &str, want: &str, limit: Duration) -> Result<(), String> {
         let start = Instant::now();
         loop {
             // A container that a background `run` is still creating may not exist yet.
@@ -236,7 +241,7 @@ impl Ctx {
             if got.as_deref() == Ok(want) {
                 return Ok(());
             }
-            if start.elapsed() > Duration::from_secs(10) {
+            if start.elapsed() > limit {
                 return Err(format!("{id}: status stayed {got:?}, wanted {want:?}"));
             }
             std::thread::sleep(Duration::from_millis(20));
