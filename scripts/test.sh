@@ -16,6 +16,11 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace
 cargo test --workspace
+# The size budget of the release binary (stripped, static): 3 MiB.
+cargo build --release -p corral
+size=$(stat -c %s "$BIN_DIR"/release/corral)
+echo "corral release binary: $size bytes (budget $((3 * 1024 * 1024)))"
+(( size <= 3 * 1024 * 1024 )) || { echo "corral's release binary is over 3 MiB" >&2; exit 1; }
 echo "=== conformance: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="

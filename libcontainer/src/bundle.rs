@@ -173,6 +173,24 @@ mod tests {
         assert_eq!(s.flags().as_ref().map(Vec::len), Some(3));
     }
 
+    /// oci-spec checks `execCPUAffinity` with a regex; corral links `regex-lite` in place
+    /// of `regex` (vendor/regex): the check must still take CPU lists and refuse the rest.
+    #[test]
+    fn exec_cpu_affinity_syntax_is_still_checked() {
+        let parse = |s: &str| {
+            serde_json::from_value::<oci_spec::runtime::ExecCPUAffinity>(
+                json!({ "initial": s, "final": "0" }),
+            )
+        };
+        for good in ["0", "0-3", "0-3,5,7-9", "12"] {
+            assert!(parse(good).is_ok(), "{good} refused");
+        }
+        for bad in ["", "x", "0-", "1,,2", "0-3,a", "٣"] {
+            let e = parse(bad).expect_err(bad).to_string();
+            assert!(e.contains("execCPUAffinity"), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn no_capabilities_no_warnings() {
         let mut v = json!({ "process": { "args": ["true"] } });
