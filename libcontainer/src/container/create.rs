@@ -165,6 +165,11 @@ fn create_in(
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
             cgroup: cgroup.cloned(),
+            resources: bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().clone()),
         };
         dir.save(&saved)
     };
