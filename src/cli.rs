@@ -131,6 +131,9 @@ pub enum Command {
     /// Run a process in a container (not supported yet)
     Exec(Unsupported),
     /// List the processes of a container: a ps(1) table of them, or their pids as JSON
+    ///
+    /// The table is ps(1)'s output (ps -ef, or ps with PS_ARGS, given after the id)
+    /// with its header and the rows of the container's processes.
     Ps {
         /// Output format: table (ps's own, filtered to the container) or json (pids)
         #[arg(short, long, value_enum, default_value = "table")]
@@ -149,6 +152,10 @@ pub enum Command {
     /// Thaw a paused container
     Resume { id: String },
     /// Print a container's statistics, and its OOM events, as JSON lines
+    ///
+    /// With --stats: one {"type":"stats","id":ID,"data":{…}} object (runc's fields).
+    /// Without: such an object at once and every --interval, and {"type":"oom","id":ID}
+    /// each time the container's cgroup runs out of memory, until the container stops.
     Events {
         /// Print the statistics once and exit
         #[arg(long)]
@@ -159,6 +166,12 @@ pub enum Command {
         id: String,
     },
     /// Change a running container's resource limits
+    ///
+    /// The change is a linux.resources JSON object (--resources FILE, or - for standard
+    /// input, as containerd's shim sends it) or the flags; what is left out stays as it
+    /// is, and so does a 0 where runc reads 0 as "unchanged" (memory, cpu shares, quota
+    /// and period, pids and blkio weight). Device rules are not changed. The result is
+    /// checked like create's limits and recorded in the container's state.
     Update(Box<UpdateArgs>),
 }
 
