@@ -216,3 +216,28 @@ fn hugetlb(d: &Path) -> BTreeMap<String, Hugetlb> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blkio_lines() {
+        let dir = std::env::temp_dir().join(format!("corral-blkio-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("blkio.throttle.io_service_bytes_recursive");
+        std::fs::write(&f, "8:0 Read 4096\n8:0 Write 512\nTotal 4608\n").unwrap();
+        std::fs::write(
+            dir.join("blkio.throttle.io_serviced_recursive"),
+            "8:0 Read 1\n",
+        )
+        .unwrap();
+        let b = blkio(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(b.io_service_bytes_recursive.len(), 2);
+        assert_eq!(b.io_service_bytes_recursive[1].op, "Write");
+        assert_eq!(b.io_service_bytes_recursive[1].value, 512);
+        assert_eq!(b.io_serviced_recursive[0].value, 1);
+        assert!(b.sectors_recursive.is_empty());
+    }
+}
