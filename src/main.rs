@@ -169,8 +169,8 @@ fn update(root: &Path, a: &UpdateArgs, warn: &dyn Fn(&str)) -> Result<()> {
             return Ok(container::update(root, &a.id, &flags, change, warn)?);
         }
     };
-    let change: serde_json::Value =
-        serde_json::from_str(&change).with_context(|| format!("{}: not JSON", source.display()))?;
+    let change: serde_json::Value = serde_json::from_slice(change.as_bytes())
+        .with_context(|| format!("{}: not JSON", source.display()))?;
     Ok(container::update(root, &a.id, &source, change, warn)?)
 }
 

@@ -47,11 +47,27 @@ fn filter_rows(text: &str, pids: &[i32]) -> Result<String> {
     Ok(out)
 }
 
+/// `number` (digits, maybe a fraction: `1.5`) times `scale`, truncated; integers only
+/// (no float parsing code in the binary for two flags).
+fn scaled(number: &str, scale: u128) -> Option<u128> {
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 18 {
+        return None;
+    }
+    let whole = int.parse::<u128>().ok()?.checked_mul(scale)?;
+    let part = match frac {
+        "" => 0,
+        f => f.parse::<u128>().ok()? * scale / 10u128.pow(f.len() as u32),
+    };
+    whole.checked_add(part)
+}
+
 /// Go's duration syntax, as runc's `--interval` takes it: `5s`, `1.5s`, `1m30s`, `250ms`.
 pub fn duration(text: &str) -> Result<Duration> {
     let bad = || format!("--interval {text:?}: not a duration such as 5s, 500ms or 1m30s");
     let mut rest = text.trim();
-    let mut total = 0f64;
+    let mut nanos = 0u128;
     if rest.is_empty() {
         bail!(bad());
     }
@@ -59,27 +75,28 @@ pub fn duration(text: &str) -> Result<Duration> {
         let n = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .with_context(bad)?;
-        let value: f64 = rest[..n].parse().ok().with_context(bad)?;
+        let number = &rest[..n];
         rest = &rest[n..];
         let u = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let scale = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let scale: u128 = match &rest[..u] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => bail!(bad()),
         };
-        total += value * scale;
+        nanos += scaled(number, scale).with_context(bad)?;
         rest = &rest[u..];
     }
-    if total <= 0.0 {
+    if nanos == 0 {
         bail!("--interval {text:?}: must be more than 0");
     }
-    Ok(Duration::from_secs_f64(total))
+    let nanos = u64::try_from(nanos).ok().with_context(bad)?;
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// A memory size as runc reads it: bytes, or a number with k, m, g, t or p (powers of
@@ -93,7 +110,6 @@ pub fn size(flag: &str, text: &str) -> Result<i64> {
     let n = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
-    let value: f64 = t[..n].parse().ok().with_context(bad)?;
     let unit = t[n..].trim_start().to_ascii_lowercase();
     let unit = unit.strip_suffix('b').unwrap_or(&unit);
     let unit = unit.strip_suffix('i').unwrap_or(unit);
@@ -106,7 +122,8 @@ pub fn size(flag: &str, text: &str) -> Result<i64> {
         "p" => 5,
         _ => bail!(bad()),
     };
-    Ok((value * 1024f64.powi(power)) as i64)
+    let bytes = scaled(&t[..n], 1u128 << (10 * power)).with_context(bad)?;
+    i64::try_from(bytes).ok().with_context(bad)
 }
 
 /// The flags of `update` as a `linux.resources` change (only what was given).

@@ -40,9 +40,10 @@ pub struct Saved {
     /// The container's cgroup (absent in rootless mode), removed by `delete`.
     #[serde(default)]
     pub cgroup: Option<corral_cgroups::Cgroup>,
-    /// `linux.resources` as `create` wrote them, with every `update` since applied.
+    /// `linux.resources` as config.json gave them, with every `update` since merged in
+    /// (JSON: typed only when used, which keeps the state code small).
     #[serde(default)]
-    pub resources: Option<oci_spec::runtime::LinuxResources>,
+    pub resources: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -165,11 +165,7 @@ fn create_in(
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
             cgroup: cgroup.cloned(),
-            resources: bundle
-                .spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.resources().clone()),
+            resources: bundle.resources.clone(),
         };
         dir.save(&saved)
     };

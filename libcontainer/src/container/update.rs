@@ -53,12 +53,14 @@ pub fn update(
     };
     let cg = super::pause::cgroup(&saved, "update")?.clone();
     let change = clean(change, source, warn)?;
-    let old = serde_json::to_value(saved.resources.clone().unwrap_or_default())
-        .expect("resources serialise");
+    let old = saved
+        .resources
+        .take()
+        .unwrap_or_else(|| Value::Object(Map::new()));
     let merged = merged(old, &change);
     let resources: LinuxResources = parse(&merged, source)?;
     cg.update(&resources)?;
-    saved.resources = Some(resources);
+    saved.resources = Some(merged);
     dir.save(&saved)
 }
 
