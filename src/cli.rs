@@ -130,16 +130,112 @@ pub enum Command {
     Features,
     /// Run a process in a container (not supported yet)
     Exec(Unsupported),
-    /// List the processes of a container (not supported yet)
-    Ps(Unsupported),
-    /// Freeze every process of a container (not supported yet)
-    Pause(Unsupported),
-    /// Thaw a paused container (not supported yet)
-    Resume(Unsupported),
-    /// Print a container's events and statistics (not supported yet)
-    Events(Unsupported),
-    /// Change a container's resource limits (not supported yet)
-    Update(Unsupported),
+    /// List the processes of a container: a ps(1) table of them, or their pids as JSON
+    ///
+    /// The table is ps(1)'s output (ps -ef, or ps with PS_ARGS, given after the id)
+    /// with its header and the rows of the container's processes.
+    Ps {
+        /// Output format: table (ps's own, filtered to the container) or json (pids)
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: ListFormat,
+        id: String,
+        /// Options for ps(1) in table format (default -ef); they go after the id
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PS_ARGS"
+        )]
+        ps_args: Vec<String>,
+    },
+    /// Freeze every process of a running container (its cgroup)
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Print a container's statistics, and its OOM events, as JSON lines
+    ///
+    /// With --stats: one {"type":"stats","id":ID,"data":{…}} object (runc's fields).
+    /// Without: such an object at once and every --interval, and {"type":"oom","id":ID}
+    /// each time the container's cgroup runs out of memory, until the container stops.
+    Events {
+        /// Print the statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Time between two statistics (Go syntax: 5s, 500ms, 1m30s)
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        interval: String,
+        id: String,
+    },
+    /// Change a running container's resource limits
+    ///
+    /// The change is a linux.resources JSON object (--resources FILE, or - for standard
+    /// input, as containerd's shim sends it) or the flags; what is left out stays as it
+    /// is, and so does a 0 where runc reads 0 as "unchanged" (memory, cpu shares, quota
+    /// and period, pids and blkio weight). Device rules are not changed. The result is
+    /// checked like create's limits and recorded in the container's state.
+    Update(Box<UpdateArgs>),
+}
+
+/// `update`: a `linux.resources` JSON object (`-r`), or flags; unchanged values can be
+/// left out. Memory sizes take a unit: 512m, 1g (powers of 1024), or -1 for unlimited.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// File with the resources to change (linux.resources JSON), or - for standard input
+    #[arg(short, long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes (512m, 1g; -1: unlimited)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory + swap limit in bytes (-1: unlimited swap)
+    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory reservation (soft limit) in bytes
+    #[arg(
+        long = "memory-reservation",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub memory_reservation: Option<String>,
+    /// Kernel memory limit: ignored with a warning, as runc does
+    #[arg(
+        long = "kernel-memory",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory: Option<String>,
+    /// CPU CFS quota in µs per period (-1: unlimited)
+    #[arg(long = "cpu-quota", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in µs
+    #[arg(long = "cpu-period", value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS burst in µs
+    #[arg(long = "cpu-burst", value_name = "US")]
+    pub cpu_burst: Option<u64>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share", value_name = "N")]
+    pub cpu_share: Option<u64>,
+    /// SCHED_IDLE for the cgroup: 1 or 0
+    #[arg(long = "cpu-idle", value_name = "0|1")]
+    pub cpu_idle: Option<i64>,
+    /// CPU realtime period in µs (not supported by corral yet)
+    #[arg(long = "cpu-rt-period", value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in µs (not supported by corral yet)
+    #[arg(long = "cpu-rt-runtime", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to run on (0-3,5)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (0-1)
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids (-1: unlimited)
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight, 10 to 1000
+    #[arg(long = "blkio-weight", value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    pub id: String,
 }
 
 /// A command a later version of corral implements; refused with an error today.

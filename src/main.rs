@@ -2,10 +2,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use corral_cli::cli::{Cli, Command, CreateArgs, ListFormat};
+use corral_cli::cli::{Cli, Command, CreateArgs, ListFormat, UpdateArgs};
 use corral_cli::log::Logger;
+use corral_cli::ops;
 use libcontainer::container::{self, CreateOptions};
 use libcontainer::Error;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 fn default_root() -> PathBuf {
@@ -116,6 +118,62 @@ fn spec(bundle: &Path, rootless: bool) -> Result<()> {
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Result<()> {
+    // ps(1)'s options after "--" too, as `corral ps ID -- -o pid,args` reads best.
+    let ps_args = ps_args.strip_prefix(&["--".to_string()]).unwrap_or(ps_args);
+    if format == ListFormat::Json && !ps_args.is_empty() {
+        bail!("ps options {ps_args:?} apply to the table format only (not with -f json)");
+    }
+    let pids = container::pids(root, id)?;
+    match format {
+        ListFormat::Json => println!("{}", serde_json::Value::from(pids)),
+        ListFormat::Table => print!("{}", ops::ps_table(ps_args, &pids)?),
+    }
+    Ok(())
+}
+
+fn events(root: &Path, id: &str, stats: bool, interval: &str) -> Result<()> {
+    let interval = ops::duration(interval)?;
+    let line = |e: &container::Event| serde_json::to_string(e).expect("events serialise");
+    if stats {
+        println!("{}", line(&container::stats(root, id)?));
+        return Ok(());
+    }
+    // A reader that went away (a closed pipe) ends the stream quietly.
+    let mut out = std::io::stdout();
+    Ok(container::events(root, id, interval, &mut |e| {
+        writeln!(out, "{}", line(e)).is_ok()
+    })?)
+}
+
+fn update(root: &Path, a: &UpdateArgs, warn: &dyn Fn(&str)) -> Result<()> {
+    let (source, change) = match &a.resources {
+        Some(_) if ops::has_flags(a) => {
+            bail!("update: give the resources with --resources or with flags, not both")
+        }
+        Some(p) if p == Path::new("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the resources from standard input")?;
+            (PathBuf::from("<stdin>"), text)
+        }
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the resources from {}", p.display()))?;
+            (p.clone(), text)
+        }
+        None => {
+            let change = ops::update_change(a)?;
+            let flags = PathBuf::from("update flags");
+            return Ok(container::update(root, &a.id, &flags, change, warn)?);
+        }
+    };
+    let change: serde_json::Value = serde_json::from_slice(change.as_bytes())
+        .with_context(|| format!("{}: not JSON", source.display()))?;
+    Ok(container::update(root, &a.id, &source, change, warn)?)
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     if cli.systemd_cgroup {
@@ -157,11 +215,19 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
         Command::Features => print_json(&libcontainer::features::features()),
         Command::Exec(_) => bail!(Error::UnsupportedOption("exec".into())),
-        Command::Ps(_) => bail!(Error::UnsupportedOption("ps".into())),
-        Command::Pause(_) => bail!(Error::UnsupportedOption("pause".into())),
-        Command::Resume(_) => bail!(Error::UnsupportedOption("resume".into())),
-        Command::Events(_) => bail!(Error::UnsupportedOption("events".into())),
-        Command::Update(_) => bail!(Error::UnsupportedOption("update".into())),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&root, id, *format, ps_args)?,
+        Command::Pause { id } => container::pause(&root, id)?,
+        Command::Resume { id } => container::resume(&root, id)?,
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => events(&root, id, *stats, interval)?,
+        Command::Update(a) => update(&root, a, &warn)?,
     }
     Ok(0)
 }

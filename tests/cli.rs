@@ -38,8 +38,6 @@ fn later_features_are_refused_not_ignored() {
     for args in [
         &["--root", r, "--systemd-cgroup", "list"][..],
         &["--root", r, "exec", "id", "true"],
-        &["--root", r, "pause", "id"],
-        &["--root", r, "update", "--resources", "-", "id"],
     ] {
         let o = corral(args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
@@ -68,6 +66,70 @@ fn unknown_container_fails_with_exit_1() {
     assert!(corral(&["--root", r, "delete", "--force", "nope"])
         .status
         .success());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn cgroup_commands_on_an_unknown_container_fail() {
+    let root = tmp("cgops");
+    let r = root.to_str().unwrap();
+    for args in [
+        &["pause", "nope"][..],
+        &["resume", "nope"],
+        &["events", "--stats", "nope"],
+        &["events", "nope"],
+        &["update", "--memory", "64m", "nope"],
+        &["ps", "nope"],
+        &["ps", "-f", "json", "nope"],
+    ] {
+        let o = corral(&[&["--root", r][..], args].concat());
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains("container nope does not exist"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(std::fs::read_dir(&root).unwrap().next().is_none());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn cgroup_command_flags_are_checked() {
+    let root = tmp("cgflags");
+    let r = root.to_str().unwrap();
+    let bad_json = root.join("bad.json");
+    std::fs::write(&bad_json, "{ not json").unwrap();
+    let bad = bad_json.to_str().unwrap();
+    for (args, says) in [
+        (
+            &["events", "--interval", "5x", "c"][..],
+            "--interval \"5x\"",
+        ),
+        (&["events", "--interval", "0s", "c"], "more than 0"),
+        (&["update", "--memory", "12q", "c"], "--memory \"12q\""),
+        (&["update", "--memory-swap", "lots", "c"], "--memory-swap"),
+        (&["update", "-r", "-", "--memory", "1m", "c"], "not both"),
+        (
+            &["update", "-r", "/nonexistent/r.json", "c"],
+            "/nonexistent/r.json",
+        ),
+        (&["update", "-r", bad, "c"], "bad.json: not JSON"),
+        (&["ps", "-f", "json", "c", "-o", "pid"], "table format only"),
+    ] {
+        let o = corral(&[&["--root", r][..], args].concat());
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    // clap's own refusals: exit 2.
+    for args in [
+        &["ps", "-f", "xml", "c"][..],
+        &["update", "--pids-limit", "many", "c"],
+        &["pause"],
+    ] {
+        let o = corral(&[&["--root", r][..], args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
     std::fs::remove_dir_all(root).unwrap();
 }
 

@@ -13,7 +13,10 @@
 
 pub mod bpf;
 pub mod check;
+pub mod freezer;
 pub mod layout;
+pub mod stats;
+mod update;
 pub mod v1;
 pub mod v2;
 
@@ -162,8 +165,9 @@ impl Cgroup {
     /// no error.
     pub fn destroy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        if self.version == Version::V2 {
-            v2::kill(self);
+        match self.version {
+            Version::V2 => v2::kill(self),
+            Version::V1 => self.kill_frozen(),
         }
         loop {
             let left = self.pids();

@@ -52,24 +52,7 @@ fn num(v: i64) -> String {
 pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()> {
     if let Some(m) = r.memory() {
         let dir = need(cg, "memory", "memory")?;
-        // A fresh cgroup is unlimited, so the limit can go first and memory+swap (which
-        // must not be below it) after.
-        if let Some(l) = m.limit() {
-            write(
-                dir,
-                "memory.limit_in_bytes",
-                &num(l),
-                "linux.resources.memory.limit",
-            )?;
-        }
-        if let Some(s) = m.swap().filter(|s| *s != 0) {
-            write(
-                dir,
-                "memory.memsw.limit_in_bytes",
-                &num(s),
-                "linux.resources.memory.swap",
-            )?;
-        }
+        limit_and_swap(dir, m.limit(), m.swap().filter(|s| *s != 0))?;
         if let Some(r) = m.reservation() {
             write(
                 dir,
@@ -152,10 +135,48 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
         };
         write(dir, "pids.max", &v, "linux.resources.pids.limit")?;
     }
-    if let Some(dir) = cg.dir_of("devices") {
+    // `update` passes no rules at all: the device rules stay as `create` wrote them.
+    let rules = r.devices().is_some() || !extra.is_empty();
+    if let Some(dir) = cg.dir_of("devices").filter(|_| rules) {
         devices(dir, r.devices().as_deref().unwrap_or_default(), extra)?;
     }
     Ok(())
+}
+
+/// The memory limit and memory+swap, which the kernel keeps in order (memory+swap never
+/// below memory): when memory+swap grows (or becomes unlimited) it goes first, else the
+/// limit does. A fresh cgroup is unlimited, so `create` writes the limit first.
+fn limit_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<()> {
+    let write_limit = |l: i64| {
+        write(
+            dir,
+            "memory.limit_in_bytes",
+            &num(l),
+            "linux.resources.memory.limit",
+        )
+    };
+    let write_swap = |s: i64| {
+        write(
+            dir,
+            "memory.memsw.limit_in_bytes",
+            &num(s),
+            "linux.resources.memory.swap",
+        )
+    };
+    let Some(s) = swap else {
+        return limit.map_or(Ok(()), write_limit);
+    };
+    let now: i64 = std::fs::read_to_string(dir.join("memory.memsw.limit_in_bytes"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(i64::MAX);
+    if s == -1 || s > now {
+        write_swap(s)?;
+        limit.map_or(Ok(()), write_limit)
+    } else {
+        limit.map_or(Ok(()), write_limit)?;
+        write_swap(s)
+    }
 }
 
 /// Deny everything, then the rules in order, then the devices every container gets.

@@ -83,7 +83,10 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
         .map(|d| bpf::Rule::new(d.allow(), DeviceRule::from_spec(d)))
         .collect();
     rules.extend(extra.iter().map(|e| bpf::Rule::new(true, e.clone())));
-    bpf::attach(dir, &rules)?;
+    // `update` passes no rules at all: the filter `create` attached stays.
+    if r.devices().is_some() || !extra.is_empty() {
+        bpf::attach(dir, &rules)?;
+    }
     let f = "linux.resources";
     if let Some(m) = r.memory() {
         if let Some(l) = m.limit() {

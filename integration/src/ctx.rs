@@ -133,6 +133,26 @@ impl Ctx {
         Self::finish(self.command(&args))
     }
 
+    /// Runs the runtime with `--root ROOT ARGS`, `input` on its standard input.
+    pub fn rt_with_stdin(&mut self, args: &[&str], input: &str) -> Out {
+        let file = self.dir.join(format!("stdin{}", self.calls));
+        if let Err(e) = std::fs::write(&file, input) {
+            return Out {
+                code: -1,
+                stdout: String::new(),
+                stderr: format!("write {}: {e}", file.display()),
+            };
+        }
+        let args = self.with_root(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = self.command(&args);
+        match std::fs::File::open(&file) {
+            Ok(f) => cmd.0.stdin(f),
+            Err(_) => cmd.0.stdin(Stdio::null()),
+        };
+        Self::finish(cmd)
+    }
+
     /// Runs the runtime in directory `cwd` with exactly `args` (no `--root` added).
     pub fn rt_in(&mut self, cwd: &Path, args: &[&str]) -> Out {
         let mut cmd = self.command(args);

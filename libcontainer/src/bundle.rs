@@ -14,6 +14,8 @@ pub struct Bundle {
     pub rootfs: PathBuf,
     /// What was skipped rather than refused (unknown capabilities), for the caller to log.
     pub warnings: Vec<String>,
+    /// `linux.resources` as written in config.json, which the state records for `update`.
+    pub resources: Option<Value>,
 }
 
 /// serde's message for an unknown enum value gives a line and column, not the field;
@@ -39,6 +41,7 @@ impl Bundle {
         })?;
         let warnings = skip_unknown_capabilities(&mut raw, last_cap());
         spec_scheduler_flags(&mut raw);
+        let resources = raw.pointer("/linux/resources").cloned();
         let spec: Spec = serde_json::from_value(raw).map_err(|err| {
             named_parse_error(&data, &config_path).unwrap_or(Error::ConfigParse {
                 path: config_path.clone(),
@@ -52,6 +55,7 @@ impl Bundle {
             spec,
             rootfs,
             warnings,
+            resources,
         })
     }
 }

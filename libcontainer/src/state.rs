@@ -8,7 +8,7 @@
 //! Every command holds an exclusive `flock` on the directory while it works, so two
 //! invocations on one id are serialised. The status is never stored: it is derived
 //! from the kernel each time (is the pid alive with the same start time, not a zombie,
-//! and does the fifo still exist), so a recycled pid or a crashed corral cannot make
+//! does the fifo still exist, is the cgroup frozen), so a recycled pid or a crashed corral cannot make
 //! `state` lie.
 
 use crate::{id, Error, Result};
@@ -40,6 +40,10 @@ pub struct Saved {
     /// The container's cgroup (absent in rootless mode), removed by `delete`.
     #[serde(default)]
     pub cgroup: Option<corral_cgroups::Cgroup>,
+    /// `linux.resources` as config.json gave them, with every `update` since merged in
+    /// (JSON: typed only when used, which keeps the state code small).
+    #[serde(default)]
+    pub resources: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Running, but its cgroup is frozen (`pause`).
+    Paused,
     Stopped,
 }
 
@@ -56,6 +62,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -187,6 +194,8 @@ impl StateDir {
         }
         if self.fifo_path().exists() {
             Status::Created
+        } else if saved.cgroup.as_ref().is_some_and(|c| c.frozen()) {
+            Status::Paused
         } else {
             Status::Running
         }

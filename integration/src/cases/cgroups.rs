@@ -25,7 +25,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// A config with a cgroup namespace, the cgroup mount, `resources` and cgroupsPath.
-fn cg_config(cx: &mut Ctx, what: &str, resources: Value) -> (Value, String) {
+pub(super) fn cg_config(cx: &mut Ctx, what: &str, resources: Value) -> (Value, String) {
     let name = cx.cgroup_name(what);
     let mut cfg = config(&["true"]);
     cfg["linux"]["cgroupsPath"] = json!(name);
@@ -42,12 +42,12 @@ fn cg_config(cx: &mut Ctx, what: &str, resources: Value) -> (Value, String) {
 }
 
 /// `V=` for the script: where each controller's files are inside the container.
-const DIRS: &str = "if [ -e /sys/fs/cgroup/cgroup.controllers ]; then V=2; \
+pub(super) const DIRS: &str = "if [ -e /sys/fs/cgroup/cgroup.controllers ]; then V=2; \
     M=/sys/fs/cgroup; C=/sys/fs/cgroup; P=/sys/fs/cgroup; S=/sys/fs/cgroup; \
     else V=1; M=/sys/fs/cgroup/memory; C=/sys/fs/cgroup/cpu; P=/sys/fs/cgroup/pids; \
     S=/sys/fs/cgroup/cpuset; fi; echo v=$V; ";
 
-fn read(path: &std::path::Path) -> String {
+pub(super) fn read(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .trim()

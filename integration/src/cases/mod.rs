@@ -1,5 +1,7 @@
 //! The cases, by theme.
 
+mod cgroup_ops;
+mod cgroup_update;
 mod cgroups;
 mod errors;
 mod escapes;
@@ -46,6 +48,8 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
+    v.extend(cgroup_ops::cases());
+    v.extend(cgroup_update::cases());
     v
 }
 

@@ -165,6 +165,7 @@ fn create_in(
                 .collect(),
             own_pid_ns: spawned.own_pid_ns,
             cgroup: cgroup.cloned(),
+            resources: bundle.resources.clone(),
         };
         dir.save(&saved)
     };

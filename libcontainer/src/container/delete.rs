@@ -14,7 +14,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref());
-    if status == Status::Running && !force {
+    if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(Error::BadStatus {
             id: id.to_string(),
             status: status.as_str(),
@@ -49,6 +49,11 @@ fn kill_and_wait(saved: &Saved) -> Result<()> {
     for pid in super::kill::container_pids(saved) {
         // SAFETY: kill takes plain integers.
         unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    // A paused container: thawed after the SIGKILLs, so that no process runs again
+    // before it dies (and on kernels where a frozen task cannot die, so that it can).
+    if let Some(cg) = saved.cgroup.as_ref().filter(|c| c.frozen()) {
+        cg.thaw()?;
     }
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(10_000u16)) {

@@ -10,7 +10,8 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref());
     let saved = match (status, saved) {
-        (Status::Created | Status::Running, Some(s)) => s,
+        // A paused container's processes get the signal when thawed; SIGKILL at once.
+        (Status::Created | Status::Running | Status::Paused, Some(s)) => s,
         _ => {
             return Err(Error::BadStatus {
                 id: id.to_string(),
@@ -26,6 +27,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     };
     for pid in pids {
         send(pid, signal)?;
+    }
+    // A frozen task does not die of SIGKILL until it is thawed (v1): thaw a paused
+    // container after the signal, as runc does. Other signals wait for `resume`.
+    if signal == libc::SIGKILL {
+        if let Some(cg) = saved.cgroup.as_ref().filter(|c| c.frozen()) {
+            cg.thaw()?;
+        }
     }
     Ok(())
 }

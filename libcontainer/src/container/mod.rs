@@ -3,10 +3,14 @@
 mod cgroup;
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod start;
+mod update;
 
 use create::create_locked;
 use start::release;
@@ -14,8 +18,12 @@ mod state;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use events::{events, stats, Event};
 pub use kill::kill;
 pub use list::{list, Summary};
+pub use pause::{pause, resume};
+pub use ps::pids;
 pub use run::run;
 pub use start::start;
 pub use state::state;
+pub use update::update;

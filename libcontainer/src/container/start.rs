@@ -13,7 +13,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let status = dir.status(saved.as_ref());
     let msg = match status {
         Status::Created => return release(&dir),
-        Status::Running => "cannot start a container that is already running",
+        Status::Running | Status::Paused => "cannot start a container that is already running",
         Status::Stopped => "cannot start a container that has stopped",
         Status::Creating => "cannot start a container that is still being created",
     };
