@@ -115,7 +115,42 @@ fn skip_unknown_capabilities(raw: &mut Value, last_cap: u8) -> Vec<String> {
             false
         });
     }
+    skip_unraisable_ambient(caps, &mut warnings);
     warnings
+}
+
+/// The kernel raises an ambient capability only if it is both permitted and inheritable
+/// (capabilities(7)); `runc spec` writes ambient capabilities with no inheritable set, and
+/// runc warns and goes on. So does corral: such names are left out of the ambient set.
+fn skip_unraisable_ambient(caps: &mut Value, warnings: &mut Vec<String>) {
+    let numbers = |set: &str| -> Vec<u8> {
+        caps.get(set)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(cap_number)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (permitted, inheritable) = (numbers("permitted"), numbers("inheritable"));
+    let Some(Value::Array(ambient)) = caps.get_mut("ambient") else {
+        return;
+    };
+    ambient.retain(|n| {
+        let Some((name, number)) = n.as_str().and_then(|s| Some((s, cap_number(s)?))) else {
+            return true;
+        };
+        if permitted.contains(&number) && inheritable.contains(&number) {
+            return true;
+        }
+        warnings.push(format!(
+            "process.capabilities.ambient: {name:?} is not both permitted and inheritable, \
+             so the kernel cannot raise it: skipped"
+        ));
+        false
+    });
 }
 
 /// oci-spec 0.10 spells two scheduler flags its own way (`SCHED_RESET_ON_FORK`,
@@ -193,6 +228,19 @@ mod tests {
             let e = parse(bad).expect_err(bad).to_string();
             assert!(e.contains("execCPUAffinity"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn ambient_capabilities_that_cannot_be_raised_are_skipped() {
+        let mut v = json!({ "process": { "capabilities": {
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "inheritable": ["KILL"],
+            "ambient": ["CAP_KILL", "CAP_CHOWN"],
+        }}});
+        let w = skip_unknown_capabilities(&mut v, 40);
+        assert_eq!(v["process"]["capabilities"]["ambient"], json!(["CAP_KILL"]));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("CAP_CHOWN"), "{w:?}");
     }
 
     #[test]

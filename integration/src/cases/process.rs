@@ -12,6 +12,7 @@ pub fn cases() -> Vec<Case> {
     let mut v = vec![
         Case::new("proc_unknown_capability_skipped", unknown_capability),
         Case::new("proc_capability_sets_non_root", capability_sets),
+        Case::new("proc_ambient_without_inheritable", ambient_without_inheritable),
         Case::new("proc_sysctl_ipc_and_net", sysctl_ipc_net),
         Case::new("proc_sysctl_refused", sysctl_refused),
         // runc 1.1.5 (runtime-spec 1.0.2) ignores linux.personality.
@@ -203,6 +204,30 @@ fn capability_sets(cx: &mut Ctx) -> CaseResult {
     // CAP_CHOWN is bit 0, CAP_NET_BIND_SERVICE bit 10.
     for f in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         ensure!(field(&out, f) == Some("0000000000000401"), "{f}: {out}");
+    }
+    Ok(())
+}
+
+/// `runc spec` writes ambient capabilities and no inheritable set: the kernel cannot raise
+/// them, and the runtime warns and runs the container (runc's behaviour).
+fn ambient_without_inheritable(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    cfg["process"]["capabilities"] = json!({
+        "bounding": caps, "effective": caps, "permitted": caps, "ambient": caps
+    });
+    let out = run_script(
+        cx,
+        cfg,
+        "grep -E '^Cap(Inh|Eff|Amb)' /proc/self/status | tr -d '\\t' | tr ':' '='",
+    )?;
+    // CAP_KILL 5, CAP_NET_BIND_SERVICE 10, CAP_AUDIT_WRITE 29.
+    for (f, want) in [
+        ("CapInh", "0000000000000000"),
+        ("CapEff", "0000000020000420"),
+        ("CapAmb", "0000000000000000"),
+    ] {
+        ensure!(field(&out, f) == Some(want), "{f}: {out}");
     }
     Ok(())
 }
