@@ -47,7 +47,7 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         let euid = nix::unistd::geteuid().as_raw();
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
-    let seccomp = compile_seccomp(&bundle, opts)?;
+    let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
     let cgroup = super::cgroup::resolve(&bundle.spec, opts.id, opts.rootless)?;
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
@@ -65,9 +65,9 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
 
 /// Builds the seccomp filter in the runtime, before anything is created: libseccomp
 /// allocates, and the init, which inherits the result, then only has to load it.
-fn compile_seccomp(
+pub(super) fn compile_seccomp(
     bundle: &Bundle,
-    opts: &CreateOptions,
+    log_debug: Option<&dyn Fn(&str)>,
 ) -> Result<Option<corral_seccomp::Compiled>> {
     let Some(s) = bundle
         .spec
@@ -79,7 +79,7 @@ fn compile_seccomp(
     };
     let compiled = corral_seccomp::compile(s)
         .map_err(|e| crate::validate::seccomp_error(&bundle.config_path, e))?;
-    if let (Some(log), false) = (opts.log_debug, compiled.skipped().is_empty()) {
+    if let (Some(log), false) = (log_debug, compiled.skipped().is_empty()) {
         log(&format!(
             "linux.seccomp: syscalls unknown to libseccomp, left out of the filter: {}",
             compiled.skipped().join(", ")

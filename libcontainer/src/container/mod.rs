@@ -7,6 +7,7 @@ mod kill;
 mod list;
 mod run;
 mod start;
+mod wait;
 
 use create::create_locked;
 use start::release;
