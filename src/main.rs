@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use corral_cli::cli::{Cli, Command, CreateArgs, ListFormat};
+use corral_cli::cli::{Cli, Command, CreateArgs, ExecArgs, ListFormat};
 use corral_cli::log::Logger;
 use libcontainer::container::{self, CreateOptions};
 use libcontainer::Error;
@@ -116,6 +116,36 @@ fn spec(bundle: &Path, rootless: bool) -> Result<()> {
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) -> Result<i32> {
+    let flags = container::ProcessFlags {
+        args: a.command.clone(),
+        tty: a.tty,
+        cwd: a.cwd.clone(),
+        env: a.env.clone(),
+        user: a.user.clone(),
+        additional_gids: a.additional_gids.clone(),
+        caps: a.cap.clone(),
+        no_new_privs: a.no_new_privs,
+        apparmor: a.apparmor.clone(),
+        process_label: a.process_label.clone(),
+    };
+    Ok(container::exec(&container::ExecOptions {
+        root,
+        id: &a.id,
+        process_file: a.process.as_deref(),
+        flags: &flags,
+        console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
+        detach: a.detach,
+        pid_file: a.pid_file.as_deref(),
+        preserve_fds: a.preserve_fds,
+        cgroup: &a.cgroup,
+        ignore_paused: a.ignore_paused,
+        warn,
+        log_debug: Some(debug),
+    })?)
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     if cli.systemd_cgroup {
@@ -156,7 +186,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::List { format, quiet } => list(&root, *format, *quiet)?,
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
         Command::Features => print_json(&libcontainer::features::features()),
-        Command::Exec(_) => bail!(Error::UnsupportedOption("exec".into())),
+        Command::Exec(a) => return exec(&root, a, &warn, &debug),
         Command::Ps(_) => bail!(Error::UnsupportedOption("ps".into())),
         Command::Pause(_) => bail!(Error::UnsupportedOption("pause".into())),
         Command::Resume(_) => bail!(Error::UnsupportedOption("resume".into())),

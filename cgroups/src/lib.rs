@@ -8,12 +8,14 @@
 //! - [`layout`] reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies exist
 //!   and where this process is in each.
 //! - [`check`] validates `linux.resources` for a cgroup version, before anything is made.
+//! - [`sub`] resolves `exec --cgroup` sub-cgroups of a container's cgroup.
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again.
 
 pub mod bpf;
 pub mod check;
 pub mod layout;
+pub mod sub;
 pub mod v1;
 pub mod v2;
 
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use check::check;
+pub use sub::SubCgroups;
 
 pub type Result<T> = std::result::Result<T, Error>;
 

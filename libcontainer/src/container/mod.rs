@@ -3,6 +3,8 @@
 mod cgroup;
 mod create;
 mod delete;
+mod exec;
+mod exec_process;
 mod kill;
 mod list;
 mod run;
@@ -15,6 +17,8 @@ mod state;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions};
+pub use exec_process::ProcessFlags;
 pub use kill::kill;
 pub use list::{list, Summary};
 pub use run::run;
