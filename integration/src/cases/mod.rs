@@ -3,6 +3,8 @@
 mod cgroups;
 mod errors;
 mod escapes;
+mod exec;
+mod exec_io;
 mod fsutil;
 mod inside;
 mod lifecycle;
@@ -46,6 +48,7 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
+    v.extend(exec::cases());
     v
 }
 

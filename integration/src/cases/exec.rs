@@ -1,0 +1,447 @@
+//! `exec`: a new process in a created or running container, seen from inside (its
+//! namespaces, cgroup, identity, seccomp) and from the host (its pid, its exit status),
+//! and refused where there is no container to run it in. The terminal, fd and pidfd
+//! cases are in `exec_io`.
+
+use super::{ensure, field, fsutil};
+use crate::bundle::config;
+use crate::ctx::{cgroup_dirs, Ctx, Out};
+use crate::{Case, CaseResult};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+pub fn cases() -> Vec<Case> {
+    let mut v = vec![
+        Case::new("exec_exit_status", exit_status),
+        Case::new("exec_enters_every_namespace", namespaces),
+        Case::new("exec_user_namespace", user_namespace),
+        Case::new("exec_rootless", super::userns::rootless_exec),
+        Case::new("exec_into_created_container", created),
+        Case::new("exec_cap_user_groups", cap_user_groups),
+        Case::new("exec_env_and_cwd", env_and_cwd),
+        Case::new("exec_process_json", process_json),
+        Case::new("exec_under_the_seccomp_profile", seccomp),
+        Case::new("exec_detach_pid_file", detach_pid_file),
+        Case::new("exec_stopped_or_unknown_fails", stopped_or_unknown),
+        Case::new("exec_paused_refused_unless_ignored", paused),
+        Case::new("exec_sub_cgroup", sub_cgroup),
+    ];
+    v.extend(super::exec_io::cases());
+    v
+}
+
+/// Runs `cfg` detached as `c1` with `sleep` as its init; returns the init's pid.
+pub(super) fn sleeper(cx: &mut Ctx, cfg: Value) -> Result<i32, String> {
+    sleeper_bundle(cx, cfg).map(|(pid, _)| pid)
+}
+
+/// `sleeper`, also returning the bundle.
+fn sleeper_bundle(cx: &mut Ctx, mut cfg: Value) -> Result<(i32, PathBuf), String> {
+    cfg["process"]["args"] = json!(["sleep", "1000"]);
+    let b = cx.bundle(&cfg)?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("run -d")?;
+    Ok((init_pid(cx)?, b))
+}
+
+fn init_pid(cx: &mut Ctx) -> Result<i32, String> {
+    let st = cx.state("c1")?;
+    st["pid"]
+        .as_i64()
+        .filter(|p| *p > 0)
+        .map(|p| p as i32)
+        .ok_or_else(|| format!("no pid in the state: {st}"))
+}
+
+/// Kills a detached exec'd process and reaps it. Orphaned, it became this harness's
+/// child (a subreaper outside the container's pid namespace), and while its zombie is
+/// not reaped the container's init cannot finish exiting, so `delete` would wait.
+pub(super) fn end(pid: i32) -> CaseResult {
+    // SAFETY: kill with plain integers, on a process this case started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let start = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        crate::ctx::reap();
+        if start.elapsed().as_secs() > 5 {
+            return Err(format!("process {pid} outlived SIGKILL"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The pid in `file`, tracked for cleanup.
+pub(super) fn pid_file(cx: &mut Ctx, file: &std::path::Path) -> Result<i32, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("pid file: {e}"))?;
+    let pid = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("pid file holds {text:?}"))?;
+    cx.track(pid);
+    Ok(pid)
+}
+
+/// `exec ARGS...` (with --root).
+pub(super) fn exec(cx: &mut Ctx, args: &[&str]) -> Out {
+    let mut v = vec!["exec"];
+    v.extend_from_slice(args);
+    cx.rt(&v)
+}
+
+/// `exec c1 sh -c script`, which must succeed; returns stdout.
+fn exec_script(cx: &mut Ctx, flags: &[&str], script: &str) -> Result<String, String> {
+    let mut args = flags.to_vec();
+    args.extend(["c1", "sh", "-c", script]);
+    let o = exec(cx, &args);
+    o.ok(&format!("exec {flags:?} {script:?}"))?;
+    Ok(o.stdout)
+}
+
+/// The status is the process's, 128+N for signal N; the container goes on running.
+fn exit_status(cx: &mut Ctx) -> CaseResult {
+    sleeper(cx, config(&[]))?;
+    let o = exec(cx, &["c1", "sh", "-c", "exit 3"]);
+    ensure!(o.code == 3, "exit 3 gave {}: {}", o.code, o.stderr);
+    let o = exec(cx, &["c1", "sh", "-c", "kill -KILL $$"]);
+    ensure!(o.code == 137, "SIGKILL gave {}: {}", o.code, o.stderr);
+    ensure!(
+        cx.status("c1")? == "running",
+        "the container stopped with its exec'd process"
+    );
+    Ok(())
+}
+
+const NAMESPACES: [&str; 6] = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
+
+/// Every namespace of the init (those of the config plus cgroup), its hostname, its pid
+/// namespace (the process is not pid 1; pid 1 is the init), its cgroup and its mounts
+/// (a file one exec writes to a tmpfs of the container, another reads, the host's
+/// rootfs does not have).
+fn namespaces(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "cgroup" }));
+    fsutil::push_mount(
+        &mut cfg,
+        json!({ "destination": "/scratch", "type": "tmpfs", "source": "tmpfs" }),
+    );
+    let (init, bundle) = sleeper_bundle(cx, cfg)?;
+    let script = "for n in mnt pid uts ipc net cgroup; do \
+                  [ \"$(readlink /proc/self/ns/$n)\" = \"$(readlink /proc/1/ns/$n)\" ] \
+                  && echo same_$n=1; done; \
+                  echo host=$(hostname); echo mypid=$$; \
+                  echo init=$(tr '\\0' ' ' < /proc/1/cmdline); \
+                  echo cg_self=$(tr '\\n' , < /proc/self/cgroup); \
+                  echo cg_init=$(tr '\\n' , < /proc/1/cgroup); \
+                  echo secret > /scratch/f";
+    let out = exec_script(cx, &[], script)?;
+    for n in NAMESPACES {
+        ensure!(
+            field(&out, &format!("same_{n}")) == Some("1"),
+            "not in the init's {n} namespace: {out}"
+        );
+        let host = std::fs::read_link(format!("/proc/self/ns/{n}")).map_err(|e| e.to_string())?;
+        let theirs =
+            std::fs::read_link(format!("/proc/{init}/ns/{n}")).map_err(|e| e.to_string())?;
+        ensure!(
+            host != theirs,
+            "the container shares the host's {n} namespace"
+        );
+    }
+    ensure!(
+        field(&out, "host") == Some("conformance"),
+        "hostname: {out}"
+    );
+    ensure!(
+        field(&out, "mypid").is_some_and(|p| p != "1"),
+        "exec'd process is pid 1: {out}"
+    );
+    ensure!(field(&out, "init") == Some("sleep 1000"), "pid 1: {out}");
+    ensure!(
+        field(&out, "cg_self").is_some() && field(&out, "cg_self") == field(&out, "cg_init"),
+        "cgroup differs from the init's: {out}"
+    );
+    let out = exec_script(cx, &[], "echo got=$(cat /scratch/f)")?;
+    ensure!(field(&out, "got") == Some("secret"), "second exec: {out}");
+    let b = bundle.join("rootfs/scratch/f");
+    ensure!(!b.exists(), "{} exists on the host", b.display());
+    Ok(())
+}
+
+/// With a user namespace, the process is in it: its uid_map is the init's.
+fn user_namespace(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    fsutil::with_userns(&mut cfg, 100000);
+    sleeper(cx, cfg)?;
+    let out = exec_script(
+        cx,
+        &[],
+        "echo self=$(tr -s ' ' < /proc/self/uid_map); echo init=$(tr -s ' ' < /proc/1/uid_map); \
+         echo uid=$(id -u)",
+    )?;
+    ensure!(
+        field(&out, "self") == Some(" 0 100000 65536"),
+        "uid_map: {out}"
+    );
+    ensure!(field(&out, "self") == field(&out, "init"), "{out}");
+    ensure!(field(&out, "uid") == Some("0"), "{out}");
+    Ok(())
+}
+
+/// A created container (its init waits for `start`) takes processes too.
+fn created(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["sleep", "1000"]);
+    cfg["hostname"] = json!("created");
+    let b = cx.bundle(&cfg)?;
+    cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("create")?;
+    init_pid(cx)?;
+    let out = exec_script(cx, &[], "echo host=$(hostname)")?;
+    ensure!(field(&out, "host") == Some("created"), "{out}");
+    ensure!(cx.status("c1")? == "created", "exec started the container");
+    Ok(())
+}
+
+const STATUS: &str =
+    "grep -E '^(Uid|Gid|Groups|CapEff|CapBnd):' /proc/self/status | tr -s '\\t' ' '";
+
+/// `--cap` adds to the config's capabilities; `--user` and `--additional-gids` set the
+/// ids (a non-root user keeps the bounding set, and no effective capability).
+fn cap_user_groups(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
+    cfg["process"]["capabilities"] =
+        json!({ "bounding": caps, "effective": caps, "permitted": caps });
+    sleeper(cx, cfg)?;
+    let plain = exec_script(cx, &[], STATUS)?;
+    ensure!(
+        plain.contains("CapEff: 0000000000000021"),
+        "config's capabilities: {plain}"
+    );
+    let added = exec_script(cx, &["--cap", "CAP_SYS_ADMIN"], STATUS)?;
+    ensure!(
+        added.contains("CapEff: 0000000000200021") && added.contains("CapBnd: 0000000000200021"),
+        "--cap CAP_SYS_ADMIN: {added}"
+    );
+    let flags = [
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "--user",
+        "1000:1001",
+        "--additional-gids",
+        "2000",
+        "--additional-gids",
+        "3000",
+    ];
+    let user = exec_script(cx, &flags, STATUS)?;
+    for want in [
+        "Uid: 1000 1000 1000 1000",
+        "Gid: 1001 1001 1001 1001",
+        "Groups: 2000 3000",
+        "CapBnd: 0000000000200021",
+        "CapEff: 0000000000000000",
+    ] {
+        ensure!(user.contains(want), "no {want:?}: {user}");
+    }
+    Ok(())
+}
+
+/// `--env` over the config's environment, `--cwd`.
+fn env_and_cwd(cx: &mut Ctx) -> CaseResult {
+    sleeper(cx, config(&[]))?;
+    // Short and long forms are not mixed: runc refuses "two forms of the same flag".
+    let flags = ["-e", "FOO=bar", "-e", "TERM=dumb", "--cwd", "/proc"];
+    let script = "echo foo=$FOO; echo term=$TERM; echo path=$PATH; echo pwd=$(pwd)";
+    let out = exec_script(cx, &flags, script)?;
+    ensure!(field(&out, "foo") == Some("bar"), "{out}");
+    ensure!(field(&out, "term") == Some("dumb"), "{out}");
+    ensure!(
+        field(&out, "path").is_some_and(|p| p.contains("/bin")),
+        "the config's PATH: {out}"
+    );
+    ensure!(field(&out, "pwd") == Some("/proc"), "{out}");
+    Ok(())
+}
+
+/// `--process`: the file is the whole process (the config's env is not used).
+fn process_json(cx: &mut Ctx) -> CaseResult {
+    sleeper(cx, config(&[]))?;
+    let p = json!({
+        "terminal": false,
+        "user": { "uid": 33, "gid": 44 },
+        "args": ["sh", "-c", "echo ids=$(id -u):$(id -g); echo x=$X; echo term=$TERM; echo pwd=$(pwd)"],
+        "env": ["PATH=/bin", "X=from-json"],
+        "cwd": "/dev"
+    });
+    let path = cx.dir.join("process.json");
+    std::fs::write(&path, p.to_string()).map_err(|e| e.to_string())?;
+    let o = exec(cx, &["--process", &path.to_string_lossy(), "c1"]);
+    o.ok("exec --process")?;
+    let out = &o.stdout;
+    ensure!(field(out, "ids") == Some("33:44"), "{out}");
+    ensure!(field(out, "x") == Some("from-json"), "{out}");
+    ensure!(
+        field(out, "term") == Some(""),
+        "the config's env leaked in: {out}"
+    );
+    ensure!(field(out, "pwd") == Some("/dev"), "{out}");
+    Ok(())
+}
+
+/// The container's seccomp profile filters the exec'd process too.
+fn seccomp(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    cfg["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 123 }]
+    });
+    sleeper(cx, cfg)?;
+    let out = exec_script(
+        cx,
+        &[],
+        "mkdir /made 2>&1; echo rc=$?; echo $(grep '^Seccomp:' /proc/self/status)",
+    )?;
+    ensure!(
+        out.contains("No medium found") && field(&out, "rc") == Some("1"),
+        "mkdir was not refused with errno 123: {out}"
+    );
+    ensure!(out.contains("Seccomp: 2"), "not in filter mode: {out}");
+    Ok(())
+}
+
+/// `--detach --pid-file`: returns at once, the process lives on in the container's pid
+/// namespace, its host pid in the file.
+fn detach_pid_file(cx: &mut Ctx) -> CaseResult {
+    let init = sleeper(cx, config(&[]))?;
+    let file = cx.dir.join("exec.pid");
+    exec(
+        cx,
+        &[
+            "--detach",
+            "--pid-file",
+            &file.to_string_lossy(),
+            "c1",
+            "sleep",
+            "999",
+        ],
+    )
+    .ok("exec --detach")?;
+    let pid = pid_file(cx, &file)?;
+    ensure!(pid != init, "the pid file names the init");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
+    ensure!(
+        cmdline == b"sleep\x00999\x00",
+        "process {pid} is {cmdline:?}"
+    );
+    let ns = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/pid")).map_err(|e| e.to_string());
+    ensure!(ns(pid)? == ns(init)?, "not in the init's pid namespace");
+    end(pid)
+}
+
+/// A stopped or unknown container gets no process, and nothing is left.
+fn stopped_or_unknown(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["true"]))?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("run -d")?;
+    cx.wait_status("c1", "stopped")?;
+    let o = exec(cx, &["c1", "sh", "-c", "echo ran"]);
+    o.failed("exec in a stopped container")?;
+    ensure!(!o.stdout.contains("ran"), "it ran: {}", o.stdout);
+    if cx.is_corral {
+        ensure!(o.stderr.contains("stopped"), "{}", o.stderr);
+    }
+    let o = exec(cx, &["nope", "true"]);
+    o.failed("exec in an unknown container")?;
+    if cx.is_corral {
+        ensure!(o.stderr.contains("does not exist"), "{}", o.stderr);
+    }
+    ensure!(cx.status("c1")? == "stopped", "c1 changed");
+    Ok(())
+}
+
+/// The container's freezer file and its frozen and thawed values.
+fn freezer(name: &str) -> Option<(PathBuf, &'static str, &'static str)> {
+    cgroup_dirs(name).into_iter().find_map(|d| {
+        if d.join("freezer.state").exists() {
+            Some((d.join("freezer.state"), "FROZEN", "THAWED"))
+        } else if d.join("cgroup.freeze").exists() {
+            Some((d.join("cgroup.freeze"), "1", "0"))
+        } else {
+            None
+        }
+    })
+}
+
+/// A paused (frozen) container refuses exec; `--ignore-paused` runs the process once the
+/// container thaws.
+fn paused(cx: &mut Ctx) -> CaseResult {
+    let name = cx.cgroup_name("paused");
+    let mut cfg = config(&[]);
+    cfg["linux"]["cgroupsPath"] = json!(name);
+    let (_, bundle) = sleeper_bundle(cx, cfg)?;
+    let (file, frozen, thawed) = freezer(&name).ok_or("no freezer for the container")?;
+    let set = |v: &str| std::fs::write(&file, v).map_err(|e| format!("{}: {e}", file.display()));
+    set(frozen)?;
+    let o = exec(cx, &["c1", "true"]);
+    let refused = o.failed("exec in a paused container").map(drop);
+    if refused.is_ok() && cx.is_corral && !o.stderr.contains("paused") {
+        set(thawed)?;
+        return Err(format!("error does not say paused: {}", o.stderr));
+    }
+    let marker = bundle.join("rootfs/tmp/ran");
+    let (child, _) = cx.rt_spawn(&["exec", "--ignore-paused", "c1", "touch", "/tmp/ran"])?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let early = marker.exists();
+    set(thawed)?;
+    refused?;
+    let code = crate::ctx::wait_child(child)?;
+    ensure!(code == 0, "exec --ignore-paused exited {code}");
+    ensure!(!early, "the process ran while the container was frozen");
+    ensure!(marker.exists(), "the process did not run after the thaw");
+    Ok(())
+}
+
+/// `--cgroup`: the process goes to an existing sub-cgroup of the container's (v1: of one
+/// controller's hierarchy).
+fn sub_cgroup(cx: &mut Ctx) -> CaseResult {
+    let name = cx.cgroup_name("sub");
+    let mut cfg = config(&[]);
+    cfg["linux"]["cgroupsPath"] = json!(name);
+    sleeper(cx, cfg)?;
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let dir = cgroup_dirs(&name)
+        .into_iter()
+        .find(|d| v2 || d.starts_with("/sys/fs/cgroup/pids"))
+        .ok_or("no cgroup dir for the container")?;
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).map_err(|e| format!("mkdir {}: {e}", sub.display()))?;
+    let arg = if v2 { "sub" } else { "pids:sub" };
+    let out = exec_script(cx, &["--cgroup", arg], "cat /proc/self/cgroup");
+    let rm = std::fs::remove_dir(&sub);
+    let out = out?;
+    rm.map_err(|e| format!("rmdir {}: {e}", sub.display()))?;
+    let line = out
+        .lines()
+        .find(|l| {
+            if v2 {
+                l.starts_with("0::")
+            } else {
+                l.contains(":pids:")
+            }
+        })
+        .ok_or(format!("no pids line: {out}"))?;
+    ensure!(line.ends_with(&format!("{name}/sub")), "not in sub: {out}");
+    if !v2 {
+        let other = out
+            .lines()
+            .find(|l| l.contains(":memory:"))
+            .ok_or(format!("no memory line: {out}"))?;
+        ensure!(
+            other.ends_with(&name),
+            "memory: not in the container's: {out}"
+        );
+    }
+    Ok(())
+}
