@@ -59,6 +59,9 @@ pub struct CreateArgs {
     /// Write the container init's pid to FILE
     #[arg(long = "pid-file", value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket to send a pidfd of the container's init to (SCM_RIGHTS), once it is ready
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Do not use pivot_root to enter the rootfs (for a ramfs root): move it and chroot
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,

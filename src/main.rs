@@ -60,6 +60,7 @@ fn create_options<'a>(
         rootless,
         log_debug: Some(log_debug),
         console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! `exec` and what crosses into the process: a terminal sent over `--console-socket`,
-//! only stdio and `--preserve-fds` fds, a pidfd over `--pidfd-socket`; and the flags
-//! corral refuses.
+//! only stdio and `--preserve-fds` fds, a pidfd over `--pidfd-socket` (and the init's,
+//! with `create --pidfd-socket`); and the flags corral refuses.
 
 use super::exec::{end, exec, pid_file, sleeper};
 use super::terminal::{read_until, receive_fd};
@@ -18,6 +18,8 @@ pub fn cases() -> Vec<Case> {
         // runc 1.1.5 has no --pidfd-socket (runc 1.2 does).
         Case::extension("exec_pidfd_socket", pidfd_socket),
         Case::extension("exec_refusals_name_the_flag", refusals),
+        // The same for a container's init.
+        Case::extension("lifecycle_create_pidfd_socket", create_pidfd_socket),
     ]
 }
 
@@ -88,13 +90,7 @@ fn fds(cx: &mut Ctx) -> CaseResult {
 /// signals through it reach the process.
 fn pidfd_socket(cx: &mut Ctx) -> CaseResult {
     let (pidfd, pid) = detached(cx, &["--pidfd-socket"], &["sleep", "999"])?;
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))
-        .map_err(|e| e.to_string())?;
-    ensure!(
-        info.lines()
-            .any(|l| l.split_whitespace().eq(["Pid:", &pid.to_string()])),
-        "the pidfd is not for process {pid}: {info}"
-    );
+    is_pidfd_of(&pidfd, pid)?;
     // SAFETY: pidfd_send_signal with an fd we own and no siginfo.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), 9, 0, 0) };
     ensure!(
@@ -109,6 +105,38 @@ fn pidfd_socket(cx: &mut Ctx) -> CaseResult {
     let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)).unwrap_or(0);
     ensure!(n == 1, "process {pid} outlived SIGKILL through its pidfd");
     end(pid)
+}
+
+/// Fails unless `fd` is a pidfd of `pid` (its fdinfo says so).
+fn is_pidfd_of(fd: &OwnedFd, pid: i32) -> CaseResult {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        info.lines()
+            .any(|l| l.split_whitespace().eq(["Pid:", &pid.to_string()])),
+        "not a pidfd of process {pid}: {info}"
+    );
+    Ok(())
+}
+
+/// `create --pidfd-socket`: a pidfd of the init arrives once it is ready.
+fn create_pidfd_socket(cx: &mut Ctx) -> CaseResult {
+    let sock = cx.dir.join("fd.sock");
+    let listener = UnixListener::bind(&sock).map_err(|e| format!("bind: {e}"))?;
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let (child, _) = cx.rt_spawn(&[
+        "create",
+        "--bundle",
+        &b.to_string_lossy(),
+        "--pidfd-socket",
+        &sock.to_string_lossy(),
+        "c1",
+    ])?;
+    let fd = receive_fd(&listener);
+    let code = wait_child(child)?;
+    ensure!(code == 0, "create --pidfd-socket exited {code}");
+    let pid = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    is_pidfd_of(&fd?, pid)
 }
 
 /// What corral refuses, before anything runs: each error names the flag.

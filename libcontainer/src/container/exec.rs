@@ -6,6 +6,7 @@
 use super::exec_process::{self, ProcessFlags};
 use crate::bundle::Bundle;
 use crate::process::exec::{self as spawn, ExecConfig};
+use crate::process::{connect_pidfd_socket, send_pidfd};
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{sys, Error, Result};
 use corral_cgroups::{Cgroup, SubCgroups, Version};
@@ -43,12 +44,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
     let seccomp = super::create::compile_seccomp(&bundle, o.log_debug)?;
     let cgroup = saved.cgroup.as_ref().map(|cg| subs.apply(cg)).transpose()?;
     let console = console_socket(process.terminal() == Some(true), o.console_socket)?;
-    let pidfd_socket = o
-        .pidfd_socket
-        .map(|p| {
-            UnixStream::connect(p).map_err(|e| Error::io("cannot connect to --pidfd-socket", p, e))
-        })
-        .transpose()?;
+    let pidfd_socket = o.pidfd_socket.map(connect_pidfd_socket).transpose()?;
     let cfg = ExecConfig {
         process: &process,
         spec: &bundle.spec,
@@ -79,7 +75,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
 /// The pid file and the pidfd, once the process runs.
 fn started(o: &ExecOptions, pid: i32, pidfd_socket: Option<&UnixStream>) -> Result<()> {
     if let Some(s) = pidfd_socket {
-        crate::process::send_pidfd(s, pid, "setns")?;
+        send_pidfd(s, pid, "setns")?;
     }
     if let Some(p) = o.pid_file {
         super::create::write_pid_file(p, pid)?;

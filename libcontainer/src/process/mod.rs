@@ -30,6 +30,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+/// Connects to the `--pidfd-socket` at `path`.
+pub fn connect_pidfd_socket(path: &Path) -> Result<UnixStream> {
+    UnixStream::connect(path).map_err(|e| Error::io("cannot connect to --pidfd-socket", path, e))
+}
+
 /// `--pidfd-socket`: sends a pidfd of `pid` (a child of corral, not yet reaped, so the
 /// pid cannot be another process's) over `socket` with SCM_RIGHTS, `kind` as the data
 /// ("standard" for a container's init, "setns" for a process of `exec`, as runc 1.2).
