@@ -25,6 +25,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_stopped_or_unknown_fails", stopped_or_unknown),
         Case::new("exec_paused_refused_unless_ignored", paused),
         Case::new("exec_sub_cgroup", sub_cgroup),
+        Case::new("exec_and_init_sigpipe_not_ignored", sigpipe_not_ignored),
     ];
     v.extend(super::exec_io::cases());
     v
@@ -441,6 +442,33 @@ fn sub_cgroup(cx: &mut Ctx) -> CaseResult {
         ensure!(
             other.ends_with(&name),
             "memory: not in the container's: {out}"
+        );
+    }
+    Ok(())
+}
+
+/// SIGPIPE is not ignored in the init nor in an exec'd process (a runtime written in
+/// Rust ignores it itself, and an ignored signal stays ignored across execve).
+fn sigpipe_not_ignored(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("run -d")?;
+    let out = exec(cx, &["c1", "grep", "SigIgn", "/proc/self/status"]);
+    let init = init_pid(cx)?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{init}/status")).map_err(|e| e.to_string())?;
+    for (who, text) in [
+        ("exec'd process", &out.ok("exec grep")?.stdout),
+        ("init", &status),
+    ] {
+        let mask = text
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .ok_or(format!("{who}: no SigIgn in {text}"))?;
+        ensure!(
+            mask & (1 << (libc::SIGPIPE - 1)) == 0,
+            "{who} ignores SIGPIPE: SigIgn {mask:016x}"
         );
     }
     Ok(())
