@@ -119,6 +119,12 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     }
     let cgroup_dir = spawn::clone_into(cfg.cgroup)?;
     let (parent, child) = channel::pair()?;
+    // Not dumpable, so that the child is not either from its first instruction until its
+    // execve (CVE-2019-5736, as the init): it is in the container's pid namespace from
+    // the clone on, and its processes must not ptrace it or open /proc/PID/exe (the
+    // runtime's binary) or /proc/PID/fd. The flag is part of the memory map, which the
+    // child copies.
+    init::set_dumpable(false)?;
     let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
     let first = match sys::clone3_fork(0, cgroup_fd) {
         Err(e) => return Err(Error::sys("clone3 the exec process", e)),
@@ -177,12 +183,6 @@ fn unexpected(msg: Option<ChildMsg>) -> Error {
 
 /// The child: never returns.
 fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, chan: ChildEnd) -> ! {
-    // Not dumpable until execve, as the init (CVE-2019-5736): once in the container's
-    // namespaces, its processes must not ptrace this one or open /proc/PID/exe.
-    if let Err(e) = init::set_dumpable(false) {
-        let _ = chan.send(&ChildMsg::Error(e.to_string()));
-        sys::exit_now(1);
-    }
     for fd in parent_fds {
         // SAFETY: the owners live in the parent's image, which this process never drops
         // (it execs or _exits), so nothing closes these fds twice.
