@@ -7,7 +7,8 @@
 //!   setns(pidfd, CLONE_NEWPID)  (only children
 //!     enter a pid namespace: the one clone
 //!     below lands in it)
-//!   clone3 (v2: CLONE_INTO_CGROUP) ------------>  not dumpable, closes the parent's fds
+//!   not dumpable (the child inherits it)
+//!   clone3 (v2: CLONE_INTO_CGROUP) ------------>  closes the parent's fds
 //!   v1: pid into every hierarchy
 //!   CgroupJoined -->                              (private procfs, for LSM labels)
 //!                                                 setns(pidfd, every other namespace)
@@ -20,6 +21,7 @@
 //!                                                 does last (`init::finish`)
 //!                                <-- SeccompFd    (with SCMP_ACT_NOTIFY)
 //!                         <-- Ready or Error      execve
+//!   end-of-file: exec'd        <-- Error           (only if execve failed)
 //! ```
 //! Joining every namespace with one setns(2) on a pidfd (Linux 5.8) lets the kernel
 //! order them (user first) and check each against the caller's credentials before any
@@ -104,8 +106,8 @@ fn join(pidfd: &OwnedFd, flags: u64) -> nix::Result<()> {
     nix::errno::Errno::result(ret).map(drop)
 }
 
-/// Starts the process; returns its pid once it is about to exec (Ready). On failure the
-/// child is killed and reaped.
+/// Starts the process; returns its pid once it has exec'd the user's program. On
+/// failure the child is killed and reaped.
 pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     let mut flags = differing_namespaces(cfg.init_pid)?;
     let mut fork_in_child = false;
@@ -168,6 +170,10 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
             other => return Err(unexpected(other.map(|(m, _)| m))),
         }
     }
+    // End-of-file: the child's end closed at its execve, the user's program runs.
+    if let Some((msg, _)) = parent.recv()? {
+        return Err(unexpected(Some(msg)));
+    }
     guard.0.clear();
     Ok(pid)
 }
@@ -193,8 +199,11 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
             if chan.send(&ChildMsg::Ready).is_err() {
                 sys::exit_now(1);
             }
-            drop(chan);
-            init::exec_now(&exec)
+            // The channel stays open: execve closes it (close-on-exec), which tells the
+            // parent the program runs; a failed execve is reported on it.
+            let err = init::execve(&exec);
+            let _ = chan.send(&ChildMsg::Error(err));
+            sys::exit_now(127);
         }
         Err(e) => {
             let _ = chan.send(&ChildMsg::Error(e.to_string()));

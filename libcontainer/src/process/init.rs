@@ -68,13 +68,19 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
 
 /// execve, or a message on stderr and exit 127 (the shell's "cannot execute").
 pub(super) fn exec_now(exec: &Exec) -> ! {
+    let err = execve(exec);
+    eprintln!("corral: {err}");
+    sys::exit_now(127);
+}
+
+/// execve; returns only on failure, with what failed.
+pub(super) fn execve(exec: &Exec) -> String {
     // The Rust runtime ignores SIGPIPE in corral, and an ignored signal stays ignored
     // across execve: the user's program gets the default, as with any other runtime.
     // SAFETY: signal(2) with SIG_DFL installs no handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
-    eprintln!("corral: exec {:?}: {err}", exec.path);
-    sys::exit_now(127);
+    format!("exec {:?}: {err}", exec.path)
 }
 
 fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
