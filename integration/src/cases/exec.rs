@@ -28,6 +28,13 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_and_init_sigpipe_not_ignored", sigpipe_not_ignored),
     ];
     v.extend(super::exec_io::cases());
+    // Only where the LSM is on (the v2 guest; see process.rs).
+    if super::process::apparmor_profile_loaded() {
+        v.push(Case::new("exec_apparmor_profile", apparmor));
+    }
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        v.push(Case::new("exec_process_label", selinux));
+    }
     v
 }
 
@@ -471,5 +478,46 @@ fn sigpipe_not_ignored(cx: &mut Ctx) -> CaseResult {
             "{who} ignores SIGPIPE: SigIgn {mask:016x}"
         );
     }
+    Ok(())
+}
+
+/// `--apparmor`: the process runs confined by the profile (which denies writes under
+/// /tmp), though the container's init is not.
+fn apparmor(cx: &mut Ctx) -> CaseResult {
+    use super::process::AA_PROFILE;
+    sleeper(cx, config(&[]))?;
+    let script = "echo label=$(cat /proc/self/attr/current); \
+                  touch /tmp/x 2>/dev/null; echo tmp=$?; echo init=$(cat /proc/1/attr/current)";
+    let out = exec_script(cx, &["--apparmor", AA_PROFILE], script)?;
+    ensure!(
+        field(&out, "label") == Some(&format!("{AA_PROFILE} (enforce)")),
+        "not confined by the profile: {out}"
+    );
+    ensure!(
+        field(&out, "tmp").is_some_and(|c| c != "0"),
+        "the profile's deny of /tmp was not enforced: {out}"
+    );
+    ensure!(field(&out, "init") == Some("unconfined"), "{out}");
+    Ok(())
+}
+
+/// `--process-label`: the process runs with the SELinux label.
+fn selinux(cx: &mut Ctx) -> CaseResult {
+    use super::process::SE_PROCESS;
+    sleeper(cx, config(&[]))?;
+    let out = exec_script(
+        cx,
+        &["--process-label", SE_PROCESS],
+        "echo label=$(cat /proc/self/attr/current); echo init=$(cat /proc/1/attr/current)",
+    )?;
+    let label = |k| field(&out, k).map(|l| l.trim_end_matches('\0'));
+    ensure!(
+        label("label") == Some(SE_PROCESS),
+        "not running with {SE_PROCESS}: {out}"
+    );
+    ensure!(
+        label("init") != Some(SE_PROCESS),
+        "the init has it too: {out}"
+    );
     Ok(())
 }

@@ -74,7 +74,7 @@ fn scheduler_policies(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-const SE_PROCESS: &str = "system_u:system_r:unconfined_t:s0";
+pub(super) const SE_PROCESS: &str = "system_u:system_r:unconfined_t:s0";
 const SE_FILE: &str = "system_u:object_r:tmp_t:s0";
 
 /// process.selinuxLabel: the process runs with the label.
@@ -106,9 +106,9 @@ fn selinux_mount_label(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-const AA_PROFILE: &str = "corral-test";
+pub(super) const AA_PROFILE: &str = "corral-test";
 
-fn apparmor_profile_loaded() -> bool {
+pub(super) fn apparmor_profile_loaded() -> bool {
     std::fs::read_to_string("/sys/kernel/security/apparmor/profiles")
         .is_ok_and(|p| p.lines().any(|l| l.starts_with(&format!("{AA_PROFILE} "))))
 }
