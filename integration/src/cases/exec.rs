@@ -26,6 +26,8 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_paused_refused_unless_ignored", paused),
         Case::new("exec_sub_cgroup", sub_cgroup),
         Case::new("exec_and_init_sigpipe_not_ignored", sigpipe_not_ignored),
+        // runc 1.1.5 has no time namespaces.
+        Case::extension("exec_time_namespace", time_namespace),
     ];
     v.extend(super::exec_io::cases());
     // Only where the LSM is on (the v2 guest; see process.rs).
@@ -59,6 +61,14 @@ fn init_pid(cx: &mut Ctx) -> Result<i32, String> {
         .filter(|p| *p > 0)
         .map(|p| p as i32)
         .ok_or_else(|| format!("no pid in the state: {st}"))
+}
+
+/// Adds a new namespace of type `t` to `cfg`.
+fn add_namespace(cfg: &mut Value, t: &str) {
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces is an array")
+        .push(json!({ "type": t }));
 }
 
 /// Kills a detached exec'd process and reaps it. Orphaned, it became this harness's
@@ -127,10 +137,7 @@ const NAMESPACES: [&str; 6] = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
 /// rootfs does not have).
 fn namespaces(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&[]);
-    cfg["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "cgroup" }));
+    add_namespace(&mut cfg, "cgroup");
     fsutil::push_mount(
         &mut cfg,
         json!({ "destination": "/scratch", "type": "tmpfs", "source": "tmpfs" }),
@@ -518,6 +525,25 @@ fn selinux(cx: &mut Ctx) -> CaseResult {
     ensure!(
         label("init") != Some(SE_PROCESS),
         "the init has it too: {out}"
+    );
+    Ok(())
+}
+
+/// A container's time namespace (with a boottime offset) is joined too: the process
+/// sees the container's uptime, not the host's.
+fn time_namespace(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[]);
+    add_namespace(&mut cfg, "time");
+    cfg["linux"]["timeOffsets"] = json!({ "boottime": { "secs": 1000000 } });
+    sleeper(cx, cfg)?;
+    let script = "echo up=$(cut -d. -f1 /proc/uptime); \
+                  [ \"$(readlink /proc/self/ns/time)\" = \"$(readlink /proc/1/ns/time)\" ] \
+                  && echo same=1";
+    let out = exec_script(cx, &[], script)?;
+    super::process::uptime_ahead_by_a_million(&out)?;
+    ensure!(
+        field(&out, "same") == Some("1"),
+        "not the init's time namespace: {out}"
     );
     Ok(())
 }
