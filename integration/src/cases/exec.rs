@@ -1,11 +1,11 @@
-//! `exec`: a new process in a created or running container, seen from inside (its
-//! namespaces, cgroup, identity, seccomp) and from the host (its pid, its exit status),
-//! and refused where there is no container to run it in. The terminal, fd and pidfd
-//! cases are in `exec_io`.
+//! `exec`: a new process in a running container, seen from inside (its namespaces,
+//! cgroup, identity, seccomp, labels) and from the host (its exit status), and the
+//! helpers of the exec cases. The container's state (created, stopped, paused, sub-
+//! cgroups, `--detach`) is in `exec_status`; terminal, fds and pidfds in `exec_io`.
 
 use super::{ensure, field, fsutil};
 use crate::bundle::config;
-use crate::ctx::{cgroup_dirs, Ctx, Out};
+use crate::ctx::{Ctx, Out};
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -16,19 +16,15 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_enters_every_namespace", namespaces),
         Case::new("exec_user_namespace", user_namespace),
         Case::new("exec_rootless", super::userns::rootless_exec),
-        Case::new("exec_into_created_container", created),
         Case::new("exec_cap_user_groups", cap_user_groups),
         Case::new("exec_env_and_cwd", env_and_cwd),
         Case::new("exec_process_json", process_json),
         Case::new("exec_under_the_seccomp_profile", seccomp),
-        Case::new("exec_detach_pid_file", detach_pid_file),
-        Case::new("exec_stopped_or_unknown_fails", stopped_or_unknown),
-        Case::new("exec_paused_refused_unless_ignored", paused),
-        Case::new("exec_sub_cgroup", sub_cgroup),
         Case::new("exec_and_init_sigpipe_not_ignored", sigpipe_not_ignored),
         // runc 1.1.5 has no time namespaces.
         Case::extension("exec_time_namespace", time_namespace),
     ];
+    v.extend(super::exec_status::cases());
     v.extend(super::exec_io::cases());
     // Only where the LSM is on (the v2 guest; see process.rs).
     if super::process::apparmor_profile_loaded() {
@@ -46,15 +42,31 @@ pub(super) fn sleeper(cx: &mut Ctx, cfg: Value) -> Result<i32, String> {
 }
 
 /// `sleeper`, also returning the bundle.
-fn sleeper_bundle(cx: &mut Ctx, mut cfg: Value) -> Result<(i32, PathBuf), String> {
+pub(super) fn sleeper_bundle(cx: &mut Ctx, mut cfg: Value) -> Result<(i32, PathBuf), String> {
     cfg["process"]["args"] = json!(["sleep", "1000"]);
     let b = cx.bundle(&cfg)?;
     cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
         .ok("run -d")?;
-    Ok((init_pid(cx)?, b))
+    let pid = init_pid(cx)?;
+    sleeping(pid)?;
+    Ok((pid, b))
 }
 
-fn init_pid(cx: &mut Ctx) -> Result<i32, String> {
+/// Waits (at most 10 s) until `pid` runs `sleep`: `run -d` returns once the init is
+/// started, which may be before its execve.
+pub(super) fn sleeping(pid: i32) -> CaseResult {
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+        ensure!(
+            start.elapsed().as_secs() < 10,
+            "init {pid} never exec'd sleep"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+pub(super) fn init_pid(cx: &mut Ctx) -> Result<i32, String> {
     let st = cx.state("c1")?;
     st["pid"]
         .as_i64()
@@ -107,7 +119,7 @@ pub(super) fn exec(cx: &mut Ctx, args: &[&str]) -> Out {
 }
 
 /// `exec c1 sh -c script`, which must succeed; returns stdout.
-fn exec_script(cx: &mut Ctx, flags: &[&str], script: &str) -> Result<String, String> {
+pub(super) fn exec_script(cx: &mut Ctx, flags: &[&str], script: &str) -> Result<String, String> {
     let mut args = flags.to_vec();
     args.extend(["c1", "sh", "-c", script]);
     let o = exec(cx, &args);
@@ -202,20 +214,6 @@ fn user_namespace(cx: &mut Ctx) -> CaseResult {
     );
     ensure!(field(&out, "self") == field(&out, "init"), "{out}");
     ensure!(field(&out, "uid") == Some("0"), "{out}");
-    Ok(())
-}
-
-/// A created container (its init waits for `start`) takes processes too.
-fn created(cx: &mut Ctx) -> CaseResult {
-    let mut cfg = config(&["sleep", "1000"]);
-    cfg["hostname"] = json!("created");
-    let b = cx.bundle(&cfg)?;
-    cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
-        .ok("create")?;
-    init_pid(cx)?;
-    let out = exec_script(cx, &[], "echo host=$(hostname)")?;
-    ensure!(field(&out, "host") == Some("created"), "{out}");
-    ensure!(cx.status("c1")? == "created", "exec started the container");
     Ok(())
 }
 
@@ -326,149 +324,11 @@ fn seccomp(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-/// `--detach --pid-file`: returns at once, the process lives on in the container's pid
-/// namespace, its host pid in the file.
-fn detach_pid_file(cx: &mut Ctx) -> CaseResult {
-    let init = sleeper(cx, config(&[]))?;
-    let file = cx.dir.join("exec.pid");
-    exec(
-        cx,
-        &[
-            "--detach",
-            "--pid-file",
-            &file.to_string_lossy(),
-            "c1",
-            "sleep",
-            "999",
-        ],
-    )
-    .ok("exec --detach")?;
-    let pid = pid_file(cx, &file)?;
-    ensure!(pid != init, "the pid file names the init");
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
-    ensure!(
-        cmdline == b"sleep\x00999\x00",
-        "process {pid} is {cmdline:?}"
-    );
-    let ns = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/pid")).map_err(|e| e.to_string());
-    ensure!(ns(pid)? == ns(init)?, "not in the init's pid namespace");
-    end(pid)
-}
-
-/// A stopped or unknown container gets no process, and nothing is left.
-fn stopped_or_unknown(cx: &mut Ctx) -> CaseResult {
-    let b = cx.bundle(&config(&["true"]))?;
-    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
-        .ok("run -d")?;
-    cx.wait_status("c1", "stopped")?;
-    let o = exec(cx, &["c1", "sh", "-c", "echo ran"]);
-    o.failed("exec in a stopped container")?;
-    ensure!(!o.stdout.contains("ran"), "it ran: {}", o.stdout);
-    if cx.is_corral {
-        ensure!(o.stderr.contains("stopped"), "{}", o.stderr);
-    }
-    let o = exec(cx, &["nope", "true"]);
-    o.failed("exec in an unknown container")?;
-    if cx.is_corral {
-        ensure!(o.stderr.contains("does not exist"), "{}", o.stderr);
-    }
-    ensure!(cx.status("c1")? == "stopped", "c1 changed");
-    Ok(())
-}
-
-/// The container's freezer file and its frozen and thawed values.
-fn freezer(name: &str) -> Option<(PathBuf, &'static str, &'static str)> {
-    cgroup_dirs(name).into_iter().find_map(|d| {
-        if d.join("freezer.state").exists() {
-            Some((d.join("freezer.state"), "FROZEN", "THAWED"))
-        } else if d.join("cgroup.freeze").exists() {
-            Some((d.join("cgroup.freeze"), "1", "0"))
-        } else {
-            None
-        }
-    })
-}
-
-/// A paused (frozen) container refuses exec; `--ignore-paused` runs the process once the
-/// container thaws.
-fn paused(cx: &mut Ctx) -> CaseResult {
-    let name = cx.cgroup_name("paused");
-    let mut cfg = config(&[]);
-    cfg["linux"]["cgroupsPath"] = json!(name);
-    let (_, bundle) = sleeper_bundle(cx, cfg)?;
-    let (file, frozen, thawed) = freezer(&name).ok_or("no freezer for the container")?;
-    let set = |v: &str| std::fs::write(&file, v).map_err(|e| format!("{}: {e}", file.display()));
-    set(frozen)?;
-    let o = exec(cx, &["c1", "true"]);
-    let refused = o.failed("exec in a paused container").map(drop);
-    if refused.is_ok() && cx.is_corral && !o.stderr.contains("paused") {
-        set(thawed)?;
-        return Err(format!("error does not say paused: {}", o.stderr));
-    }
-    let marker = bundle.join("rootfs/tmp/ran");
-    let (child, _) = cx.rt_spawn(&["exec", "--ignore-paused", "c1", "touch", "/tmp/ran"])?;
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let early = marker.exists();
-    set(thawed)?;
-    refused?;
-    let code = crate::ctx::wait_child(child)?;
-    ensure!(code == 0, "exec --ignore-paused exited {code}");
-    ensure!(!early, "the process ran while the container was frozen");
-    ensure!(marker.exists(), "the process did not run after the thaw");
-    Ok(())
-}
-
-/// `--cgroup`: the process goes to an existing sub-cgroup of the container's (v1: of one
-/// controller's hierarchy).
-fn sub_cgroup(cx: &mut Ctx) -> CaseResult {
-    let name = cx.cgroup_name("sub");
-    let mut cfg = config(&[]);
-    cfg["linux"]["cgroupsPath"] = json!(name);
-    sleeper(cx, cfg)?;
-    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let dir = cgroup_dirs(&name)
-        .into_iter()
-        .find(|d| v2 || d.starts_with("/sys/fs/cgroup/pids"))
-        .ok_or("no cgroup dir for the container")?;
-    let sub = dir.join("sub");
-    std::fs::create_dir(&sub).map_err(|e| format!("mkdir {}: {e}", sub.display()))?;
-    let arg = if v2 { "sub" } else { "pids:sub" };
-    let out = exec_script(cx, &["--cgroup", arg], "cat /proc/self/cgroup");
-    let rm = std::fs::remove_dir(&sub);
-    let out = out?;
-    rm.map_err(|e| format!("rmdir {}: {e}", sub.display()))?;
-    let line = out
-        .lines()
-        .find(|l| {
-            if v2 {
-                l.starts_with("0::")
-            } else {
-                l.contains(":pids:")
-            }
-        })
-        .ok_or(format!("no pids line: {out}"))?;
-    ensure!(line.ends_with(&format!("{name}/sub")), "not in sub: {out}");
-    if !v2 {
-        let other = out
-            .lines()
-            .find(|l| l.contains(":memory:"))
-            .ok_or(format!("no memory line: {out}"))?;
-        ensure!(
-            other.ends_with(&name),
-            "memory: not in the container's: {out}"
-        );
-    }
-    Ok(())
-}
-
 /// SIGPIPE is not ignored in the init nor in an exec'd process (a runtime written in
 /// Rust ignores it itself, and an ignored signal stays ignored across execve).
 fn sigpipe_not_ignored(cx: &mut Ctx) -> CaseResult {
-    let b = cx.bundle(&config(&["sleep", "1000"]))?;
-    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
-        .ok("run -d")?;
+    let init = sleeper(cx, config(&[]))?;
     let out = exec(cx, &["c1", "grep", "SigIgn", "/proc/self/status"]);
-    let init = init_pid(cx)?;
     let status =
         std::fs::read_to_string(format!("/proc/{init}/status")).map_err(|e| e.to_string())?;
     for (who, text) in [

@@ -5,6 +5,7 @@ mod errors;
 mod escapes;
 mod exec;
 mod exec_io;
+mod exec_status;
 mod fsutil;
 mod inside;
 mod lifecycle;

@@ -233,6 +233,8 @@ pub(super) fn rootless_exec(cx: &mut Ctx) -> CaseResult {
     let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
     cx.rt_as(user, &b, &env, &["run", "-d", "c1"])
         .ok("run -d as the test user")?;
+    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    super::exec::sleeping(init)?;
     let script = "echo pid=$$; echo init=$(tr '\\0' ' ' < /proc/1/cmdline); \
                   echo uidmap=$(tr -s ' ' < /proc/self/uid_map); exit 4";
     let o = cx.rt_as(user, &b, &env, &["exec", "c1", "sh", "-c", script]);

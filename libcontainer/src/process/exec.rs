@@ -28,7 +28,7 @@
 //! changes, so namespaces of the host (a network namespace joined by path) and of the
 //! container's user namespace are joined alike.
 
-use super::channel::{self, ChildEnd, ChildMsg, ParentMsg};
+use super::channel::{self, ChildEnd, ChildMsg, ParentEnd, ParentMsg};
 use super::init::{self, Exec, LastSteps};
 use super::procfs::Procfs;
 use super::spawn::{self, KillOnDrop};
@@ -106,19 +106,26 @@ fn join(pidfd: &OwnedFd, flags: u64) -> nix::Result<()> {
     nix::errno::Errno::result(ret).map(drop)
 }
 
+/// The namespaces the child joins, and whether it must fork into the pid namespace
+/// itself: corral joins the init's pid namespace here when it may (only children enter
+/// one, so the one clone lands in it).
+fn join_pid_namespace(cfg: &ExecConfig) -> Result<(u64, bool)> {
+    let flags = differing_namespaces(cfg.init_pid)?;
+    if flags & NEWPID == 0 {
+        return Ok((flags, false));
+    }
+    match join(cfg.init, NEWPID) {
+        Ok(()) => Ok((flags & !NEWPID, false)),
+        // It needs CAP_SYS_ADMIN in corral's own user namespace as well.
+        Err(nix::Error::EPERM) => Ok((flags, true)),
+        Err(e) => Err(Error::sys("join the container's pid namespace", e)),
+    }
+}
+
 /// Starts the process; returns its pid once it has exec'd the user's program. On
 /// failure the child is killed and reaped.
 pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
-    let mut flags = differing_namespaces(cfg.init_pid)?;
-    let mut fork_in_child = false;
-    if flags & NEWPID != 0 {
-        match join(cfg.init, NEWPID) {
-            Ok(()) => flags &= !NEWPID,
-            // It needs CAP_SYS_ADMIN in corral's own user namespace as well.
-            Err(nix::Error::EPERM) => fork_in_child = true,
-            Err(e) => return Err(Error::sys("join the container's pid namespace", e)),
-        }
-    }
+    let (flags, fork_in_child) = join_pid_namespace(cfg)?;
     let cgroup_dir = spawn::clone_into(cfg.cgroup)?;
     let (parent, child) = channel::pair()?;
     // Not dumpable, so that the child is not either from its first instruction until its
@@ -148,6 +155,20 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
             .map_err(|e| Error::io("process.oomScoreAdj: cannot write", &path, e))?;
     }
     spawn::placed(cfg.cgroup, first, &parent)?;
+    let pid = until_exec(cfg, &parent, first, fork_in_child, &mut guard)?;
+    guard.0.clear();
+    Ok(pid)
+}
+
+/// Answers the child until its execve; returns the process's pid (`first`, or the one
+/// it forked when `fork_in_child`, which `guard` then holds).
+fn until_exec(
+    cfg: &ExecConfig,
+    parent: &ParentEnd,
+    first: Pid,
+    fork_in_child: bool,
+    guard: &mut KillOnDrop,
+) -> Result<Pid> {
     let mut pid = first;
     loop {
         match parent.recv()? {
@@ -171,11 +192,10 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
         }
     }
     // End-of-file: the child's end closed at its execve, the user's program runs.
-    if let Some((msg, _)) = parent.recv()? {
-        return Err(unexpected(Some(msg)));
+    match parent.recv()? {
+        None => Ok(pid),
+        Some((msg, _)) => Err(unexpected(Some(msg))),
     }
-    guard.0.clear();
-    Ok(pid)
 }
 
 /// The error for what the child sent instead of the next step (`None`: it exited).
