@@ -27,13 +27,13 @@ echo "=== conformance: corral ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$BIN_DIR"/debug/corral
 echo "=== conformance in a cgroup v2 guest: corral ==="
 # Software emulation makes the whole suite take minutes in the guest: CI runs the cases
-# the cgroup version can change (lifecycle, filesystem, cgroups), the AppArmor case (the
+# the cgroup version can change (lifecycle, filesystem, cgroups, exec), the AppArmor cases (the
 # guest kernel has AppArmor, this host does not) and the scheduler cases (real-time
 # policies need a kernel without RT group scheduling); scripts/v2-guest.sh
 # alone runs them all.
 CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
   scripts/v2-guest.sh --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
-  --filter proc_scheduler
+  --filter proc_scheduler --filter exec_
 echo "=== the SELinux cases in a guest booted with SELinux (permissive) ==="
 CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
-  scripts/v2-guest.sh --selinux --filter proc_selinux
+  scripts/v2-guest.sh --selinux --filter proc_selinux --filter exec_process_label

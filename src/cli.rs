@@ -59,6 +59,9 @@ pub struct CreateArgs {
     /// Write the container init's pid to FILE
     #[arg(long = "pid-file", value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket to send a pidfd of the container's init to (SCM_RIGHTS), once it is ready
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Do not use pivot_root to enter the rootfs (for a ramfs root): move it and chroot
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
@@ -128,8 +131,12 @@ pub enum Command {
     },
     /// Print the features of this runtime as JSON (runtime-spec features.md)
     Features,
-    /// Run a process in a container (not supported yet)
-    Exec(Unsupported),
+    /// Run a new process in a created or running container
+    #[command(
+        override_usage = "corral exec [OPTIONS] <ID> <COMMAND> [ARGS]...\n       corral exec [OPTIONS] --process <FILE> <ID>",
+        long_about = "Run a new process in a created or running container: in the namespaces and the cgroup of its init, under its seccomp profile. Without --process the process is the config's process (user, env, cwd, capabilities, rlimits, labels, noNewPrivileges) with COMMAND as its args and the flags below over it; --process takes a whole OCI process object from a JSON file instead. In the foreground corral waits for the process and exits with its status (128+N when signal N ended it), passing on the signals it gets; with --detach it returns once the process runs."
+    )]
+    Exec(Box<ExecArgs>),
     /// List the processes of a container: a ps(1) table of them, or their pids as JSON
     ///
     /// The table is ps(1)'s output (ps -ef, or ps with PS_ARGS, given after the id)
@@ -236,6 +243,70 @@ pub struct UpdateArgs {
     #[arg(long = "blkio-weight", value_name = "N")]
     pub blkio_weight: Option<u16>,
     pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// A JSON file with an OCI process object: the whole process (no COMMAND, no process flags)
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Give the process a pseudo-terminal (sent to --console-socket)
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket to send the pseudo-terminal master to (with --tty)
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Unix socket to send a pidfd of the process to (SCM_RIGHTS)
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Return once the process runs instead of waiting for it
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's pid to FILE
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory in the container (absolute)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run as this user (numbers)
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// An additional group (repeatable)
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the bounding, effective and permitted sets (repeatable)
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile of the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// SELinux label of the process
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Number of extra fds after stdio to pass to the process
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Run in an existing sub-cgroup of the container's: PATH, or CONTROLLER[,CONTROLLER...]:PATH on cgroup v1 (repeatable)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Run the process even if the container is paused (it runs once the container is resumed)
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// The container id
+    pub id: String,
+    /// The program and its arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
 }
 
 /// A command a later version of corral implements; refused with an error today.

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use corral_cli::cli::{Cli, Command, CreateArgs, ListFormat, UpdateArgs};
+use corral_cli::cli::{Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs};
 use corral_cli::log::Logger;
 use corral_cli::ops;
 use libcontainer::container::{self, CreateOptions};
@@ -62,6 +62,7 @@ fn create_options<'a>(
         rootless,
         log_debug: Some(log_debug),
         console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
     })
 }
 
@@ -174,6 +175,36 @@ fn update(root: &Path, a: &UpdateArgs, warn: &dyn Fn(&str)) -> Result<()> {
     Ok(container::update(root, &a.id, &source, change, warn)?)
 }
 
+fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) -> Result<i32> {
+    let flags = container::ProcessFlags {
+        args: a.command.clone(),
+        tty: a.tty,
+        cwd: a.cwd.clone(),
+        env: a.env.clone(),
+        user: a.user.clone(),
+        additional_gids: a.additional_gids.clone(),
+        caps: a.cap.clone(),
+        no_new_privs: a.no_new_privs,
+        apparmor: a.apparmor.clone(),
+        process_label: a.process_label.clone(),
+    };
+    Ok(container::exec(&container::ExecOptions {
+        root,
+        id: &a.id,
+        process_file: a.process.as_deref(),
+        flags: &flags,
+        console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
+        detach: a.detach,
+        pid_file: a.pid_file.as_deref(),
+        preserve_fds: a.preserve_fds,
+        cgroup: &a.cgroup,
+        ignore_paused: a.ignore_paused,
+        warn,
+        log_debug: Some(debug),
+    })?)
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     if cli.systemd_cgroup {
@@ -214,7 +245,6 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::List { format, quiet } => list(&root, *format, *quiet)?,
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
         Command::Features => print_json(&libcontainer::features::features()),
-        Command::Exec(_) => bail!(Error::UnsupportedOption("exec".into())),
         Command::Ps {
             format,
             id,
@@ -228,6 +258,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             id,
         } => events(&root, id, *stats, interval)?,
         Command::Update(a) => update(&root, a, &warn)?,
+        Command::Exec(a) => return exec(&root, a, &warn, &debug),
     }
     Ok(0)
 }

@@ -32,21 +32,48 @@ fn version_names_runtime_and_spec() {
 }
 
 #[test]
-fn later_features_are_refused_not_ignored() {
-    let root = tmp("refused");
+fn exec_argument_errors_name_the_flag_and_make_nothing() {
+    let root = tmp("exec-args");
     let r = root.to_str().unwrap();
-    for args in [
-        &["--root", r, "--systemd-cgroup", "list"][..],
-        &["--root", r, "exec", "id", "true"],
+    for (args, says) in [
+        (&["exec", "id"][..], "give a COMMAND"),
+        (
+            &["exec", "--process", "p.json", "id", "true"],
+            "COMMAND cannot be combined with --process",
+        ),
+        (
+            &["exec", "-p", "p.json", "--env", "A=1", "id"],
+            "--env cannot be combined",
+        ),
+        (&["exec", "--user", "root", "id", "true"], "--user \"root\""),
+        (
+            &["exec", "--cwd", "tmp", "id", "true"],
+            "--cwd tmp: not an absolute path",
+        ),
+        (
+            &["exec", "-e", "NOVALUE", "id", "true"],
+            "--env \"NOVALUE\"",
+        ),
+        (
+            &["exec", "--cgroup", "a", "--cgroup", "b", "id", "true"],
+            "--cgroup a",
+        ),
+        (
+            &["exec", "--cgroup", "x/../..", "id", "true"],
+            "--cgroup x/../..",
+        ),
+        (&["exec", "id", "true"], "container id does not exist"),
     ] {
-        let o = corral(args);
-        assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert!(
-            stderr(&o).contains("not supported by corral yet"),
-            "{args:?}: {}",
-            stderr(&o)
-        );
+        let mut full = vec!["--root", r];
+        full.extend_from_slice(args);
+        let o = corral(&full);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
+    // A gid must be a number: clap's own usage error.
+    let o = corral(&["--root", r, "exec", "-g", "wheel", "id", "true"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
     std::fs::remove_dir_all(root).unwrap();
 }
 

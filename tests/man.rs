@@ -65,8 +65,8 @@ fn man_pages_are_current() {
 fn every_command_has_a_page() {
     let names: Vec<String> = pages().into_iter().map(|(n, _)| n).collect();
     for cmd in [
-        "create", "start", "run", "state", "kill", "delete", "list", "spec", "features", "pause",
-        "resume", "events", "update", "ps",
+        "create", "start", "run", "exec", "state", "kill", "delete", "list", "spec", "features",
+        "pause", "resume", "events", "update", "ps",
     ] {
         assert!(
             names.contains(&format!("corral-{cmd}.8")),

@@ -8,6 +8,7 @@
 //! - [`layout`] reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies exist
 //!   and where this process is in each.
 //! - [`check`] validates `linux.resources` for a cgroup version, before anything is made.
+//! - [`sub`] resolves `exec --cgroup` sub-cgroups of a container's cgroup.
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again.
 
@@ -16,6 +17,7 @@ pub mod check;
 pub mod freezer;
 pub mod layout;
 pub mod stats;
+pub mod sub;
 mod update;
 pub mod v1;
 pub mod v2;
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use check::check;
+pub use sub::SubCgroups;
 
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -60,6 +60,33 @@ impl Bundle {
     }
 }
 
+/// Reads an OCI `process` object (`exec --process`), with the same leniency as
+/// `config.json`'s: unknown capabilities are skipped with a warning each.
+pub fn load_process(path: &Path) -> Result<(oci_spec::runtime::Process, Vec<String>)> {
+    let data = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let parse_err = |err| Error::ConfigParse {
+        path: path.to_path_buf(),
+        err,
+    };
+    let process: Value = serde_json::from_slice(&data).map_err(parse_err)?;
+    // The config's own fixes look for `/process/...`.
+    let mut raw = serde_json::json!({ "process": process });
+    let warnings = skip_unknown_capabilities(&mut raw, last_cap());
+    spec_scheduler_flags(&mut raw);
+    let process = serde_json::from_value(raw["process"].take()).map_err(parse_err)?;
+    Ok((process, warnings))
+}
+
+/// Capability `name` (with or without `CAP_`), or why it is skipped: unknown to corral,
+/// or past the running kernel's last capability.
+pub fn capability(name: &str) -> std::result::Result<oci_spec::runtime::Capability, &'static str> {
+    match cap_number(name) {
+        None => Err("unknown capability"),
+        Some(n) if n > last_cap() => Err("capability not supported by the running kernel"),
+        Some(_) => serde_json::from_value(Value::from(name)).map_err(|_| "unknown capability"),
+    }
+}
+
 const CAP_SETS: [&str; 5] = [
     "bounding",
     "effective",

@@ -8,7 +8,7 @@ use crate::process::{lsm, sysctl};
 use crate::rootfs::{self, options};
 use crate::{Error, Result};
 use oci_spec::runtime::{
-    LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, LinuxSchedulerPolicy, Spec,
+    LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, LinuxSchedulerPolicy, Process, Spec,
 };
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -133,6 +133,18 @@ fn process(cx: &Ctx, spec: &Spec) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| cx.invalid("process", "is required"))?;
+    process_fields(cx, p)
+}
+
+/// Checks a process that `exec` runs in an existing container: `process` (from `file`,
+/// the config or a `--process` file) as `create` checks the config's.
+pub fn exec_process(p: &Process, file: &Path) -> Result<()> {
+    let cx = Ctx { file };
+    process_fields(&cx, p)?;
+    process_limits(&cx, p)
+}
+
+fn process_fields(cx: &Ctx, p: &Process) -> Result<()> {
     match p.args() {
         Some(args) if !args.is_empty() && !args[0].is_empty() => {}
         _ => return Err(cx.invalid("process.args", "must name a program to run")),
@@ -171,6 +183,19 @@ fn new_ns(spec: &Spec, t: LinuxNamespaceType) -> bool {
 /// late, or that the host cannot honour.
 fn process_settings(cx: &Ctx, spec: &Spec) -> Result<()> {
     let p = spec.process().as_ref().expect("checked by process()");
+    process_limits(cx, p)?;
+    let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    if personality.is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty())) {
+        return Err(cx.invalid(
+            "linux.personality.flags",
+            "the runtime-spec defines no personality flags",
+        ));
+    }
+    Ok(())
+}
+
+/// Scheduler, io priority and LSM labels of a process.
+fn process_limits(cx: &Ctx, p: &Process) -> Result<()> {
     if let Some(s) = p.scheduler() {
         if let Some(n) = s.nice().filter(|n| !(-20..=19).contains(n)) {
             return Err(cx.invalid("process.scheduler.nice", format!("{n} is not in -20..19")));
@@ -223,13 +248,6 @@ fn process_settings(cx: &Ctx, spec: &Spec) -> Result<()> {
         return Err(cx.invalid(
             "process.selinuxLabel",
             "SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)",
-        ));
-    }
-    let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
-    if personality.is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty())) {
-        return Err(cx.invalid(
-            "linux.personality.flags",
-            "the runtime-spec defines no personality flags",
         ));
     }
     Ok(())

@@ -10,6 +10,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("escape_runtime_binary_unreachable", runtime_binary),
         Case::new("escape_cwd_through_leaked_fd", cwd_leaked_fd),
+        Case::new("escape_exec_cwd_through_leaked_fd", exec_cwd_leaked_fd),
     ]
 }
 
@@ -105,23 +106,48 @@ fn runtime_binary(cx: &mut Ctx) -> CaseResult {
 /// with `--preserve-fds`, would start the process in the host's filesystem. The runtime
 /// must refuse it, and leave nothing behind.
 fn cwd_leaked_fd(cx: &mut Ctx) -> CaseResult {
-    let host_dir = cx.dir.join("host-secret");
-    std::fs::create_dir_all(&host_dir).map_err(|e| e.to_string())?;
-    std::fs::write(host_dir.join("secret"), "host").map_err(|e| e.to_string())?;
     let mut cfg = config(&["sh", "-c", "cat secret; echo escaped"]);
     cfg["process"]["cwd"] = json!("/proc/self/fd/3");
     let b = cx.bundle(&cfg)?;
     let b = b.to_string_lossy().into_owned();
-    let o = cx.rt_with_fd3_on(
-        &["run", "--preserve-fds", "1", "--bundle", &b, "c1"],
-        &host_dir,
-    );
+    leaked_fd_refused(cx, &["run", "--preserve-fds", "1", "--bundle", &b, "c1"])
+}
+
+/// CVE-2024-21626 through `exec`: `--cwd /proc/self/fd/3`, fd 3 a host directory passed
+/// with `--preserve-fds`, must not put the process outside the container's root.
+fn exec_cwd_leaked_fd(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("run -d")?;
+    let script = "cat secret; echo escaped";
+    let cwd = "/proc/self/fd/3";
+    let args = [
+        "exec",
+        "--preserve-fds",
+        "1",
+        "--cwd",
+        cwd,
+        "c1",
+        "sh",
+        "-c",
+        script,
+    ];
+    leaked_fd_refused(cx, &args)
+}
+
+/// Runs the runtime with `args` and fd 3 open on a host directory holding `secret`: it
+/// must fail, naming process.cwd, and the process must not have run there.
+fn leaked_fd_refused(cx: &mut Ctx, args: &[&str]) -> CaseResult {
+    let host_dir = cx.dir.join("host-secret");
+    std::fs::create_dir_all(&host_dir).map_err(|e| e.to_string())?;
+    std::fs::write(host_dir.join("secret"), "host").map_err(|e| e.to_string())?;
+    let o = cx.rt_with_fd3_on(args, &host_dir);
     ensure!(
         !o.stdout.contains("escaped") && !o.stdout.contains("host"),
         "the process ran in the host directory: {}",
         o.stdout
     );
-    o.failed("run with cwd /proc/self/fd/3")?;
+    o.failed(&format!("{args:?}"))?;
     if cx.is_corral {
         ensure!(
             o.stderr.contains("process.cwd"),

@@ -5,6 +5,9 @@ mod cgroup_update;
 mod cgroups;
 mod errors;
 mod escapes;
+mod exec;
+mod exec_io;
+mod exec_status;
 mod fsutil;
 mod inside;
 mod lifecycle;
@@ -50,6 +53,7 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroups::cases());
     v.extend(cgroup_ops::cases());
     v.extend(cgroup_update::cases());
+    v.extend(exec::cases());
     v
 }
 

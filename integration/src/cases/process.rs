@@ -12,7 +12,10 @@ pub fn cases() -> Vec<Case> {
     let mut v = vec![
         Case::new("proc_unknown_capability_skipped", unknown_capability),
         Case::new("proc_capability_sets_non_root", capability_sets),
-        Case::new("proc_ambient_without_inheritable", ambient_without_inheritable),
+        Case::new(
+            "proc_ambient_without_inheritable",
+            ambient_without_inheritable,
+        ),
         Case::new("proc_sysctl_ipc_and_net", sysctl_ipc_net),
         Case::new("proc_sysctl_refused", sysctl_refused),
         // runc 1.1.5 (runtime-spec 1.0.2) ignores linux.personality.
@@ -75,7 +78,7 @@ fn scheduler_policies(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-const SE_PROCESS: &str = "system_u:system_r:unconfined_t:s0";
+pub(super) const SE_PROCESS: &str = "system_u:system_r:unconfined_t:s0";
 const SE_FILE: &str = "system_u:object_r:tmp_t:s0";
 
 /// process.selinuxLabel: the process runs with the label.
@@ -107,9 +110,9 @@ fn selinux_mount_label(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-const AA_PROFILE: &str = "corral-test";
+pub(super) const AA_PROFILE: &str = "corral-test";
 
-fn apparmor_profile_loaded() -> bool {
+pub(super) fn apparmor_profile_loaded() -> bool {
     std::fs::read_to_string("/sys/kernel/security/apparmor/profiles")
         .is_ok_and(|p| p.lines().any(|l| l.starts_with(&format!("{AA_PROFILE} "))))
 }
@@ -337,7 +340,19 @@ fn time_offsets(cx: &mut Ctx) -> CaseResult {
         cfg,
         "echo up=$(cut -d. -f1 /proc/uptime); awk '{ print $1 \"=\" $2 \" \" $3 }' /proc/self/timens_offsets",
     )?;
-    let up: u64 = field(&out, "up").and_then(|u| u.parse().ok()).unwrap_or(0);
+    uptime_ahead_by_a_million(&out)?;
+    ensure!(
+        field(&out, "boottime") == Some("1000000 0"),
+        "boottime: {out}"
+    );
+    ensure!(field(&out, "monotonic") == Some("5 7"), "monotonic: {out}");
+    refused(cx, &refused_cfg, "linux.timeOffsets")
+}
+
+/// The `up=` uptime in `out` (whole seconds) is the host's plus 1000000 (a boottime
+/// offset), give or take what the container took to start.
+pub(super) fn uptime_ahead_by_a_million(out: &str) -> CaseResult {
+    let up: u64 = field(out, "up").and_then(|u| u.parse().ok()).unwrap_or(0);
     let host_up: u64 = std::fs::read_to_string("/proc/uptime")
         .ok()
         .and_then(|u| u.split('.').next()?.parse().ok())
@@ -346,12 +361,7 @@ fn time_offsets(cx: &mut Ctx) -> CaseResult {
         up >= host_up + 1_000_000 - 5 && up <= host_up + 1_000_000 + 60,
         "uptime inside {up}, host {host_up}: {out}"
     );
-    ensure!(
-        field(&out, "boottime") == Some("1000000 0"),
-        "boottime: {out}"
-    );
-    ensure!(field(&out, "monotonic") == Some("5 7"), "monotonic: {out}");
-    refused(cx, &refused_cfg, "linux.timeOffsets")
+    Ok(())
 }
 
 /// CVE-2025-52881: a host file bound over /proc/sys/kernel/ns_last_pid must not get

@@ -18,8 +18,16 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// Receives one fd sent with SCM_RIGHTS on an accepted connection of `listener`.
-fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
+/// Receives one fd sent with SCM_RIGHTS on an accepted connection of `listener`
+/// (waiting at most 10 s for the connection: a runtime that fails never connects).
+pub(super) fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(listener),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16)).unwrap_or(0) == 0 {
+        return Err("nothing connected to the socket within 10 s".into());
+    }
     listener.set_nonblocking(false).map_err(|e| e.to_string())?;
     let (conn, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
     let mut data = [0u8; 256];
@@ -44,7 +52,7 @@ fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
 }
 
 /// Reads from the pty master until `until` shows up or 10 s pass.
-fn read_until(master: &OwnedFd, until: &str) -> String {
+pub(super) fn read_until(master: &OwnedFd, until: &str) -> String {
     let mut out = Vec::new();
     let start = Instant::now();
     let mut buf = [0u8; 1024];

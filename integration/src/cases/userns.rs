@@ -177,8 +177,13 @@ fn user_root(cx: &mut Ctx, user: (u32, u32)) -> Result<PathBuf, String> {
     Ok(xdg)
 }
 
-fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
-    let user = test_user()?;
+/// A bundle the test user owns, with the config `spec --rootless` wrote as that user
+/// (no terminal, `args`), and the user's `$XDG_RUNTIME_DIR` (see `user_root`).
+fn rootless_bundle(
+    cx: &mut Ctx,
+    user: (u32, u32),
+    args: Value,
+) -> Result<(PathBuf, PathBuf), String> {
     let xdg = user_root(cx, user)?;
     let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
     // The harness's busybox rootfs (readable by anyone) in a bundle dir the user owns.
@@ -191,8 +196,15 @@ fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
     let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
     let mut cfg: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     cfg["process"]["terminal"] = json!(false);
-    cfg["process"]["args"] = json!(["sh", "-c", MAPS]);
+    cfg["process"]["args"] = args;
     crate::bundle::write_config(&b, &cfg).map_err(|e| e.to_string())?;
+    Ok((b, xdg))
+}
+
+fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
+    let user = test_user()?;
+    let (b, xdg) = rootless_bundle(cx, user, json!(["sh", "-c", MAPS]))?;
+    let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
     let o = cx.rt_as(user, &b, &env, &["run", "--keep", "c1"]);
     o.ok("run as the test user")?;
     let out = &o.stdout;
@@ -209,6 +221,32 @@ fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
         state.display()
     );
     cx.rt_as(user, &b, &env, &["delete", "c1"])
+        .ok("delete as the test user")?;
+    Ok(())
+}
+
+/// `exec` as the test user into its rootless container (corral cannot join the pid
+/// namespace from outside there: the process forks once more inside it).
+pub(super) fn rootless_exec(cx: &mut Ctx) -> CaseResult {
+    let user = test_user()?;
+    let (b, xdg) = rootless_bundle(cx, user, json!(["sleep", "1000"]))?;
+    let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
+    cx.rt_as(user, &b, &env, &["run", "-d", "c1"])
+        .ok("run -d as the test user")?;
+    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    super::exec::sleeping(init)?;
+    let script = "echo pid=$$; echo init=$(tr '\\0' ' ' < /proc/1/cmdline); \
+                  echo uidmap=$(tr -s ' ' < /proc/self/uid_map); exit 4";
+    let o = cx.rt_as(user, &b, &env, &["exec", "c1", "sh", "-c", script]);
+    let out = &o.stdout;
+    ensure!(o.code == 4, "exec exited {}: {}{out}", o.code, o.stderr);
+    ensure!(field(out, "pid").is_some_and(|p| p != "1"), "{out}");
+    ensure!(field(out, "init") == Some("sleep 1000"), "pid 1: {out}");
+    ensure!(
+        field(out, "uidmap") == Some(&format!(" 0 {} 1", user.0)),
+        "uid_map: {out}"
+    );
+    cx.rt_as(user, &b, &env, &["delete", "--force", "c1"])
         .ok("delete as the test user")?;
     Ok(())
 }

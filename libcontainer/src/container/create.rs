@@ -2,7 +2,7 @@
 //! exec.fifo. Any failure removes what was made: state dir, fifo and process.
 
 use crate::bundle::Bundle;
-use crate::process::{spawn, InitConfig};
+use crate::process::{connect_pidfd_socket, send_pidfd, spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
 use crate::{id, timefmt, Error, Result};
 use nix::fcntl::OFlag;
@@ -28,6 +28,8 @@ pub struct CreateOptions<'a> {
     pub log_debug: Option<&'a dyn Fn(&str)>,
     /// `--console-socket`: where the pty master of a terminal goes.
     pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: where a pidfd of the init goes once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// Creates the container; returns the init's pid.
@@ -47,7 +49,7 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         let euid = nix::unistd::geteuid().as_raw();
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
-    let seccomp = compile_seccomp(&bundle, opts)?;
+    let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
     let cgroup = super::cgroup::resolve(&bundle.spec, opts.id, opts.rootless)?;
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
@@ -65,9 +67,9 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
 
 /// Builds the seccomp filter in the runtime, before anything is created: libseccomp
 /// allocates, and the init, which inherits the result, then only has to load it.
-fn compile_seccomp(
+pub(super) fn compile_seccomp(
     bundle: &Bundle,
-    opts: &CreateOptions,
+    log_debug: Option<&dyn Fn(&str)>,
 ) -> Result<Option<corral_seccomp::Compiled>> {
     let Some(s) = bundle
         .spec
@@ -79,7 +81,7 @@ fn compile_seccomp(
     };
     let compiled = corral_seccomp::compile(s)
         .map_err(|e| crate::validate::seccomp_error(&bundle.config_path, e))?;
-    if let (Some(log), false) = (opts.log_debug, compiled.skipped().is_empty()) {
+    if let (Some(log), false) = (log_debug, compiled.skipped().is_empty()) {
         log(&format!(
             "linux.seccomp: syscalls unknown to libseccomp, left out of the filter: {}",
             compiled.skipped().join(", ")
@@ -111,6 +113,7 @@ fn create_in(
     .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
     // SAFETY: open returned a new fd that nothing else owns.
     let fifo = unsafe { OwnedFd::from_raw_fd(fd) };
+    let pidfd_socket = opts.pidfd_socket.map(connect_pidfd_socket).transpose()?;
     // Relative mount sources are relative to the bundle.
     nix::unistd::chdir(&bundle.dir)
         .map_err(|e| Error::sys(format!("chdir {}", bundle.dir.display()), e))?;
@@ -124,7 +127,10 @@ fn create_in(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        parent_fds: vec![dir.lock_fd()],
+        parent_fds: [dir.lock_fd()]
+            .into_iter()
+            .chain(pidfd_socket.as_ref().map(|s| s.as_raw_fd()))
+            .collect(),
         seccomp,
         id: opts.id,
         bundle: &bundle.dir,
@@ -171,14 +177,21 @@ fn create_in(
     };
     let spawned = spawn::spawn(&cfg, fifo, record)?;
     let pid = spawned.pid.as_raw();
-    // Written only once the init is ready, so a failed create leaves no pid file.
-    if let Some(p) = opts.pid_file {
-        if let Err(e) = write_pid_file(p, pid) {
-            // SAFETY: kill with plain integers, on the init we just cloned.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = nix::sys::wait::waitpid(spawned.pid, None);
-            return Err(e);
+    // Only once the init is ready, so a failed create leaves no pid file.
+    let ready = || -> Result<()> {
+        if let Some(p) = opts.pid_file {
+            write_pid_file(p, pid)?;
         }
+        if let Some(s) = &pidfd_socket {
+            send_pidfd(s, pid, "standard")?;
+        }
+        Ok(())
+    };
+    if let Err(e) = ready() {
+        // SAFETY: kill with plain integers, on the init we just cloned.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = nix::sys::wait::waitpid(spawned.pid, None);
+        return Err(e);
     }
     Ok(pid)
 }

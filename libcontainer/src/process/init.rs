@@ -7,6 +7,7 @@
 //! without noNewPrivileges, seccomp is loaded before the identity change instead: see
 //! `load_seccomp`.)
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
+//! The steps from the scheduler on are [`finish`], which `exec` shares.
 
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
@@ -17,6 +18,7 @@ use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxPersonality, Process};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -26,7 +28,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 const NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
 
 /// The program to exec, resolved before Ready so a missing one fails `create`.
-struct Exec {
+pub(super) struct Exec {
     path: CString,
     args: Vec<CString>,
     env: Vec<CString>,
@@ -61,9 +63,24 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         sys::exit_now(1);
     }
     drop(fifo);
-    let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
-    eprintln!("corral: exec {:?}: {err}", exec.path);
+    exec_now(&exec)
+}
+
+/// execve, or a message on stderr and exit 127 (the shell's "cannot execute").
+pub(super) fn exec_now(exec: &Exec) -> ! {
+    let err = execve(exec);
+    eprintln!("corral: {err}");
     sys::exit_now(127);
+}
+
+/// execve; returns only on failure, with what failed.
+pub(super) fn execve(exec: &Exec) -> String {
+    // The Rust runtime ignores SIGPIPE in corral, and an ignored signal stays ignored
+    // across execve: the user's program gets the default, as with any other runtime.
+    // SAFETY: signal(2) with SIG_DFL installs no handler.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
+    format!("exec {:?}: {err}", exec.path)
 }
 
 fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
@@ -154,22 +171,35 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         unsafe { libc::close(tree.as_raw_fd()) };
     }
     if process.terminal() == Some(true) {
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        let pty = tty::open(size, process.user().uid())?;
-        tty::bind_console(&pty)?;
-        if let Some(socket) = cfg.console_socket {
-            tty::send_master(socket, &pty)?;
-            // SAFETY: as for parent_fds in `run`: the owner is never dropped here.
-            unsafe { libc::close(socket) };
-        }
-        tty::become_tty(pty)?;
+        tty::setup(process, cfg.console_socket, true)?;
     }
     if let (Some(proc), Some(sysctls)) = (&procfs, sysctls) {
         sysctl::write(proc, sysctls)?;
     }
+    let last = LastSteps {
+        process,
+        seccomp: cfg.seccomp,
+        preserve_fds: cfg.preserve_fds,
+        personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+    };
+    finish(&last, procfs, chan)
+}
+
+/// What the last steps of setup need, for the init and for `exec` alike.
+pub(super) struct LastSteps<'a> {
+    pub process: &'a Process,
+    pub seccomp: Option<&'a corral_seccomp::Compiled>,
+    /// Extra fds after stdio that the process keeps (`--preserve-fds`).
+    pub preserve_fds: u32,
+    pub personality: Option<&'a LinuxPersonality>,
+}
+
+/// The last steps before the user's program, in the order the kernel needs: scheduler
+/// and io priority (while still root), LSM labels opened in `procfs` (the private
+/// procfs, when the process asks for labels), rlimits, identity, umask, cwd, the
+/// executable, fds, no_new_privs and seccomp, personality, labels written.
+pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> Result<Exec> {
+    let process = s.process;
     // While still root: real-time policies, negative nice and the RT io class need it.
     sched::set_scheduler(process)?;
     sched::set_io_priority(process)?;
@@ -183,7 +213,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     if !nnp {
         // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
         // filter; set_identity drops capabilities, so the filter goes on just before.
-        load_seccomp(cfg, chan)?;
+        load_seccomp(s.seccomp, chan)?;
     }
     user::set_identity(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
@@ -192,13 +222,13 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     let env = process.env().clone().unwrap_or_default();
     let args = process.args().as_deref().expect("validated");
     let path = find_executable(&args[0], &env)?;
-    sys::cloexec_from(3 + cfg.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
+    sys::cloexec_from(3 + s.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
     if nnp {
         user::set_no_new_privileges()?;
         // As late as possible, so the filter constrains as little of corral as it can.
-        load_seccomp(cfg, chan)?;
+        load_seccomp(s.seccomp, chan)?;
     }
-    sched::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
+    sched::set_personality(s.personality)?;
     if let Some(labels) = labels {
         labels.apply()?;
     }
@@ -236,8 +266,8 @@ fn chdir_inside(cwd: &Path) -> Result<()> {
 /// system calls pass the filter too: what it still makes is read/poll/close on exec.fifo,
 /// send/close on the channel, and execve (a profile that denies these fails the
 /// container, as with runc).
-fn load_seccomp(cfg: &InitConfig, chan: &ChildEnd) -> Result<()> {
-    let Some(filter) = cfg.seccomp else {
+fn load_seccomp(seccomp: Option<&corral_seccomp::Compiled>, chan: &ChildEnd) -> Result<()> {
+    let Some(filter) = seccomp else {
         return Ok(());
     };
     let fd = filter
@@ -276,7 +306,7 @@ fn mapped(chan: &ChildEnd) -> Result<()> {
     Ok(())
 }
 
-fn set_dumpable(on: bool) -> Result<()> {
+pub(super) fn set_dumpable(on: bool) -> Result<()> {
     // SAFETY: prctl with integer arguments.
     let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
     nix::errno::Errno::result(ret)
@@ -285,7 +315,7 @@ fn set_dumpable(on: bool) -> Result<()> {
 }
 
 /// Becomes uid/gid 0 of the user namespace we are in, when 0 is mapped there.
-fn become_root() {
+pub(super) fn become_root() {
     let root_g = nix::unistd::Gid::from_raw(0);
     let root_u = nix::unistd::Uid::from_raw(0);
     let _ = nix::unistd::setresgid(root_g, root_g, root_g);

@@ -5,10 +5,13 @@
 //! - [`init`]: the child side. Rootfs, hostname, credentials, then it blocks on
 //!   `exec.fifo` until `start`, and execs.
 //! - [`channel`]: the typed messages between the two.
+//! - [`exec`]: `corral exec`'s process, in the namespaces and cgroup of a container's
+//!   init, set up as the init's own.
 //! - `maps`: the uid/gid maps the parent writes, directly or with newuidmap/newgidmap.
 //! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
 pub mod channel;
+pub mod exec;
 pub mod init;
 pub mod lsm;
 mod maps;
@@ -21,8 +24,26 @@ pub mod sysctl;
 pub mod tty;
 mod user;
 
+use crate::{Error, Result};
 use oci_spec::runtime::Spec;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
+
+/// Connects to the `--pidfd-socket` at `path`.
+pub fn connect_pidfd_socket(path: &Path) -> Result<UnixStream> {
+    UnixStream::connect(path).map_err(|e| Error::io("cannot connect to --pidfd-socket", path, e))
+}
+
+/// `--pidfd-socket`: sends a pidfd of `pid` (a child of corral, not yet reaped, so the
+/// pid cannot be another process's) over `socket` with SCM_RIGHTS, `kind` as the data
+/// ("standard" for a container's init, "setns" for a process of `exec`, as runc 1.2).
+pub fn send_pidfd(socket: &UnixStream, pid: i32, kind: &str) -> Result<()> {
+    let pidfd =
+        crate::sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open {pid}"), e))?;
+    crate::sys::send_fd(socket.as_raw_fd(), kind.as_bytes(), pidfd.as_raw_fd())
+        .map_err(|e| Error::sys("send the pidfd over --pidfd-socket", e))
+}
 
 /// Everything the init needs, prepared by the parent before it clones.
 pub struct InitConfig<'a> {

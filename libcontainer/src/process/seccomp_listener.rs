@@ -18,6 +18,9 @@ pub struct Container<'a> {
     pub bundle: &'a Path,
     /// The init's pid, as the runtime (on the host) sees it.
     pub pid: i32,
+    /// The process whose filter it is: the init, or a process of `exec`.
+    pub process_pid: i32,
+    pub status: ContainerState,
 }
 
 /// Connects to the listener and sends it the state and `fd`. The caller's copy of the
@@ -65,14 +68,14 @@ fn process_state(seccomp: &LinuxSeccomp, spec: &Spec, c: &Container) -> Containe
     let mut state = State::default();
     state.set_version(crate::OCI_VERSION.to_string());
     state.set_id(c.id.to_string());
-    state.set_status(ContainerState::Creating);
+    state.set_status(c.status);
     state.set_pid(Some(c.pid));
     state.set_bundle(c.bundle.to_path_buf());
     state.set_annotations(spec.annotations().clone());
     let mut s = ContainerProcessState::default();
     s.set_version(crate::OCI_VERSION.to_string());
     s.set_fds(vec![SECCOMP_FD_NAME.to_string()]);
-    s.set_pid(c.pid);
+    s.set_pid(c.process_pid);
     s.set_metadata(seccomp.listener_metadata().clone());
     s.set_state(state);
     s

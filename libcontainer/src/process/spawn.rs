@@ -1,11 +1,11 @@
 //! The parent side of process creation.
 
-use super::channel::{self, ChildMsg, ParentMsg};
+use super::channel::{self, ChildMsg, ParentEnd, ParentMsg};
 use super::{init, seccomp_listener, InitConfig};
 use super::{maps, namespaces};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
-use corral_cgroups::Version;
+use corral_cgroups::{Cgroup, Version};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -18,7 +18,7 @@ pub struct Spawned {
 }
 
 /// Kills and reaps the children if setup does not finish.
-struct KillOnDrop(Vec<Pid>);
+pub(super) struct KillOnDrop(pub(super) Vec<Pid>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -27,6 +27,31 @@ impl Drop for KillOnDrop {
             let _ = waitpid(*pid, None);
         }
     }
+}
+
+/// v2: the cgroup directory clone3 puts the child in (CLONE_INTO_CGROUP). v1 has no
+/// such flag: the parent writes the child's pid into every hierarchy right after the
+/// clone (see [`placed`]), and the child waits for that.
+pub(super) fn clone_into(cgroup: Option<&Cgroup>) -> Result<Option<std::fs::File>> {
+    match cgroup {
+        Some(cg) if cg.version == Version::V2 => {
+            let p = &cg.dirs[0].path;
+            let dir = std::fs::File::open(p).map_err(|e| Error::io("cannot open cgroup", p, e))?;
+            Ok(Some(dir))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// After the clone: the child, in its cgroup on every hierarchy, is told so.
+pub(super) fn placed(cgroup: Option<&Cgroup>, child: Pid, parent: &ParentEnd) -> Result<()> {
+    if let Some(cg) = cgroup {
+        if cg.version == Version::V1 {
+            cg.add_pid(child.as_raw())?;
+        }
+        parent.send(ParentMsg::CgroupJoined)?;
+    }
+    Ok(())
 }
 
 /// Clones the init and runs it up to Ready: it then waits on `fifo` for `start`.
@@ -42,15 +67,7 @@ pub fn spawn(
         plan.clone_flags &= !NEWCGROUP;
         plan.cgroupns_late = true;
     }
-    // v2: clone3 puts the init in the cgroup. v1 has no such flag: the parent writes the
-    // init's pid into every hierarchy right after the clone, and the init waits for that.
-    let cgroup_dir = match cfg.cgroup {
-        Some(cg) if cg.version == Version::V2 => {
-            let p = &cg.dirs[0].path;
-            Some(std::fs::File::open(p).map_err(|e| Error::io("cannot open cgroup", p, e))?)
-        }
-        _ => None,
-    };
+    let cgroup_dir = clone_into(cfg.cgroup)?;
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
         namespaces::join(*t, fd)?;
@@ -72,12 +89,7 @@ pub fn spawn(
     drop(fifo);
     drop(cgroup_dir);
     let mut guard = KillOnDrop(vec![pid]);
-    if let Some(cg) = cfg.cgroup {
-        if cg.version == Version::V1 {
-            cg.add_pid(pid.as_raw())?;
-        }
-        parent.send(ParentMsg::CgroupJoined)?;
-    }
+    placed(cfg.cgroup, pid, &parent)?;
     let mut on_cloned = Some(on_cloned);
     let mut spawned = Spawned {
         pid,
@@ -114,6 +126,8 @@ pub fn spawn(
                     id: cfg.id,
                     bundle: cfg.bundle,
                     pid: spawned.pid.as_raw(),
+                    process_pid: spawned.pid.as_raw(),
+                    status: oci_spec::runtime::ContainerState::Creating,
                 };
                 // The init goes on meanwhile; a notified syscall it makes waits for the agent.
                 seccomp_listener::hand_over(cfg.spec, &c, fd)?;

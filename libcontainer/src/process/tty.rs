@@ -8,8 +8,7 @@
 use crate::rootfs::paths::{InRoot, Kind};
 use crate::sys::mount as m;
 use crate::{Error, Result};
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-use std::io::IoSlice;
+use oci_spec::runtime::Process;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -22,6 +21,28 @@ pub struct Pty {
 
 fn err(what: &str) -> impl FnOnce(nix::Error) -> Error + '_ {
     move |e| Error::sys(format!("process.terminal: {what}"), e)
+}
+
+/// The terminal of `process`: a pty made in the container's devpts (after pivot_root or,
+/// for `exec`, after joining the container's mount namespace), its master sent over
+/// `console_socket`, its slave made the caller's controlling terminal and stdio; the
+/// init (`console`) also binds the slave over `/dev/console`.
+pub fn setup(process: &Process, console_socket: Option<RawFd>, console: bool) -> Result<()> {
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let pty = open(size, process.user().uid())?;
+    if console {
+        bind_console(&pty)?;
+    }
+    if let Some(socket) = console_socket {
+        send_master(socket, &pty)?;
+        // SAFETY: the socket's owner lives in the parent's image, which this process
+        // never drops (it execs or _exits), so nothing closes the fd twice.
+        unsafe { libc::close(socket) };
+    }
+    become_tty(pty)
 }
 
 /// Opens a new pty in the container's devpts; `size` is `consoleSize` (height, width).
@@ -83,17 +104,8 @@ pub fn bind_console(pty: &Pty) -> Result<()> {
 
 /// Sends the master over the console socket, with its name as the data (runc's format).
 pub fn send_master(socket: RawFd, pty: &Pty) -> Result<()> {
-    let fds = [pty.master.as_raw_fd()];
-    let name = b"/dev/ptmx";
-    sendmsg::<()>(
-        socket,
-        &[IoSlice::new(name)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map(drop)
-    .map_err(err("send the pty master over --console-socket"))
+    crate::sys::send_fd(socket, b"/dev/ptmx", pty.master.as_raw_fd())
+        .map_err(err("send the pty master over --console-socket"))
 }
 
 /// Makes the slave the controlling terminal and stdio of this process (a new session).

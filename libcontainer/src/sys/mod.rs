@@ -96,6 +96,20 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     })
 }
 
+/// Sends `fd` over the unix socket `socket` with SCM_RIGHTS, `data` as the message.
+pub fn send_fd(socket: RawFd, data: &[u8], fd: RawFd) -> Result<(), Errno> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = [fd];
+    sendmsg::<()>(
+        socket,
+        &[std::io::IoSlice::new(data)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+}
+
 /// Joins a new anonymous session keyring, so the container does not share the caller's.
 pub fn join_new_session_keyring() -> Result<(), Errno> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;

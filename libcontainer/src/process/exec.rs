@@ -1,0 +1,285 @@
+//! `exec`: a new process in the namespaces and the cgroup of a running (or created)
+//! container's init, set up as the init sets up its own process, then exec'd.
+//!
+//! ```text
+//!   parent (corral exec, on the host)            child
+//!   pidfd of the init, namespaces that differ
+//!   setns(pidfd, CLONE_NEWPID)  (only children
+//!     enter a pid namespace: the one clone
+//!     below lands in it)
+//!   not dumpable (the child inherits it)
+//!   clone3 (v2: CLONE_INTO_CGROUP) ------------>  closes the parent's fds
+//!   v1: pid into every hierarchy
+//!   CgroupJoined -->                              (private procfs, for LSM labels)
+//!                                                 setns(pidfd, every other namespace)
+//!                                   <-- Forked    (only when the parent could not join
+//!                                                  the pid namespace: rootless corral
+//!                                                  lacks CAP_SYS_ADMIN where it runs;
+//!                                                  the child joins it too and forks
+//!                                                  once more with CLONE_PARENT)
+//!                                                 keyring, terminal, then what the init
+//!                                                 does last (`init::finish`)
+//!                                <-- SeccompFd    (with SCMP_ACT_NOTIFY)
+//!                         <-- Ready or Error      execve
+//!   end-of-file: exec'd        <-- Error           (only if execve failed)
+//! ```
+//! Joining every namespace with one setns(2) on a pidfd (Linux 5.8) lets the kernel
+//! order them (user first) and check each against the caller's credentials before any
+//! changes, so namespaces of the host (a network namespace joined by path) and of the
+//! container's user namespace are joined alike.
+
+use super::channel::{self, ChildEnd, ChildMsg, ParentEnd, ParentMsg};
+use super::init::{self, Exec, LastSteps};
+use super::procfs::Procfs;
+use super::spawn::{self, KillOnDrop};
+use super::{lsm, seccomp_listener, tty};
+use crate::sys::{self, Forked};
+use crate::{Error, Result};
+use corral_cgroups::Cgroup;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{ContainerState, Process, Spec};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// What the new process needs, prepared by `corral exec` before it clones.
+pub struct ExecConfig<'a> {
+    pub process: &'a Process,
+    /// The container's config: seccomp listener, personality.
+    pub spec: &'a Spec,
+    /// The container's seccomp filter, compiled before clone.
+    pub seccomp: Option<&'a corral_seccomp::Compiled>,
+    /// A pidfd of the container's init, checked to be the container's.
+    pub init: &'a OwnedFd,
+    pub init_pid: i32,
+    pub preserve_fds: u32,
+    /// Fds of the parent the child closes first thing (the state dir's lock).
+    pub parent_fds: Vec<RawFd>,
+    /// The connected `--console-socket`, for the pty master.
+    pub console_socket: Option<RawFd>,
+    /// Where the process goes: the container's cgroup, or sub-cgroups of it.
+    pub cgroup: Option<&'a Cgroup>,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+}
+
+const NEWPID: u64 = libc::CLONE_NEWPID as u64;
+const NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+
+/// Namespace files under /proc/PID/ns and their clone flags.
+const NAMESPACES: [(&str, u64); 8] = [
+    ("user", NEWUSER),
+    ("mnt", libc::CLONE_NEWNS as u64),
+    ("pid", NEWPID),
+    ("uts", libc::CLONE_NEWUTS as u64),
+    ("ipc", libc::CLONE_NEWIPC as u64),
+    ("net", libc::CLONE_NEWNET as u64),
+    ("cgroup", libc::CLONE_NEWCGROUP as u64),
+    ("time", super::namespaces::CLONE_NEWTIME),
+];
+
+/// The namespaces of `pid` that are not this process's own (joining one's own user
+/// namespace is an error, the others would be no-ops).
+fn differing_namespaces(pid: i32) -> Result<u64> {
+    let mut flags = 0;
+    for (name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let theirs = match std::fs::read_link(&theirs) {
+            Ok(l) => l,
+            // A namespace type this kernel does not have.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("cannot read", theirs, e)),
+        };
+        let ours = format!("/proc/self/ns/{name}");
+        let ours = std::fs::read_link(&ours).map_err(|e| Error::io("cannot read", ours, e))?;
+        if theirs != ours {
+            flags |= flag;
+        }
+    }
+    Ok(flags)
+}
+
+/// setns(2) with a pidfd: every namespace of `flags` at once.
+fn join(pidfd: &OwnedFd, flags: u64) -> nix::Result<()> {
+    // SAFETY: pidfd is an open pidfd; setns changes only this process.
+    let ret = unsafe { libc::setns(pidfd.as_raw_fd(), flags as libc::c_int) };
+    nix::errno::Errno::result(ret).map(drop)
+}
+
+/// The namespaces the child joins, and whether it must fork into the pid namespace
+/// itself: corral joins the init's pid namespace here when it may (only children enter
+/// one, so the one clone lands in it).
+fn join_pid_namespace(cfg: &ExecConfig) -> Result<(u64, bool)> {
+    let flags = differing_namespaces(cfg.init_pid)?;
+    if flags & NEWPID == 0 {
+        return Ok((flags, false));
+    }
+    match join(cfg.init, NEWPID) {
+        Ok(()) => Ok((flags & !NEWPID, false)),
+        // It needs CAP_SYS_ADMIN in corral's own user namespace as well.
+        Err(nix::Error::EPERM) => Ok((flags, true)),
+        Err(e) => Err(Error::sys("join the container's pid namespace", e)),
+    }
+}
+
+/// Starts the process; returns its pid once it has exec'd the user's program. On
+/// failure the child is killed and reaped.
+pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
+    let (flags, fork_in_child) = join_pid_namespace(cfg)?;
+    let cgroup_dir = spawn::clone_into(cfg.cgroup)?;
+    let (parent, child) = channel::pair()?;
+    // Not dumpable, so that the child is not either from its first instruction until its
+    // execve (CVE-2019-5736, as the init): it is in the container's pid namespace from
+    // the clone on, and its processes must not ptrace it or open /proc/PID/exe (the
+    // runtime's binary) or /proc/PID/fd. The flag is part of the memory map, which the
+    // child copies.
+    init::set_dumpable(false)?;
+    let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
+    let first = match sys::clone3_fork(0, cgroup_fd) {
+        Err(e) => return Err(Error::sys("clone3 the exec process", e)),
+        Ok(Forked::Child) => {
+            drop(parent);
+            let mut fds = cfg.parent_fds.clone();
+            fds.extend(cgroup_fd);
+            child_main(cfg, &fds, flags, fork_in_child, child)
+        }
+        Ok(Forked::Parent(pid)) => pid,
+    };
+    drop(child);
+    drop(cgroup_dir);
+    let mut guard = KillOnDrop(vec![first]);
+    if let Some(adj) = cfg.process.oom_score_adj() {
+        // Inherited by the process when the child forks it.
+        let path = format!("/proc/{first}/oom_score_adj");
+        std::fs::write(&path, adj.to_string())
+            .map_err(|e| Error::io("process.oomScoreAdj: cannot write", &path, e))?;
+    }
+    spawn::placed(cfg.cgroup, first, &parent)?;
+    let pid = until_exec(cfg, &parent, first, fork_in_child, &mut guard)?;
+    guard.0.clear();
+    Ok(pid)
+}
+
+/// Answers the child until its execve; returns the process's pid (`first`, or the one
+/// it forked when `fork_in_child`, which `guard` then holds).
+fn until_exec(
+    cfg: &ExecConfig,
+    parent: &ParentEnd,
+    first: Pid,
+    fork_in_child: bool,
+    guard: &mut KillOnDrop,
+) -> Result<Pid> {
+    let mut pid = first;
+    loop {
+        match parent.recv()? {
+            Some((ChildMsg::Forked, sender)) if fork_in_child && sender > 0 && pid == first => {
+                pid = Pid::from_raw(sender);
+                guard.0 = vec![pid];
+                let _ = waitpid(first, None);
+            }
+            Some((ChildMsg::SeccompFd(fd), _)) => {
+                let c = seccomp_listener::Container {
+                    id: cfg.id,
+                    bundle: cfg.bundle,
+                    pid: cfg.init_pid,
+                    process_pid: pid.as_raw(),
+                    status: ContainerState::Running,
+                };
+                seccomp_listener::hand_over(cfg.spec, &c, fd)?;
+            }
+            Some((ChildMsg::Ready, _)) if !fork_in_child || pid != first => break,
+            other => return Err(unexpected(other.map(|(m, _)| m))),
+        }
+    }
+    // End-of-file: the child's end closed at its execve, the user's program runs.
+    match parent.recv()? {
+        None => Ok(pid),
+        Some((msg, _)) => Err(unexpected(Some(msg))),
+    }
+}
+
+/// The error for what the child sent instead of the next step (`None`: it exited).
+fn unexpected(msg: Option<ChildMsg>) -> Error {
+    Error::Other(match msg {
+        Some(ChildMsg::Error(m)) => format!("exec: {m}"),
+        Some(m) => format!("exec: unexpected message {m:?} from the process"),
+        None => "exec: the process exited before it was ready".into(),
+    })
+}
+
+/// The child: never returns.
+fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, chan: ChildEnd) -> ! {
+    for fd in parent_fds {
+        // SAFETY: the owners live in the parent's image, which this process never drops
+        // (it execs or _exits), so nothing closes these fds twice.
+        unsafe { libc::close(*fd) };
+    }
+    match setup(cfg, flags, fork, &chan) {
+        Ok(exec) => {
+            if chan.send(&ChildMsg::Ready).is_err() {
+                sys::exit_now(1);
+            }
+            // The channel stays open: execve closes it (close-on-exec), which tells the
+            // parent the program runs; a failed execve is reported on it.
+            let err = init::execve(&exec);
+            let _ = chan.send(&ChildMsg::Error(err));
+            sys::exit_now(127);
+        }
+        Err(e) => {
+            let _ = chan.send(&ChildMsg::Error(e.to_string()));
+            sys::exit_now(1);
+        }
+    }
+}
+
+fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Exec> {
+    if cfg.cgroup.is_some() {
+        // Nothing of the user's runs before the parent has put us in the cgroup.
+        match chan.recv()? {
+            ParentMsg::CgroupJoined => {}
+            m => return Err(Error::Other(format!("expected CgroupJoined, got {m:?}"))),
+        }
+    }
+    let labels = lsm::wanted(cfg.process);
+    // Made while still in the host's mount namespace, where a new procfs is allowed (in
+    // the container's, a masked /proc would forbid it in a user namespace), and already
+    // in the container's pid namespace, so `<pid>` is ours.
+    let mut procfs = if labels && !fork {
+        Some(Procfs::open()?)
+    } else {
+        None
+    };
+    if flags != 0 {
+        join(cfg.init, flags).map_err(|e| Error::sys("join the container's namespaces", e))?;
+    }
+    if flags & NEWUSER != 0 {
+        // Our host ids may be unmapped there: become its root until set_identity.
+        init::become_root();
+    }
+    if fork {
+        match sys::clone3_fork(libc::CLONE_PARENT as u64, None) {
+            Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,
+            Ok(Forked::Parent(_)) => sys::exit_now(0),
+            Err(e) => return Err(Error::sys("fork into the container's pid namespace", e)),
+        }
+        if labels {
+            procfs = Some(Procfs::open()?);
+        }
+    }
+    sys::join_new_session_keyring().map_err(|e| Error::sys("join a new session keyring", e))?;
+    let process = cfg.process;
+    if process.terminal() == Some(true) {
+        tty::setup(process, cfg.console_socket, false)?;
+    }
+    let last = LastSteps {
+        process,
+        seccomp: cfg.seccomp,
+        preserve_fds: cfg.preserve_fds,
+        personality: cfg
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref()),
+    };
+    init::finish(&last, procfs, chan)
+}
