@@ -9,7 +9,7 @@ use crate::process::exec::{self as spawn, ExecConfig};
 use crate::process::{connect_pidfd_socket, send_pidfd};
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{sys, Error, Result};
-use corral_cgroups::{Cgroup, SubCgroups, Version};
+use corral_cgroups::SubCgroups;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -97,6 +97,12 @@ fn running_init(o: &ExecOptions) -> Result<(Saved, OwnedFd)> {
     };
     let saved = match (status, saved) {
         (Status::Created | Status::Running, Some(s)) => s,
+        (Status::Paused, Some(s)) if o.ignore_paused => s,
+        (Status::Paused, _) => {
+            return Err(bad(
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            ))
+        }
         (Status::Stopped, _) => return Err(bad("cannot exec in a stopped container")),
         _ => {
             return Err(bad(
@@ -104,13 +110,6 @@ fn running_init(o: &ExecOptions) -> Result<(Saved, OwnedFd)> {
             ))
         }
     };
-    if !o.ignore_paused && saved.cgroup.as_ref().is_some_and(paused) {
-        return Err(Error::BadStatus {
-            id: o.id.to_string(),
-            status: "paused",
-            msg: "cannot exec in a paused container (use --ignore-paused to override)",
-        });
-    }
     // The pidfd pins the init: checked after it is open, the start time proves it is the
     // container's and not a recycled pid.
     let init = sys::pidfd_open(saved.pid)
@@ -119,17 +118,6 @@ fn running_init(o: &ExecOptions) -> Result<(Saved, OwnedFd)> {
         return Err(bad("cannot exec in a stopped container"));
     }
     Ok((saved, init))
-}
-
-/// The container's cgroup is frozen (v1 freezer.state, v2 cgroup.freeze).
-fn paused(cg: &Cgroup) -> bool {
-    let (file, frozen): (&str, &[&str]) = match cg.version {
-        Version::V1 => ("freezer.state", &["FROZEN", "FREEZING"]),
-        Version::V2 => ("cgroup.freeze", &["1"]),
-    };
-    cg.dir_of("freezer")
-        .and_then(|d| std::fs::read_to_string(d.join(file)).ok())
-        .is_some_and(|s| frozen.contains(&s.trim()))
 }
 
 /// The `--console-socket` connection for a process with a terminal (runc's rules: one
