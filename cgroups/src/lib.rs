@@ -155,7 +155,8 @@ impl Cgroup {
         let mut v: Vec<i32> = self
             .dirs
             .iter()
-            .flat_map(|d| procs(&d.path))
+            .flat_map(|d| subtree(&d.path))
+            .flat_map(|d| procs(&d))
             .collect::<Vec<_>>();
         v.sort_unstable();
         v.dedup();
@@ -191,8 +192,9 @@ impl Cgroup {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        for d in &self.dirs {
-            rmdir_retry(&d.path, deadline)?;
+        // Sub-cgroups (exec --cgroup, or made by the container itself) go first.
+        for d in self.dirs.iter().flat_map(|d| subtree(&d.path)) {
+            rmdir_retry(&d, deadline)?;
         }
         Ok(())
     }
@@ -234,6 +236,21 @@ fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
             Err(e) => return Err(Error::io("cannot remove cgroup", path, e)),
         }
     }
+}
+
+/// `dir` and every cgroup below it, the deepest first (the order rmdir needs).
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            // file_type does not follow symlinks; cgroupfs has none.
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(subtree(&e.path()));
+            }
+        }
+    }
+    out.push(dir.to_path_buf());
+    out
 }
 
 fn procs(dir: &Path) -> Vec<i32> {

@@ -142,9 +142,12 @@ fn sub_cgroup(cx: &mut Ctx) -> CaseResult {
     std::fs::create_dir(&sub).map_err(|e| format!("mkdir {}: {e}", sub.display()))?;
     let arg = if v2 { "sub" } else { "pids:sub" };
     let out = exec_script(cx, &["--cgroup", arg], "cat /proc/self/cgroup");
-    let rm = std::fs::remove_dir(&sub);
+    // delete removes the sub-cgroup with the container's.
+    cx.rt(&["delete", "--force", "c1"]).ok("delete --force")?;
+    let left = sub.exists();
+    let _ = std::fs::remove_dir(&sub);
     let out = out?;
-    rm.map_err(|e| format!("rmdir {}: {e}", sub.display()))?;
+    ensure!(!left, "{} left after delete", sub.display());
     let line = out
         .lines()
         .find(|l| {
