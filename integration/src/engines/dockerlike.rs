@@ -191,7 +191,8 @@ pub fn exec_tty<E: DockerLike>(e: &mut E, w: &mut World) -> CaseResult {
     let cli = e.cli();
     cli.detached(w, &[], &["sleep", "1000"])?;
     let o = if cli.tty_needs_terminal {
-        w.run_pty(cli.cmd(&["exec", "-it", NAME, "sh", "-c", "tty; stty size"]))
+        let args = ["exec", "-it", NAME, "sh", "-c", "tty; stty size"];
+        w.run_pty(cli.cmd(&args)).shown_as("docker", &args)
     } else {
         cli.call(w, &["exec", "-t", NAME, "sh", "-c", "tty; stty size"])
     };
