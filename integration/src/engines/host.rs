@@ -80,11 +80,7 @@ impl Snapshot {
     /// Removes the engine cgroup parents this run created (once empty); returns the
     /// container cgroups found below them (leaks) and what could not be removed.
     pub fn clean_cgroups(&self) -> Vec<String> {
-        let mut leaks: Vec<String> = self
-            .container_cgroups()
-            .iter()
-            .map(|d| format!("cgroup {}", d.display()))
-            .collect();
+        let mut leaks = summarize(&self.container_cgroups());
         for top in self.new_engine_cgroups() {
             let mut below = vec![];
             walk(&top, &mut below);
@@ -124,6 +120,33 @@ impl Snapshot {
             });
         }
         removed
+    }
+}
+
+/// Cgroups as one line per path below the hierarchies (`cgroup libpod_parent/x (in 10
+/// hierarchies)`): a container's cgroup is one directory in each.
+pub fn summarize(cgroups: &[PathBuf]) -> Vec<String> {
+    let mut count: std::collections::BTreeMap<PathBuf, usize> = Default::default();
+    for c in cgroups {
+        let rel = hierarchies()
+            .iter()
+            .find_map(|h| c.strip_prefix(h).ok())
+            .unwrap_or(c)
+            .to_path_buf();
+        *count.entry(rel).or_default() += 1;
+    }
+    count
+        .iter()
+        .map(|(rel, n)| format!("cgroup {} (in {n} hierarchies)", rel.display()))
+        .collect()
+}
+
+/// Removes empty cgroups, deepest first (a leak reported, so later flows do not see it).
+pub fn remove_cgroups(cgroups: &[PathBuf]) {
+    let mut v = cgroups.to_vec();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for d in v {
+        let _ = std::fs::remove_dir(d);
     }
 }
 

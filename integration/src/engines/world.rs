@@ -183,23 +183,23 @@ impl World {
         problems
     }
 
-    /// What the last flow left on the host once its containers were removed: container
-    /// cgroups, mounts that were not there before it, processes other than the daemons
-    /// (which are ended, so that one flow's leak does not fail the next).
+    /// What the last flow left on the host once its containers were removed: processes
+    /// other than the daemons, mounts that were not there before it, container cgroups.
+    /// Each is ended, detached or removed once reported, so that one flow's leak does
+    /// not fail the next.
     pub fn flow_leaks(&self, mounts_before: &[String]) -> Vec<String> {
-        let mut leaks: Vec<String> = self
-            .snapshot
-            .container_cgroups()
-            .iter()
-            .map(|c| format!("cgroup {}", c.display()))
-            .collect();
-        let now = host::mount_points();
-        leaks.extend(
-            now.iter()
-                .filter(|m| !mounts_before.contains(m))
-                .map(|m| format!("mount {m}")),
-        );
-        leaks.extend(end_processes(&self.daemon_pids(), Duration::from_secs(10)));
+        let mut leaks = end_processes(&self.daemon_pids(), Duration::from_secs(10));
+        for m in host::mount_points() {
+            if !mounts_before.contains(&m) {
+                leaks.push(format!("mount {m}"));
+                if Path::new(&m).starts_with(&self.dir) {
+                    host::detach(&m);
+                }
+            }
+        }
+        let cgroups = self.snapshot.container_cgroups();
+        leaks.extend(host::summarize(&cgroups));
+        host::remove_cgroups(&cgroups);
         leaks
     }
 
