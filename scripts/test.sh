@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Every test of corral: format, lints, unit and CLI tests, then the conformance suite as
 # root against corral and against runc (drop-in behaviour), then part of it against corral
-# again in a QEMU guest with pure cgroup v2 (this host is hybrid; see scripts/v2-guest.sh).
+# again in a QEMU guest with pure cgroup v2 (this host is hybrid; see scripts/v2-guest.sh),
+# then the engine suite (podman, containerd, Docker) against runc and corral.
 # Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-install_deps libseccomp-dev busybox-static runc python3 pkg-config uidmap
+install_deps libseccomp-dev busybox-static runc python3 pkg-config uidmap podman containerd docker.io
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh runs containers: run it as root" >&2; exit 1; }
 # The rootless cases (integration/src/cases/userns.rs) run the runtime as this user.
 ensure_test_user corraltest
@@ -37,3 +38,10 @@ CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-confo
 echo "=== the SELinux cases in a guest booted with SELinux (permissive) ==="
 CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
   scripts/v2-guest.sh --selinux --filter proc_selinux --filter exec_process_label
+# The engines users run corral under, end to end (integration/src/engines): runc is the
+# reference run, then corral. Each run keeps all engine state under one temporary
+# directory and stops its daemons by pid.
+echo "=== engines: runc $(runc --version | head -n1) ==="
+"$BIN_DIR"/debug/corral-engines --runtime "$(command -v runc)"
+echo "=== engines: corral ==="
+"$BIN_DIR"/debug/corral-engines --runtime "$BIN_DIR"/debug/corral

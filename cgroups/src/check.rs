@@ -2,7 +2,7 @@
 //! corral does not write is refused by name, every bad value names its field.
 
 use crate::{Error, Result, Version};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 const R: &str = "linux.resources";
 
@@ -22,7 +22,7 @@ fn invalid(field: &str, msg: impl Into<String>) -> Error {
 
 pub fn check(r: &LinuxResources, v: Version) -> Result<()> {
     let later: [(&str, bool); 5] = [
-        ("blockIO", r.block_io().is_some()),
+        ("blockIO", r.block_io().as_ref().is_some_and(block_io_set)),
         (
             "hugepageLimits",
             r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
@@ -40,6 +40,21 @@ pub fn check(r: &LinuxResources, v: Version) -> Result<()> {
     memory(r, v)?;
     cpu(r, v)?;
     devices(r.devices().as_deref().unwrap_or_default())
+}
+
+/// Whether `blockIO` asks for anything. Docker sends `{"weight": 0}` when no weight
+/// is set: a weight of 0 means unset (runc writes nothing for it), as `cpu.shares: 0` does.
+fn block_io_set(b: &LinuxBlockIo) -> bool {
+    fn listed<T>(l: &Option<Vec<T>>) -> bool {
+        l.as_ref().is_some_and(|l| !l.is_empty())
+    }
+    b.weight().is_some_and(|w| w != 0)
+        || b.leaf_weight().is_some_and(|w| w != 0)
+        || listed(b.weight_device())
+        || listed(b.throttle_read_bps_device())
+        || listed(b.throttle_write_bps_device())
+        || listed(b.throttle_read_iops_device())
+        || listed(b.throttle_write_iops_device())
 }
 
 fn memory(r: &LinuxResources, v: Version) -> Result<()> {
@@ -232,6 +247,20 @@ mod tests {
         for (v, f) in cases {
             assert_eq!(field(check(&res(v), Version::V1)), f);
         }
+    }
+
+    #[test]
+    fn zero_values_are_unset() {
+        // What Docker sends for `docker run --memory 64m`.
+        let r = res(serde_json::json!({
+            "memory": { "limit": 67108864, "swap": 134217728, "disableOOMKiller": false },
+            "cpu": { "shares": 0 },
+            "blockIO": { "weight": 0 }
+        }));
+        check(&r, Version::V1).unwrap();
+        check(&r, Version::V2).unwrap();
+        let r = res(serde_json::json!({ "blockIO": { "leafWeight": 10 } }));
+        assert_eq!(field(check(&r, Version::V1)), "linux.resources.blockIO");
     }
 
     #[test]

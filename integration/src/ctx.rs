@@ -2,6 +2,7 @@
 //! cleanup and leak checks that run after it, whatever the result.
 
 use crate::bundle;
+use crate::procs::children;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -487,21 +488,4 @@ pub fn reap() {
             break;
         }
     }
-}
-
-/// Our live child processes.
-fn children() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| ppid(*p) == Some(me))
-        .collect()
-}
-
-pub fn ppid(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
 }

@@ -14,6 +14,7 @@
 mod bundle;
 mod cases;
 mod ctx;
+mod procs;
 
 use ctx::Ctx;
 use std::path::PathBuf;

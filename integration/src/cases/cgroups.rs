@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_memory_limit_oom_kills", oom),
         Case::new("cgroup_devices_allow_and_deny", devices),
         Case::new("cgroup_bad_cpus_refused_nothing_left", bad_cpus),
+        Case::new("cgroup_zero_values_mean_unset", zero_values),
         // runc writes the realtime files and supports blockIO: corral refuses them (yet).
         Case::extension("cgroup_unsupported_fields_named", unsupported_fields),
     ]
@@ -124,6 +125,28 @@ fn limits(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["delete", "--force", "c2"]).ok("delete")?;
     let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
     ensure!(left.is_empty(), "after delete: {left:?} still there");
+    Ok(())
+}
+
+/// Docker sends `cpu.shares: 0` and `blockIO.weight: 0` for "not set": the container
+/// runs with the kernel's defaults (shares 1024, v2 weight 100).
+fn zero_values(cx: &mut Ctx) -> CaseResult {
+    let res = json!({ "cpu": { "shares": 0 }, "blockIO": { "weight": 0 } });
+    let (cfg, _) = cg_config(cx, "zero", res);
+    let script = format!(
+        "{DIRS} if [ $V = 2 ]; then echo cpu=$(cat $C/cpu.weight); \
+         else echo cpu=$(cat $C/cpu.shares); fi"
+    );
+    let out = run_script(cx, cfg, &script)?;
+    let want = if field(&out, "v") == Some("2") {
+        "100"
+    } else {
+        "1024"
+    };
+    ensure!(
+        field(&out, "cpu") == Some(want),
+        "inside: {out}, want cpu={want}"
+    );
     Ok(())
 }
 

@@ -236,7 +236,7 @@ fn descendants(pid: i32) -> Vec<i32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| crate::ctx::ppid(*p) == Some(pid))
+        .filter(|p| crate::procs::ppid(*p) == Some(pid))
         .collect()
 }
 

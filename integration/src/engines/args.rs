@@ -1,0 +1,73 @@
+//! The command line of corral-engines.
+
+use std::path::PathBuf;
+
+pub const ENGINES: [&str; 3] = ["podman", "containerd", "docker"];
+const USAGE: &str = "usage: corral-engines --runtime PATH [--engine podman|containerd|docker]... \
+                     [--filter SUBSTRING]... [--list] [--record FILE] [--keep]";
+
+pub struct Args {
+    pub runtime: PathBuf,
+    pub engines: Vec<String>,
+    pub filters: Vec<String>,
+    pub list: bool,
+    pub record: Option<PathBuf>,
+    pub keep: bool,
+}
+
+impl Args {
+    pub fn selects(&self, engine: &str, name: &str) -> bool {
+        self.engines.iter().any(|e| e == engine)
+            && (self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str())))
+    }
+}
+
+pub fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        runtime: PathBuf::new(),
+        engines: vec![],
+        filters: vec![],
+        list: false,
+        record: None,
+        keep: false,
+    };
+    let mut runtime = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--runtime" => runtime = Some(PathBuf::from(value()?)),
+            "--engine" => {
+                let e = value()?;
+                if !ENGINES.contains(&e.as_str()) {
+                    return Err(format!("unknown engine {e:?}\n{USAGE}"));
+                }
+                a.engines.push(e);
+            }
+            "--filter" => a.filters.push(value()?),
+            "--record" => a.record = Some(PathBuf::from(value()?)),
+            "--list" => a.list = true,
+            "--keep" => a.keep = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if a.engines.is_empty() {
+        a.engines = ENGINES.iter().map(|e| e.to_string()).collect();
+    }
+    a.runtime = match runtime {
+        Some(r) => r
+            .canonicalize()
+            .map_err(|e| format!("runtime {}: {e}", r.display()))?,
+        None if a.list => PathBuf::new(),
+        None => return Err(format!("--runtime PATH is required\n{USAGE}")),
+    };
+    Ok(a)
+}
+
+impl Args {
+    /// Whether a check that belongs to no engine is selected.
+    pub fn selects_check(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
+}
