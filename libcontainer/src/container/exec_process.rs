@@ -52,7 +52,14 @@ impl ProcessFlags {
     /// Checks the flags alone, before anything is read: a process comes either from a
     /// file or from a command, and flag values must be well formed.
     pub fn check(&self, process_file: Option<&Path>) -> Result<()> {
-        match (process_file, self.given().first()) {
+        // podman (conmon) sends `--tty` with a process file whose terminal is true; the
+        // file still decides (checked in `build`).
+        let given: Vec<_> = self
+            .given()
+            .into_iter()
+            .filter(|f| process_file.is_none() || *f != "--tty")
+            .collect();
+        match (process_file, given.first()) {
             (Some(_), Some(flag)) => {
                 return Err(Error::Other(format!(
                     "exec: {flag} cannot be combined with --process (the file describes the \
@@ -106,6 +113,12 @@ pub fn build(
         let (p, warnings) = bundle::load_process(path)?;
         warnings.iter().for_each(|w| warn(w));
         validate::exec_process(&p, path)?;
+        if flags.tty && p.terminal() != Some(true) {
+            return Err(Error::Other(format!(
+                "exec: --tty, but {}: terminal is not true",
+                path.display()
+            )));
+        }
         return Ok(p);
     }
     bundle.warnings.iter().for_each(|w| warn(w));
