@@ -7,13 +7,23 @@
 //!
 //! - [`layout`] reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies exist
 //!   and where this process is in each.
-//! - [`check`] validates `linux.resources` for a cgroup version, before anything is made.
+//! - [`check`] validates `linux.resources` for a cgroup version, before anything is made
+//!   (and [`check::host`] what the host must have for it).
+//! - One file per controller added after the first ones, each with its checks and its
+//!   v1 and v2 writes: [`blkio`], [`hugetlb`], [`rdma`], [`net`] (v1 only), [`unified`]
+//!   (v2 only).
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again.
 
+pub mod blkio;
 pub mod bpf;
 pub mod check;
+pub mod hugetlb;
+mod knob;
 pub mod layout;
+pub mod net;
+pub mod rdma;
+pub mod unified;
 pub mod v1;
 pub mod v2;
 

@@ -19,7 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_memory_limit_oom_kills", oom),
         Case::new("cgroup_devices_allow_and_deny", devices),
         Case::new("cgroup_bad_cpus_refused_nothing_left", bad_cpus),
-        // runc writes the realtime files and supports blockIO: corral refuses them (yet).
+        // runc writes the realtime files and kernel memory: corral refuses them (yet).
         Case::extension("cgroup_unsupported_fields_named", unsupported_fields),
     ]
 }
@@ -247,11 +247,6 @@ fn unsupported_fields(cx: &mut Ctx) -> CaseResult {
             "rt",
             json!({ "cpu": { "realtimeRuntime": 1000 } }),
             "linux.resources.cpu.realtimeRuntime",
-        ),
-        (
-            "blkio",
-            json!({ "blockIO": { "weight": 100 } }),
-            "linux.resources.blockIO",
         ),
         (
             "kmem",

@@ -48,7 +48,7 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
     let seccomp = compile_seccomp(&bundle, opts)?;
-    let cgroup = super::cgroup::resolve(&bundle.spec, opts.id, opts.rootless)?;
+    let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless)?;
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
