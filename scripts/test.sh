@@ -32,3 +32,6 @@ CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-confo
 echo "=== the SELinux cases in a guest booted with SELinux (permissive) ==="
 CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
   scripts/v2-guest.sh --selinux --filter proc_selinux
+echo "=== the cgroup cases in a legacy cgroup v1 guest (hugetlb, rdma, net_cls, net_prio) ==="
+CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
+  scripts/v2-guest.sh --cgroup-v1 --filter cgroup_

@@ -14,6 +14,7 @@
 mod bundle;
 mod cases;
 mod ctx;
+mod loopdev;
 
 use ctx::Ctx;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! The cases, by theme.
 
+mod cgroup_fields;
 mod cgroups;
 mod errors;
 mod escapes;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
+    v.extend(cgroup_fields::cases());
     v
 }
 
