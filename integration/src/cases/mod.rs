@@ -1,6 +1,7 @@
 //! The cases, by theme.
 
 mod cgroup_fields;
+mod cgroup_lifecycle;
 mod cgroups;
 mod errors;
 mod escapes;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Case> {
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
     v.extend(cgroup_fields::cases());
+    v.extend(cgroup_lifecycle::cases());
     v
 }
 

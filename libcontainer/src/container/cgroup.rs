@@ -2,6 +2,7 @@
 //! made), then the directories and the limits, before the init is cloned.
 
 use crate::bundle::Bundle;
+use crate::state::StateDir;
 use crate::validate::cgroup_error;
 use crate::{Error, Result};
 use corral_cgroups::{Cgroup, DeviceRule};
@@ -29,13 +30,17 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
 
 /// Makes the cgroup and writes the limits. A cgroup that already exists is joined only
 /// if it is empty: `delete` kills what is in it, and must never reach other processes.
-pub(super) fn make(cg: &Cgroup, spec: &Spec) -> Result<()> {
+/// Once that is checked, the cgroup is recorded in the state dir before anything is
+/// made, so that a failed `create`, or `delete` after a `create` that died half way,
+/// removes it, and neither ever touches a cgroup this container did not claim.
+pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<()> {
     if let Some(pid) = cg.pids().first() {
         return Err(Error::Other(format!(
             "linux.cgroupsPath: cgroup {} exists and holds process {pid}: not joined",
             cg.dirs[0].path.display()
         )));
     }
+    dir.save_cgroup(cg)?;
     cg.create()?;
     let none = LinuxResources::default();
     cg.apply(resources(spec).unwrap_or(&none), &device_rules(spec))?;

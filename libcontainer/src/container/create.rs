@@ -53,8 +53,9 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
-            // The init is dead by now (spawn kills and reaps it on failure).
-            if let Some(cg) = &cgroup {
+            // The init is dead by now (spawn kills and reaps it on failure). Only a
+            // cgroup this create claimed (recorded in the dir) is removed.
+            if let Ok(Some(cg)) = dir.load_cgroup() {
                 let _ = cg.destroy();
             }
             let _ = dir.remove();
@@ -97,7 +98,7 @@ fn create_in(
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
     if let Some(cg) = cgroup {
-        super::cgroup::make(cg, &bundle.spec)?;
+        super::cgroup::make(cg, &bundle.spec, dir)?;
     }
     let fifo_path = dir.fifo_path();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
