@@ -47,6 +47,7 @@ fn create_options<'a>(
     warn: &'a dyn Fn(&str),
     rootless: bool,
     log_debug: &'a dyn Fn(&str),
+    systemd_cgroup: bool,
 ) -> Result<CreateOptions<'a>> {
     Ok(CreateOptions {
         root,
@@ -60,6 +61,7 @@ fn create_options<'a>(
         rootless,
         log_debug: Some(log_debug),
         console_socket: a.console_socket.as_deref(),
+        systemd_cgroup,
     })
 }
 
@@ -118,9 +120,6 @@ fn spec(bundle: &Path, rootless: bool) -> Result<()> {
 
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
-    if cli.systemd_cgroup {
-        return Err(Error::UnsupportedOption("--systemd-cgroup".into()).into());
-    }
     let rootless = rootless(cli.rootless.as_deref())?;
     let root = absolute(&cli.root.clone().unwrap_or_else(default_root))?;
     log.debug(&format!(
@@ -135,7 +134,13 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Create(a) => {
             let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
             container::create(&create_options(
-                &root, a, &pid_file, &warn, rootless, &debug,
+                &root,
+                a,
+                &pid_file,
+                &warn,
+                rootless,
+                &debug,
+                cli.systemd_cgroup,
             )?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
@@ -145,7 +150,15 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             keep,
         } => {
             let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file, &warn, rootless, &debug)?;
+            let opts = create_options(
+                &root,
+                create,
+                &pid_file,
+                &warn,
+                rootless,
+                &debug,
+                cli.systemd_cgroup,
+            )?;
             return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),

@@ -11,7 +11,7 @@
 //!   (and [`check::host`] what the host must have for it).
 //! - One file per controller added after the first ones, each with its checks and its
 //!   v1 and v2 writes: [`blkio`], [`hugetlb`], [`rdma`], [`net`] (v1 only), [`unified`]
-//!   (v2 only).
+//!   (v2 only); [`systemd`] checks `--systemd-cgroup`.
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again.
 
@@ -23,6 +23,7 @@ mod knob;
 pub mod layout;
 pub mod net;
 pub mod rdma;
+pub mod systemd;
 pub mod unified;
 pub mod v1;
 pub mod v2;

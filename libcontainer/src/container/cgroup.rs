@@ -9,14 +9,26 @@ use corral_cgroups::{Cgroup, DeviceRule};
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources, Spec};
 
 /// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
-/// checks that the host has what `linux.resources` needs there.
-pub(super) fn resolve(bundle: &Bundle, id: &str, rootless: bool) -> Result<Option<Cgroup>> {
-    if rootless {
-        return Ok(None);
-    }
+/// checks that the host has what `linux.resources` needs there, and `--systemd-cgroup`.
+pub(super) fn resolve(
+    bundle: &Bundle,
+    id: &str,
+    rootless: bool,
+    systemd: bool,
+) -> Result<Option<Cgroup>> {
     let spec = &bundle.spec;
     let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+    if systemd {
+        // A bad cgroupsPath is about config.json; the rest is about the flag.
+        corral_cgroups::systemd::check(path.as_deref()).map_err(|e| match e {
+            e @ corral_cgroups::Error::Invalid { .. } => cgroup_error(&bundle.config_path, e),
+            e => Error::Cgroup(e),
+        })?;
+    }
+    if rootless {
+        return Ok(None);
+    }
     let cg = Cgroup::resolve(path.as_deref(), id)?;
     if let Some(r) = resources(spec) {
         corral_cgroups::check::host(r, &cg).map_err(|e| cgroup_error(&bundle.config_path, e))?;

@@ -28,6 +28,8 @@ pub struct CreateOptions<'a> {
     pub log_debug: Option<&'a dyn Fn(&str)>,
     /// `--console-socket`: where the pty master of a terminal goes.
     pub console_socket: Option<&'a Path>,
+    /// `--systemd-cgroup`: the cgroup through systemd (refused for now, with the reason).
+    pub systemd_cgroup: bool,
 }
 
 /// Creates the container; returns the init's pid.
@@ -48,7 +50,7 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
     let seccomp = compile_seccomp(&bundle, opts)?;
-    let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless)?;
+    let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
