@@ -45,3 +45,6 @@ echo "=== engines: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$(command -v runc)"
 echo "=== engines: corral ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$BIN_DIR"/debug/corral
+echo "=== the cgroup cases in a legacy cgroup v1 guest (hugetlb, rdma, net_cls, net_prio) ==="
+CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
+  scripts/v2-guest.sh --cgroup-v1 --filter cgroup_

@@ -5,11 +5,12 @@
 # See /work/shared/HOST.md for the measured recipe and README "The cgroup v2 guest".
 #
 # usage: scripts/v2-guest.sh [--filter SUBSTRING]... [--skip SUBSTRING]...
-#                            [--runtime corral|runc|crun] [--selinux] [--keep]
+#                            [--runtime corral|runc|crun] [--selinux] [--cgroup-v1] [--keep]
 #   --filter S   run only the cases whose name contains S (several: any of them)
 #   --skip S     leave out the cases whose name contains S (several allowed)
 #   --runtime R  the runtime under test in the guest (default corral)
 #   --selinux    boot with SELinux (permissive, Debian's default policy) instead of AppArmor
+#   --cgroup-v1  cgroup v1 instead: every controller its own hierarchy under /sys/fs/cgroup
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
 # Environment: CORRAL_BIN, CONFORMANCE_BIN (binaries to use instead of building them),
 # CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 900).
@@ -18,15 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-usage() { sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-runtime=corral keep=0 selinux=0 suite_args=()
+runtime=corral keep=0 selinux=0 cgroup_v1=0 suite_args=()
 while (($#)); do
   case $1 in
     --filter | --skip) (($# >= 2)) || usage; suite_args+=("$1" "$2"); shift 2 ;;
     --runtime) (($# >= 2)) || usage; runtime=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --selinux) selinux=1; shift ;;
+    --cgroup-v1) cgroup_v1=1; shift ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -167,7 +169,22 @@ losetup /dev/loop0 /run/tmp.img
 mke2fs -I 256 /dev/loop0 >/dev/null
 mount -t ext4 -o discard /dev/loop0 /tmp
 chmod 1777 /tmp
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# With corral.cgroup=v1 (--cgroup-v1): a legacy host as systemd mounts one, every v1
+# controller (hugetlb, rdma, net_cls and net_prio too, which the build host lacks) in a
+# hierarchy of its own but cpu,cpuacct and net_cls,net_prio, with links for the pairs.
+# Not misc: runc 1.1.5 does not know it (and would not join it).
+if grep -q 'corral.cgroup=v1' /proc/cmdline; then
+  mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+  for h in cpu,cpuacct net_cls,net_prio $(awk 'NR > 1 && $4 == 1 { print $1 }' /proc/cgroups |
+    grep -Ev '^(cpu|cpuacct|net_cls|net_prio|misc)$'); do
+    mkdir -p "/sys/fs/cgroup/$h"
+    mount -t cgroup -o "$h" cgroup "/sys/fs/cgroup/$h" || echo "guest: cannot mount $h"
+  done
+  for l in cpu cpuacct; do ln -s cpu,cpuacct "/sys/fs/cgroup/$l"; done
+  for l in net_cls net_prio; do ln -s net_cls,net_prio "/sys/fs/cgroup/$l"; done
+else
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+fi
 mount -t securityfs securityfs /sys/kernel/security
 if grep -q 'security=selinux' /proc/cmdline; then
   mount -t selinuxfs selinuxfs /sys/fs/selinux
@@ -176,10 +193,14 @@ if grep -q 'security=selinux' /proc/cmdline; then
 else
   apparmor_parser -r /etc/apparmor.d/corral-test || echo "guest: cannot load the AppArmor profile"
 fi
-for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
-  echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "guest: cannot enable $c"
-done
-echo "guest: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+  for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+    echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "guest: cannot enable $c"
+  done
+  echo "guest: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+else
+  echo "guest: kernel $(uname -r), cgroup v1 hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
+fi
 hostname corral-guest
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done </etc/guest-args
@@ -203,15 +224,18 @@ echo "initramfs: $(du -h "$img" | cut -f1), kernel $(basename "$vmlinuz"), runti
 # The console (the guest's stdout) is streamed and kept in a log; stdin is /dev/null so the
 # script works without a terminal. panic=-1 + -no-reboot: a guest panic ends QEMU at once.
 log=$out/console-$runtime.log
+((cgroup_v1)) && log=$out/console-$runtime-v1.log
 # The kernel enables one of AppArmor and SELinux: AppArmor by default; `security=selinux`
 # picks SELinux, permissive (the guest's files carry no labels).
-lsm=""
-((selinux)) && lsm="security=selinux selinux=1 enforcing=0"
+# corral.cgroup=v1 tells stage 2 to mount v1 hierarchies instead of cgroup2.
+extra=""
+((selinux)) && extra="security=selinux selinux=1 enforcing=0"
+((cgroup_v1)) && extra="$extra corral.cgroup=v1"
 boot=$(date +%s.%N)
 set +e
 timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
   -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
-  -append "console=ttyS0 panic=-1 quiet $lsm" -nic none </dev/null | tee "$log"
+  -append "console=ttyS0 panic=-1 quiet $extra" -nic none </dev/null | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)

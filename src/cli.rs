@@ -26,7 +26,7 @@ pub struct Cli {
     /// Log debug lines too
     #[arg(long)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported yet)
+    /// Manage cgroups through systemd: `create` and `run` check the slice:prefix:name cgroupsPath and that systemd runs, then refuse (no D-Bus support yet); other commands ignore it
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (default: rootless when not run as root). A rootless container needs a user namespace

@@ -6,7 +6,6 @@ use corral_cli::cli::{Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs
 use corral_cli::log::Logger;
 use corral_cli::ops;
 use libcontainer::container::{self, CreateOptions};
-use libcontainer::Error;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -49,6 +48,7 @@ fn create_options<'a>(
     warn: &'a dyn Fn(&str),
     rootless: bool,
     log_debug: &'a dyn Fn(&str),
+    systemd_cgroup: bool,
 ) -> Result<CreateOptions<'a>> {
     Ok(CreateOptions {
         root,
@@ -63,6 +63,7 @@ fn create_options<'a>(
         log_debug: Some(log_debug),
         console_socket: a.console_socket.as_deref(),
         pidfd_socket: a.pidfd_socket.as_deref(),
+        systemd_cgroup,
     })
 }
 
@@ -207,9 +208,6 @@ fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) ->
 
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
-    if cli.systemd_cgroup {
-        return Err(Error::UnsupportedOption("--systemd-cgroup".into()).into());
-    }
     let rootless = rootless(cli.rootless.as_deref())?;
     let root = absolute(&cli.root.clone().unwrap_or_else(default_root))?;
     log.debug(&format!(
@@ -224,7 +222,13 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Create(a) => {
             let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
             container::create(&create_options(
-                &root, a, &pid_file, &warn, rootless, &debug,
+                &root,
+                a,
+                &pid_file,
+                &warn,
+                rootless,
+                &debug,
+                cli.systemd_cgroup,
             )?)?;
         }
         Command::Start { id } => container::start(&root, id)?,
@@ -234,7 +238,15 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
             keep,
         } => {
             let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file, &warn, rootless, &debug)?;
+            let opts = create_options(
+                &root,
+                create,
+                &pid_file,
+                &warn,
+                rootless,
+                &debug,
+                cli.systemd_cgroup,
+            )?;
             return Ok(container::run(&opts, *detach, *keep)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),

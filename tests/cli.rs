@@ -77,6 +77,17 @@ fn exec_argument_errors_name_the_flag_and_make_nothing() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// `--systemd-cgroup` is refused by `create` and `run` only (see the conformance suite's
+/// cgroup_systemd_flag_refused); other commands take it, as runc's do.
+#[test]
+fn systemd_cgroup_flag_is_accepted_by_other_commands() {
+    let root = tmp("systemd");
+    let r = root.to_str().unwrap();
+    let o = corral(&["--root", r, "--systemd-cgroup", "list", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 #[test]
 fn unknown_container_fails_with_exit_1() {
     let root = tmp("unknown");

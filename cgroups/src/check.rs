@@ -1,8 +1,9 @@
 //! `linux.resources` checked for a cgroup version before anything is made: every field
 //! corral does not write is refused by name, every bad value names its field.
 
-use crate::{Error, Result, Version};
-use oci_spec::runtime::{LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use crate::{Cgroup, Error, Result, Version};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use std::path::Path;
 
 const R: &str = "linux.resources";
 
@@ -21,40 +22,20 @@ fn invalid(field: &str, msg: impl Into<String>) -> Error {
 }
 
 pub fn check(r: &LinuxResources, v: Version) -> Result<()> {
-    let later: [(&str, bool); 5] = [
-        ("blockIO", r.block_io().as_ref().is_some_and(block_io_set)),
-        (
-            "hugepageLimits",
-            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
-        ),
-        ("network", r.network().is_some()),
-        ("rdma", r.rdma().as_ref().is_some_and(|h| !h.is_empty())),
-        (
-            "unified",
-            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
-        ),
-    ];
-    if let Some((f, _)) = later.iter().find(|(_, set)| *set) {
-        return Err(unsupported(f, ""));
+    if let Some(b) = r.block_io() {
+        crate::blkio::check(b, v)?;
     }
+    crate::hugetlb::check(r.hugepage_limits().as_deref().unwrap_or_default())?;
+    if let Some(n) = r.network() {
+        crate::net::check(n, v)?;
+    }
+    if let Some(m) = r.rdma() {
+        crate::rdma::check(m)?;
+    }
+    crate::unified::check(r, v)?;
     memory(r, v)?;
     cpu(r, v)?;
     devices(r.devices().as_deref().unwrap_or_default())
-}
-
-/// Whether `blockIO` asks for anything. Docker sends `{"weight": 0}` when no weight
-/// is set: a weight of 0 means unset (runc writes nothing for it), as `cpu.shares: 0` does.
-fn block_io_set(b: &LinuxBlockIo) -> bool {
-    fn listed<T>(l: &Option<Vec<T>>) -> bool {
-        l.as_ref().is_some_and(|l| !l.is_empty())
-    }
-    b.weight().is_some_and(|w| w != 0)
-        || b.leaf_weight().is_some_and(|w| w != 0)
-        || listed(b.weight_device())
-        || listed(b.throttle_read_bps_device())
-        || listed(b.throttle_write_bps_device())
-        || listed(b.throttle_read_iops_device())
-        || listed(b.throttle_write_iops_device())
 }
 
 fn memory(r: &LinuxResources, v: Version) -> Result<()> {
@@ -180,6 +161,92 @@ fn devices(list: &[LinuxDeviceCgroup]) -> Result<()> {
     Ok(())
 }
 
+/// What the host must have for `r`, checked against where the cgroup `cg` will be before
+/// anything is made: the controller of every field that needs one (v1: a hierarchy;
+/// v2: the controller in `cgroup.controllers` of the nearest existing ancestor, which
+/// `create` enables on the way down), and the huge page sizes.
+pub fn host(r: &LinuxResources, cg: &Cgroup) -> Result<()> {
+    let has = Controllers::of(cg);
+    let v1 = cg.version == Version::V1;
+    let mut need: Vec<(&str, String)> = vec![];
+    if r.block_io().as_ref().is_some_and(crate::blkio::is_set) {
+        need.push((if v1 { "blkio" } else { "io" }, "blockIO".into()));
+    }
+    let huge = r.hugepage_limits().as_deref().unwrap_or_default();
+    if !huge.is_empty() {
+        need.push(("hugetlb", "hugepageLimits".into()));
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        need.push(("rdma", "rdma".into()));
+    }
+    if let Some(n) = r.network() {
+        if n.class_id().is_some() {
+            need.push(("net_cls", "network.classID".into()));
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            need.push(("net_prio", "network.priorities".into()));
+        }
+    }
+    let mut keys: Vec<&String> = r.unified().iter().flat_map(|m| m.keys()).collect();
+    keys.sort();
+    for k in keys {
+        let c = crate::unified::controller(k);
+        if c != "cgroup" {
+            need.push((c, format!("unified[{k:?}]")));
+        }
+    }
+    for (c, field) in need {
+        if !has.has(c) {
+            return Err(invalid(&field, has.missing(c)));
+        }
+    }
+    if !huge.is_empty() {
+        let sizes = crate::hugetlb::host_sizes(Path::new("/sys/kernel/mm/hugepages"));
+        crate::hugetlb::check_sizes(huge, &sizes)?;
+    }
+    Ok(())
+}
+
+/// The controllers the container's cgroup can have.
+enum Controllers<'a> {
+    V1(&'a Cgroup),
+    /// The nearest existing directory and its `cgroup.controllers`.
+    V2(std::path::PathBuf, String),
+}
+
+impl<'a> Controllers<'a> {
+    fn of(cg: &'a Cgroup) -> Self {
+        if cg.version == Version::V1 {
+            return Controllers::V1(cg);
+        }
+        let leaf = &cg.dirs[0].path;
+        let dir = leaf
+            .ancestors()
+            .find(|d| d.join("cgroup.controllers").exists())
+            .unwrap_or(leaf);
+        let list = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        Controllers::V2(dir.to_path_buf(), list)
+    }
+
+    fn has(&self, c: &str) -> bool {
+        match self {
+            Controllers::V1(cg) => cg.dir_of(c).is_some(),
+            Controllers::V2(_, list) => list.split_whitespace().any(|x| x == c),
+        }
+    }
+
+    fn missing(&self, c: &str) -> String {
+        match self {
+            Controllers::V1(_) => format!("this host has no {c} cgroup hierarchy"),
+            Controllers::V2(dir, list) => format!(
+                "the {c} controller is not available in {} (cgroup.controllers: {:?})",
+                dir.display(),
+                list.trim()
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,8 +295,12 @@ mod tests {
                 "linux.resources.cpu.shares",
             ),
             (
-                serde_json::json!({ "blockIO": { "weight": 100 } }),
-                "linux.resources.blockIO",
+                serde_json::json!({ "blockIO": { "weight": 2000 } }),
+                "linux.resources.blockIO.weight",
+            ),
+            (
+                serde_json::json!({ "unified": { "memory.max": "1" } }),
+                "linux.resources.unified",
             ),
             (
                 serde_json::json!({ "memory": { "kernel": 1 } }),
@@ -259,8 +330,9 @@ mod tests {
         }));
         check(&r, Version::V1).unwrap();
         check(&r, Version::V2).unwrap();
+        // A set value is still checked: v2 has no leaf weight.
         let r = res(serde_json::json!({ "blockIO": { "leafWeight": 10 } }));
-        assert_eq!(field(check(&r, Version::V1)), "linux.resources.blockIO");
+        assert!(field(check(&r, Version::V2)).starts_with("linux.resources.blockIO"));
     }
 
     #[test]

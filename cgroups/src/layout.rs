@@ -103,10 +103,10 @@ fn clean(p: &str) -> Result<(PathBuf, bool)> {
         msg: format!("{p:?}: {msg}"),
     };
     if p.contains(':') && !p.starts_with('/') {
-        return Err(Error::Unsupported {
+        return Err(Error::Invalid {
             field: "linux.cgroupsPath".into(),
-            why: format!(
-                " ({p:?} looks like systemd's slice:prefix:name, and --systemd-cgroup is not supported)"
+            msg: format!(
+                "{p:?} looks like systemd's slice:prefix:name, which needs --systemd-cgroup"
             ),
         });
     }

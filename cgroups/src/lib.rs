@@ -7,17 +7,29 @@
 //!
 //! - [`layout`] reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies exist
 //!   and where this process is in each.
-//! - [`check`] validates `linux.resources` for a cgroup version, before anything is made.
+//! - [`check`] validates `linux.resources` for a cgroup version, before anything is made
+//!   (and [`check::host`] what the host must have for it).
 //! - [`sub`] resolves `exec --cgroup` sub-cgroups of a container's cgroup.
+//! - [`freezer`], [`stats`] and `update`: pause/resume, `events`, live `update`.
+//! - One file per controller added after the first ones, each with its checks and its
+//!   v1 and v2 writes: [`blkio`], [`hugetlb`], [`rdma`], [`net`] (v1 only), [`unified`]
+//!   (v2 only); [`systemd`] checks `--systemd-cgroup`.
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again.
 
+pub mod blkio;
 pub mod bpf;
 pub mod check;
 pub mod freezer;
+pub mod hugetlb;
+mod knob;
 pub mod layout;
+pub mod net;
+pub mod rdma;
 pub mod stats;
 pub mod sub;
+pub mod systemd;
+pub mod unified;
 mod update;
 pub mod v1;
 pub mod v2;

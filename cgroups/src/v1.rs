@@ -140,6 +140,30 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
     if let Some(dir) = cg.dir_of("devices").filter(|_| rules) {
         devices(dir, r.devices().as_deref().unwrap_or_default(), extra)?;
     }
+    apply_more(cg, r)
+}
+
+/// blockIO, hugepageLimits, rdma and network (see their modules); `check::host` made
+/// sure every hierarchy needed is there.
+fn apply_more(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+    if let Some(b) = r.block_io().as_ref().filter(|b| crate::blkio::is_set(b)) {
+        crate::blkio::apply_v1(need(cg, "blkio", "blockIO")?, b)?;
+    }
+    if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
+        let dir = need(cg, "hugetlb", "hugepageLimits")?;
+        crate::hugetlb::apply(dir, h, crate::Version::V1)?;
+    }
+    if let Some(m) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+        crate::rdma::apply(need(cg, "rdma", "rdma")?, m)?;
+    }
+    if let Some(n) = r.network() {
+        if n.class_id().is_some() {
+            crate::net::apply_class_id(need(cg, "net_cls", "network.classID")?, n)?;
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            crate::net::apply_priorities(need(cg, "net_prio", "network.priorities")?, n)?;
+        }
+    }
     Ok(())
 }
 

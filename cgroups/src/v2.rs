@@ -156,6 +156,24 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
         };
         write(dir, "pids.max", &v, &format!("{f}.pids.limit"))?;
     }
+    apply_more(dir, r)
+}
+
+/// blockIO, hugepageLimits, rdma (see their modules), then unified last; `check`
+/// refused the v1-only fields and unified keys that overlap a typed field.
+fn apply_more(dir: &Path, r: &LinuxResources) -> Result<()> {
+    if let Some(b) = r.block_io().as_ref().filter(|b| crate::blkio::is_set(b)) {
+        crate::blkio::apply_v2(dir, b)?;
+    }
+    if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
+        crate::hugetlb::apply(dir, h, crate::Version::V2)?;
+    }
+    if let Some(m) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+        crate::rdma::apply(dir, m)?;
+    }
+    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
+        crate::unified::apply(dir, u)?;
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@
 mod bundle;
 mod cases;
 mod ctx;
+mod loopdev;
 mod procs;
 
 use ctx::Ctx;

@@ -4,6 +4,9 @@
 //! - `state.json`: what `create` learnt (pid, the pid's start time, bundle, creation time);
 //!   written once the init is ready, replaced atomically.
 //! - `exec.fifo`: exists from `create` until `start`; the init blocks reading it.
+//! - `cgroup.json`: the container's cgroup, written by `create` once it has claimed the
+//!   cgroup and before it makes it, so that `delete` finds it even when `create` died
+//!   before `state.json`.
 //!
 //! Every command holds an exclusive `flock` on the directory while it works, so two
 //! invocations on one id are serialised. The status is never stored: it is derived
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 const STATE_FILE: &str = "state.json";
 const FIFO: &str = "exec.fifo";
+const CGROUP_FILE: &str = "cgroup.json";
 
 /// What `create` records about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,7 +179,24 @@ impl StateDir {
 
     /// The saved state, or `None` while `create` has not finished (or died half way).
     pub fn load(&self) -> Result<Option<Saved>> {
-        let path = self.dir.join(STATE_FILE);
+        self.read_json(STATE_FILE)
+    }
+
+    /// Records the cgroup `create` claimed (see the module's layout).
+    pub fn save_cgroup(&self, cg: &corral_cgroups::Cgroup) -> Result<()> {
+        let path = self.dir.join(CGROUP_FILE);
+        let data = serde_json::to_vec(cg).expect("cgroup serialises");
+        std::fs::write(&path, data).map_err(|e| Error::io("cannot write", &path, e))
+    }
+
+    /// The cgroup `create` claimed, if it got that far.
+    pub fn load_cgroup(&self) -> Result<Option<corral_cgroups::Cgroup>> {
+        self.read_json(CGROUP_FILE)
+    }
+
+    /// The JSON file `name` of the dir, `None` if it does not exist.
+    fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let path = self.dir.join(name);
         match std::fs::read(&path) {
             Ok(data) => serde_json::from_slice(&data)
                 .map(Some)

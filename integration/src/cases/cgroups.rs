@@ -20,7 +20,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_devices_allow_and_deny", devices),
         Case::new("cgroup_bad_cpus_refused_nothing_left", bad_cpus),
         Case::new("cgroup_zero_values_mean_unset", zero_values),
-        // runc writes the realtime files and supports blockIO: corral refuses them (yet).
+        // runc writes the realtime files and kernel memory: corral refuses them (yet).
         Case::extension("cgroup_unsupported_fields_named", unsupported_fields),
     ]
 }
@@ -252,8 +252,13 @@ fn devices(cx: &mut Ctx) -> CaseResult {
 
 fn bad_cpus(cx: &mut Ctx) -> CaseResult {
     let (cfg, name) = cg_config(cx, "badcpus", json!({ "cpu": { "cpus": "abc" } }));
-    refused(cx, &cfg, "linux.resources.cpu.cpus")?;
-    let left: Vec<_> = cgroup_dirs(&name)
+    refused_no_cgroup(cx, &cfg, &name, "linux.resources.cpu.cpus")
+}
+
+/// A create of `cfg` refused naming `says`, with no cgroup of `name` left.
+pub(super) fn refused_no_cgroup(cx: &mut Ctx, cfg: &Value, name: &str, says: &str) -> CaseResult {
+    refused(cx, cfg, says)?;
+    let left: Vec<_> = cgroup_dirs(name)
         .into_iter()
         .filter(|d| d.exists())
         .collect();
@@ -272,22 +277,13 @@ fn unsupported_fields(cx: &mut Ctx) -> CaseResult {
             "linux.resources.cpu.realtimeRuntime",
         ),
         (
-            "blkio",
-            json!({ "blockIO": { "weight": 100 } }),
-            "linux.resources.blockIO",
-        ),
-        (
             "kmem",
             json!({ "memory": { "kernel": 1048576 } }),
             "linux.resources.memory.kernel",
         ),
     ] {
         let (cfg, name) = cg_config(cx, what, res);
-        refused(cx, &cfg, says)?;
-        ensure!(
-            cgroup_dirs(&name).iter().all(|d| !d.exists()),
-            "{what}: cgroup left"
-        );
+        refused_no_cgroup(cx, &cfg, &name, says)?;
     }
     Ok(())
 }

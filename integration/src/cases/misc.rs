@@ -99,5 +99,15 @@ fn features(cx: &mut Ctx) -> CaseResult {
     for n in ["mount", "pid", "network", "ipc", "uts", "user"] {
         ensure!(nss.iter().any(|x| x == n), "features lacks namespace {n}");
     }
+    let cg = &v["linux"]["cgroup"];
+    for k in ["v1", "v2"] {
+        ensure!(cg[k] == true, "linux.cgroup.{k} is not true: {cg}");
+    }
+    if cx.is_corral {
+        // What this build does: rdma.max is written; --systemd-cgroup is refused.
+        let want = serde_json::json!({ "v1": true, "v2": true, "systemd": false,
+                                       "systemdUser": false, "rdma": true });
+        ensure!(*cg == want, "linux.cgroup is {cg}, want {want}");
+    }
     Ok(())
 }

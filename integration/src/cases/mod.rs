@@ -1,5 +1,7 @@
 //! The cases, by theme.
 
+mod cgroup_fields;
+mod cgroup_lifecycle;
 mod cgroup_ops;
 mod cgroup_update;
 mod cgroups;
@@ -54,6 +56,8 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroup_ops::cases());
     v.extend(cgroup_update::cases());
     v.extend(exec::cases());
+    v.extend(cgroup_fields::cases());
+    v.extend(cgroup_lifecycle::cases());
     v
 }
 

@@ -1,37 +1,61 @@
 //! The container's cgroup as `create` makes it: where (resolved before anything is
 //! made), then the directories and the limits, before the init is cloned.
 
+use crate::bundle::Bundle;
+use crate::state::StateDir;
+use crate::validate::cgroup_error;
 use crate::{Error, Result};
 use corral_cgroups::{Cgroup, DeviceRule};
-use oci_spec::runtime::{LinuxDeviceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxResources, Spec};
 
-/// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet).
-pub(super) fn resolve(spec: &Spec, id: &str, rootless: bool) -> Result<Option<Cgroup>> {
+/// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
+/// checks that the host has what `linux.resources` needs there, and `--systemd-cgroup`.
+pub(super) fn resolve(
+    bundle: &Bundle,
+    id: &str,
+    rootless: bool,
+    systemd: bool,
+) -> Result<Option<Cgroup>> {
+    let spec = &bundle.spec;
+    let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+    if systemd {
+        // A bad cgroupsPath is about config.json; the rest is about the flag.
+        corral_cgroups::systemd::check(path.as_deref()).map_err(|e| match e {
+            e @ corral_cgroups::Error::Invalid { .. } => cgroup_error(&bundle.config_path, e),
+            e => Error::Cgroup(e),
+        })?;
+    }
     if rootless {
         return Ok(None);
     }
-    let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-    let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
-    Ok(Some(Cgroup::resolve(path.as_deref(), id)?))
+    let cg = Cgroup::resolve(path.as_deref(), id)?;
+    if let Some(r) = resources(spec) {
+        corral_cgroups::check::host(r, &cg).map_err(|e| cgroup_error(&bundle.config_path, e))?;
+    }
+    Ok(Some(cg))
+}
+
+fn resources(spec: &Spec) -> Option<&LinuxResources> {
+    spec.linux().as_ref().and_then(|l| l.resources().as_ref())
 }
 
 /// Makes the cgroup and writes the limits. A cgroup that already exists is joined only
 /// if it is empty: `delete` kills what is in it, and must never reach other processes.
-pub(super) fn make(cg: &Cgroup, spec: &Spec) -> Result<()> {
+/// Once that is checked, the cgroup is recorded in the state dir before anything is
+/// made, so that a failed `create`, or `delete` after a `create` that died half way,
+/// removes it, and neither ever touches a cgroup this container did not claim.
+pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<()> {
     if let Some(pid) = cg.pids().first() {
         return Err(Error::Other(format!(
             "linux.cgroupsPath: cgroup {} exists and holds process {pid}: not joined",
             cg.dirs[0].path.display()
         )));
     }
+    dir.save_cgroup(cg)?;
     cg.create()?;
-    let default = Default::default();
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .unwrap_or(&default);
-    cg.apply(resources, &device_rules(spec))?;
+    let none = LinuxResources::default();
+    cg.apply(resources(spec).unwrap_or(&none), &device_rules(spec))?;
     Ok(())
 }
 

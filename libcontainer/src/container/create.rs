@@ -30,6 +30,8 @@ pub struct CreateOptions<'a> {
     pub console_socket: Option<&'a Path>,
     /// `--pidfd-socket`: where a pidfd of the init goes once it is ready.
     pub pidfd_socket: Option<&'a Path>,
+    /// `--systemd-cgroup`: the cgroup through systemd (refused for now, with the reason).
+    pub systemd_cgroup: bool,
 }
 
 /// Creates the container; returns the init's pid.
@@ -50,13 +52,14 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
     let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
-    let cgroup = super::cgroup::resolve(&bundle.spec, opts.id, opts.rootless)?;
+    let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
     let dir = StateDir::create(opts.root, opts.id)?;
     match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
-            // The init is dead by now (spawn kills and reaps it on failure).
-            if let Some(cg) = &cgroup {
+            // The init is dead by now (spawn kills and reaps it on failure). Only a
+            // cgroup this create claimed (recorded in the dir) is removed.
+            if let Ok(Some(cg)) = dir.load_cgroup() {
                 let _ = cg.destroy();
             }
             let _ = dir.remove();
@@ -99,7 +102,7 @@ fn create_in(
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
     if let Some(cg) = cgroup {
-        super::cgroup::make(cg, &bundle.spec)?;
+        super::cgroup::make(cg, &bundle.spec, dir)?;
     }
     let fifo_path = dir.fifo_path();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))

@@ -25,11 +25,15 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         if status != Status::Stopped {
             kill_and_wait(saved)?;
         }
-        // Also kills what is left when the init is gone (without a pid namespace of its
-        // own, its children outlive it).
-        if let Some(cg) = &saved.cgroup {
-            cg.destroy()?;
-        }
+    }
+    // Also kills what is left when the init is gone (without a pid namespace of its own,
+    // its children outlive it), or when `create` died before it recorded the init.
+    let cgroup = match saved.as_ref().and_then(|s| s.cgroup.clone()) {
+        Some(cg) => Some(cg),
+        None => dir.load_cgroup()?,
+    };
+    if let Some(cg) = &cgroup {
+        cg.destroy()?;
     }
     dir.remove()
 }
