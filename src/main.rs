@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use corral_cli::cli::{Cli, Command, CreateArgs, ListFormat};
 use corral_cli::log::Logger;
-use libcontainer::container::{self, CreateOptions};
+use libcontainer::container::{self, CreateOptions, RunOptions};
 use libcontainer::Error;
 use std::path::{Path, PathBuf};
 
@@ -40,14 +40,31 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
+/// `NOTIFY_SOCKET` of the caller's environment, which the container gets to use.
+fn notify_socket() -> Option<PathBuf> {
+    std::env::var_os("NOTIFY_SOCKET")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The fds socket activation handed us: `LISTEN_FDS`, when `LISTEN_PID` is our pid.
+fn listen_fds() -> u32 {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+    match (var("LISTEN_PID"), var("LISTEN_FDS")) {
+        (Some(pid), Some(n)) if pid == std::process::id() => n,
+        _ => 0,
+    }
+}
+
 fn create_options<'a>(
     root: &'a Path,
     a: &'a CreateArgs,
-    pid_file: &'a Option<PathBuf>,
+    paths: &'a (Option<PathBuf>, Option<PathBuf>),
     warn: &'a dyn Fn(&str),
     rootless: bool,
     log_debug: &'a dyn Fn(&str),
 ) -> Result<CreateOptions<'a>> {
+    let (pid_file, notify_socket) = paths;
     Ok(CreateOptions {
         root,
         id: &a.id,
@@ -60,6 +77,8 @@ fn create_options<'a>(
         rootless,
         log_debug: Some(log_debug),
         console_socket: a.console_socket.as_deref(),
+        notify_socket: notify_socket.as_deref(),
+        listen_fds: listen_fds(),
     })
 }
 
@@ -133,26 +152,38 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     let debug = |m: &str| log.debug(m);
     match &cli.command {
         Command::Create(a) => {
-            let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
-            container::create(&create_options(
-                &root, a, &pid_file, &warn, rootless, &debug,
-            )?)?;
+            let paths = (
+                a.pid_file.as_deref().map(absolute).transpose()?,
+                notify_socket(),
+            );
+            container::create(&create_options(&root, a, &paths, &warn, rootless, &debug)?)?;
         }
-        Command::Start { id } => container::start(&root, id)?,
+        Command::Start { id } => {
+            container::start(&root, id, notify_socket().as_deref(), &warn)?;
+        }
         Command::Run {
             create,
             detach,
             keep,
+            no_subreaper,
         } => {
-            let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
-            let opts = create_options(&root, create, &pid_file, &warn, rootless, &debug)?;
-            return Ok(container::run(&opts, *detach, *keep)?);
+            let paths = (
+                create.pid_file.as_deref().map(absolute).transpose()?,
+                notify_socket(),
+            );
+            let opts = create_options(&root, create, &paths, &warn, rootless, &debug)?;
+            let run = RunOptions {
+                detach: *detach,
+                keep: *keep,
+                no_subreaper: *no_subreaper,
+            };
+            return Ok(container::run(&opts, &run)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),
         Command::Kill { all, id, signal } => {
             container::kill(&root, id, libcontainer::signal::parse(signal)?, *all)?;
         }
-        Command::Delete { force, id } => container::delete(&root, id, *force)?,
+        Command::Delete { force, id } => container::delete(&root, id, *force, &warn)?,
         Command::List { format, quiet } => list(&root, *format, *quiet)?,
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
         Command::Features => print_json(&libcontainer::features::features()),

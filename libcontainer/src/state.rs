@@ -4,6 +4,7 @@
 //! - `state.json`: what `create` learnt (pid, the pid's start time, bundle, creation time);
 //!   written once the init is ready, replaced atomically.
 //! - `exec.fifo`: exists from `create` until `start`; the init blocks reading it.
+//! - `notify/`: with `NOTIFY_SOCKET`, bound into the container (see `container::notify`).
 //!
 //! Every command holds an exclusive `flock` on the directory while it works, so two
 //! invocations on one id are serialised. The status is never stored: it is derived
@@ -40,6 +41,10 @@ pub struct Saved {
     /// The container's cgroup (absent in rootless mode), removed by `delete`.
     #[serde(default)]
     pub cgroup: Option<corral_cgroups::Cgroup>,
+    /// The config's hooks: `start` and `delete` run the later ones from here, as the
+    /// config may have changed since (runtime.md: it must not affect the container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

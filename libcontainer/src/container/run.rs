@@ -1,68 +1,85 @@
 //! `run`: create, start and, in the foreground, wait for the init and delete.
 
-use super::{create_locked, delete, release, CreateOptions};
+use super::activation::Notify;
+use super::tty_relay::{self, Relay};
+use super::{create_locked, delete, foreground, start, CreateOptions};
 use crate::{Error, Result};
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::Pid;
-use std::sync::atomic::{AtomicI32, Ordering};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use std::os::fd::{AsFd, OwnedFd};
 
-static INIT_PID: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    let pid = INIT_PID.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
-    }
+/// How `run` runs besides the container's own options.
+pub struct RunOptions {
+    /// Return once the container is started (and, with `NOTIFY_SOCKET`, ready).
+    pub detach: bool,
+    /// Do not delete the container after it exits.
+    pub keep: bool,
+    /// Do not become the subreaper of the container's orphans.
+    pub no_subreaper: bool,
 }
 
-/// Signals a foreground `run` passes on to the container, as runc does.
-const FORWARDED: &[Signal] = &[
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-    Signal::SIGCONT,
-];
-
 /// Returns the exit status `run` should have: the container's, or 128+signal.
-pub fn run(opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+pub fn run(opts: &CreateOptions, r: &RunOptions) -> Result<i32> {
+    if !r.detach && !r.no_subreaper {
+        foreground::become_subreaper()?;
+    }
+    // A foreground run relays a terminal itself: the init sends the master here.
+    let console = if r.detach || opts.console_socket.is_some() {
+        None
+    } else {
+        Some(
+            socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| Error::sys("socketpair", e))?,
+        )
+    };
     // Started while still holding the lock create took: nothing to re-read or re-check.
-    let (dir, pid) = create_locked(opts)?;
-    let started = release(&dir);
-    drop(dir);
-    if let Err(e) = started {
-        let _ = delete(opts.root, opts.id, true);
-        return Err(e);
-    }
-    if detach {
-        return Ok(0);
-    }
-    INIT_PID.store(pid, Ordering::Relaxed);
-    let action = SigAction::new(
-        SigHandler::Handler(forward),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in FORWARDED {
-        // SAFETY: the handler only calls kill(2), which is async-signal-safe.
-        unsafe { sigaction(*sig, &action) }
-            .map_err(|e| Error::sys(format!("sigaction {sig}"), e))?;
-    }
-    let code = loop {
-        match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-            Ok(_) | Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(Error::sys(format!("wait for init {pid}"), e)),
+    let (dir, pid) = create_locked(opts, console.as_ref().map(|(_, theirs)| theirs.as_fd()))?;
+    let ours = console.map(|(ours, _)| ours);
+    let prepared = (|| -> Result<_> {
+        let saved = dir
+            .load()?
+            .ok_or_else(|| Error::Other(format!("container {}: no state", opts.id)))?;
+        let notify = match opts.notify_socket {
+            Some(host) => Notify::bind(&dir.dir, host)?,
+            None => None,
+        };
+        let tty = relay(ours.as_ref())?;
+        Ok((saved, notify, tty))
+    })();
+    let (saved, notify, tty) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            drop(dir);
+            let _ = delete(opts.root, opts.id, true, opts.warn);
+            return Err(e);
         }
     };
-    if !keep {
-        delete(opts.root, opts.id, true)?;
+    if let Err(e) = start::start_locked(opts.root, dir, &saved, opts.warn) {
+        let _ = delete(opts.root, opts.id, true, opts.warn);
+        return Err(e);
+    }
+    if r.detach {
+        if let Some(n) = notify {
+            start::wait_ready(&n, &saved, pid)?;
+        }
+        return Ok(0);
+    }
+    foreground::forward_signals(pid, tty.is_some())?;
+    let code = foreground::wait(pid, tty, notify, opts.warn)?;
+    if !r.keep {
+        delete(opts.root, opts.id, true, opts.warn)?;
     }
     Ok(code)
+}
+
+/// The terminal relay, when the init made a terminal and sent its master on `ours`.
+fn relay(ours: Option<&OwnedFd>) -> Result<Option<Relay>> {
+    match ours.map(tty_relay::recv_master).transpose()?.flatten() {
+        Some(master) => Relay::new(master).map(Some),
+        None => Ok(None),
+    }
 }

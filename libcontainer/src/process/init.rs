@@ -3,7 +3,7 @@
 //! not dumpable → wait until placed in the cgroup (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
 //! (inside the root), executable lookup, fds → personality, exec labels → no_new_privs →
-//! seccomp → Ready → block on exec.fifo → execve. (oomScoreAdj is written by the parent;
+//! seccomp → Ready → block on exec.fifo → startContainer hooks → execve. (oomScoreAdj is written by the parent;
 //! without noNewPrivileges, seccomp is loaded before the identity change instead: see
 //! `load_seccomp`.)
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
@@ -11,7 +11,7 @@
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
 use super::procfs::Procfs;
-use super::{lsm, sched, sysctl, tty, user, InitConfig};
+use super::{init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
@@ -57,10 +57,10 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         sys::exit_now(1);
     }
     drop(chan);
-    if !wait_for_start(&fifo) {
+    if !wait_for_start(&fifo) || !init_hooks::start_container(cfg, &fifo) {
         sys::exit_now(1);
     }
-    drop(fifo);
+    // exec.fifo stays open until execve closes it (close-on-exec): `start` waits for that.
     let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
     eprintln!("corral: exec {:?}: {err}", exec.path);
     sys::exit_now(127);
@@ -147,6 +147,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         in_userns,
         idmapped: cfg.idmapped,
         cgroup: cfg.cgroup,
+        before_pivot: &|| init_hooks::before_pivot(cfg, chan),
     })?;
     for tree in cfg.idmapped.iter().flatten() {
         // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.

@@ -10,6 +10,7 @@
 
 pub mod channel;
 pub mod init;
+mod init_hooks;
 pub mod lsm;
 mod maps;
 mod namespaces;
