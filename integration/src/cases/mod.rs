@@ -4,6 +4,7 @@ mod cgroups;
 mod errors;
 mod escapes;
 mod fsutil;
+mod hooks;
 mod inside;
 mod lifecycle;
 mod misc;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
+    v.extend(hooks::cases());
     v
 }
 
