@@ -1,8 +1,10 @@
 //! The cases, by theme.
 
+mod activation;
 mod cgroups;
 mod errors;
 mod escapes;
+mod flags;
 mod fsutil;
 mod hooks;
 mod inside;
@@ -48,6 +50,8 @@ pub fn all() -> Vec<Case> {
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
     v.extend(hooks::cases());
+    v.extend(activation::cases());
+    v.extend(flags::cases());
     v
 }
 
