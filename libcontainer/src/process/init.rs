@@ -61,6 +61,10 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         sys::exit_now(1);
     }
     // exec.fifo stays open until execve closes it (close-on-exec): `start` waits for that.
+    // The Rust runtime ignores SIGPIPE, and an ignored signal stays ignored across
+    // execve: the user's program starts with the default, as with any other runtime.
+    // SAFETY: signal(2) with a constant disposition; no handler is involved.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
     eprintln!("corral: exec {:?}: {err}", exec.path);
     sys::exit_now(127);
@@ -323,9 +327,9 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
     )))
 }
 
-/// Blocks until `start` writes a byte to exec.fifo. The fifo was opened for reading
-/// before any writer existed, so poll sleeps until one writes (no busy loop); a writer
-/// that leaves without writing reads as end-of-file and ends the init.
+/// Blocks until `start` writes a byte to exec.fifo. The fifo is open read-write here
+/// (see `container::start`), so poll sleeps until a byte comes: no busy loop, and a
+/// writer that leaves without writing changes nothing.
 fn wait_for_start(fifo: &OwnedFd) -> bool {
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
