@@ -68,7 +68,7 @@ pub struct CreateArgs {
     /// Do not create a new session keyring for the container
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
-    /// Number of extra fds after stdio to pass to the container
+    /// Number of extra fds to pass to the container, after stdio and those of socket activation ($LISTEN_FDS)
     #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
     /// The container id: a name unique under --root
@@ -79,7 +79,7 @@ pub struct CreateArgs {
 pub enum Command {
     /// Create a container, ready to start
     Create(CreateArgs),
-    /// Start a created container: run its user process
+    /// Start a created container: run its user process (with $NOTIFY_SOCKET, wait until it is ready)
     Start { id: String },
     /// Create and start a container, wait for it (unless --detach) and delete it
     Run {
@@ -91,6 +91,9 @@ pub enum Command {
         /// Do not delete the container after it exits
         #[arg(long)]
         keep: bool,
+        /// Do not become the subreaper of processes the container leaves behind
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
     },
     /// Print the state of a container as JSON
     State { id: String },

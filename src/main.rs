@@ -5,7 +5,7 @@ use clap::Parser;
 use corral_cli::cli::{Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs};
 use corral_cli::log::Logger;
 use corral_cli::ops;
-use libcontainer::container::{self, CreateOptions};
+use libcontainer::container::{self, CreateOptions, RunOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -41,15 +41,32 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
+/// `NOTIFY_SOCKET` of the caller's environment, which the container gets to use.
+fn notify_socket() -> Option<PathBuf> {
+    std::env::var_os("NOTIFY_SOCKET")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The fds socket activation handed us: `LISTEN_FDS`, when `LISTEN_PID` is our pid.
+fn listen_fds() -> u32 {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+    match (var("LISTEN_PID"), var("LISTEN_FDS")) {
+        (Some(pid), Some(n)) if pid == std::process::id() => n,
+        _ => 0,
+    }
+}
+
 fn create_options<'a>(
     root: &'a Path,
     a: &'a CreateArgs,
-    pid_file: &'a Option<PathBuf>,
+    paths: &'a (Option<PathBuf>, Option<PathBuf>),
     warn: &'a dyn Fn(&str),
     rootless: bool,
     log_debug: &'a dyn Fn(&str),
     systemd_cgroup: bool,
 ) -> Result<CreateOptions<'a>> {
+    let (pid_file, notify_socket) = paths;
     Ok(CreateOptions {
         root,
         id: &a.id,
@@ -64,6 +81,8 @@ fn create_options<'a>(
         console_socket: a.console_socket.as_deref(),
         pidfd_socket: a.pidfd_socket.as_deref(),
         systemd_cgroup,
+        notify_socket: notify_socket.as_deref(),
+        listen_fds: listen_fds(),
     })
 }
 
@@ -220,40 +239,54 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     let debug = |m: &str| log.debug(m);
     match &cli.command {
         Command::Create(a) => {
-            let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
+            let paths = (
+                a.pid_file.as_deref().map(absolute).transpose()?,
+                notify_socket(),
+            );
             container::create(&create_options(
                 &root,
                 a,
-                &pid_file,
+                &paths,
                 &warn,
                 rootless,
                 &debug,
                 cli.systemd_cgroup,
             )?)?;
         }
-        Command::Start { id } => container::start(&root, id)?,
+        Command::Start { id } => {
+            container::start(&root, id, notify_socket().as_deref(), &warn)?;
+        }
         Command::Run {
             create,
             detach,
             keep,
+            no_subreaper,
         } => {
-            let pid_file = create.pid_file.as_deref().map(absolute).transpose()?;
+            let paths = (
+                create.pid_file.as_deref().map(absolute).transpose()?,
+                notify_socket(),
+            );
             let opts = create_options(
                 &root,
                 create,
-                &pid_file,
+                &paths,
                 &warn,
                 rootless,
                 &debug,
                 cli.systemd_cgroup,
             )?;
-            return Ok(container::run(&opts, *detach, *keep)?);
+            let run = RunOptions {
+                detach: *detach,
+                keep: *keep,
+                no_subreaper: *no_subreaper,
+            };
+            return Ok(container::run(&opts, &run)?);
         }
         Command::State { id } => print_json(&container::state(&root, id)?),
         Command::Kill { all, id, signal } => {
             container::kill(&root, id, libcontainer::signal::parse(signal)?, *all)?;
         }
-        Command::Delete { force, id } => container::delete(&root, id, *force)?,
+        Command::Delete { force, id } => container::delete(&root, id, *force, &warn)?,
         Command::List { format, quiet } => list(&root, *format, *quiet)?,
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
         Command::Features => print_json(&libcontainer::features::features()),

@@ -275,8 +275,17 @@ fn features_is_truthful_json() {
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ociVersionMax"], "1.3.0");
-    // Not implemented yet, so not claimed.
-    assert_eq!(v["hooks"], serde_json::json!([]));
+    assert_eq!(
+        v["hooks"],
+        serde_json::json!([
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
     // seccomp: what this libseccomp can do, and no more.
     let sc = &v["linux"]["seccomp"];
     assert_eq!(sc["enabled"], true);

@@ -87,11 +87,27 @@ impl Ctx {
 
     /// A command for the runtime with stdio on fresh files of the case.
     fn command(&mut self, args: &[&str]) -> (Command, PathBuf, PathBuf) {
+        let runtime = self.runtime.clone();
+        self.command_of(&runtime, args)
+    }
+
+    /// A command for `program` with stdio on fresh files of the case.
+    fn command_of(&mut self, program: &Path, args: &[&str]) -> (Command, PathBuf, PathBuf) {
         self.calls += 1;
         let out = self.dir.join(format!("call{}.out", self.calls));
         let err = self.dir.join(format!("call{}.err", self.calls));
-        let mut c = Command::new(&self.runtime);
+        let mut c = Command::new(program);
         c.args(args);
+        // What a service manager may have given this process is for it alone: the
+        // runtime would pass it to every container (see cases::activation).
+        for var in [
+            "NOTIFY_SOCKET",
+            "LISTEN_FDS",
+            "LISTEN_PID",
+            "LISTEN_FDNAMES",
+        ] {
+            c.env_remove(var);
+        }
         // Files, not pipes: a detached container keeps its stdio open long after the
         // runtime has exited.
         c.stdin(Stdio::null())
@@ -224,10 +240,43 @@ impl Ctx {
 
     /// Starts the runtime without waiting; returns the child and its output files.
     pub fn rt_spawn(&mut self, args: &[&str]) -> Result<(Child, PathBuf), String> {
+        self.rt_spawn_with(args, |_| {})
+    }
+
+    /// `rt_spawn` with the command changed by `setup` first (env, stdio, ...).
+    pub fn rt_spawn_with(
+        &mut self,
+        args: &[&str],
+        setup: impl FnOnce(&mut Command),
+    ) -> Result<(Child, PathBuf), String> {
         let args = self.with_root(args);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (mut c, out, _) = self.command(&args);
+        setup(&mut c);
         c.spawn().map(|ch| (ch, out)).map_err(|e| e.to_string())
+    }
+
+    /// `rt` with the command changed by `setup` first (env, stdio, ...).
+    pub fn rt_with(&mut self, args: &[&str], setup: impl FnOnce(&mut Command)) -> Out {
+        let args = self.with_root(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = self.command(&args);
+        setup(&mut cmd.0);
+        Self::finish(cmd)
+    }
+
+    /// Runs `sh -c SCRIPT` where `"$@"` is the runtime with `--root` and `args`: the
+    /// script can set things up (fds, variables naming its own pid) and exec it.
+    pub fn rt_via_sh(&mut self, script: &str, args: &[&str]) -> Out {
+        let mut full = vec![
+            "-c".to_string(),
+            script.to_string(),
+            "sh".to_string(),
+            self.runtime.to_string_lossy().into_owned(),
+        ];
+        full.extend(self.with_root(args));
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        Self::finish(self.command_of(Path::new("/bin/sh"), &full))
     }
 
     pub fn state(&mut self, id: &str) -> Result<Value, String> {

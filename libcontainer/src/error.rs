@@ -51,6 +51,13 @@ pub enum Error {
     /// The container init failed before it could run the user's program.
     #[error("container init failed: {0}")]
     Init(String),
+    /// A hook could not be run, failed or outlived its timeout.
+    #[error("{field} ({}): {msg}", path.display())]
+    Hook {
+        field: String,
+        path: PathBuf,
+        msg: String,
+    },
     /// Making, limiting or removing the container's cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] corral_cgroups::Error),

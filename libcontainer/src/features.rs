@@ -12,7 +12,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
-        "hooks": [],
+        "hooks": crate::hooks::Kind::ALL.map(|k| k.name()),
         "mountOptions": crate::rootfs::options::known(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],

@@ -4,12 +4,14 @@
 //! [`bundle`] loads `config.json` and [`validate`] checks it, [`state`] keeps the
 //! container's directory under the runtime root, [`container`] holds one file per
 //! lifecycle operation, [`process`] spawns the container init and runs it up to the
-//! user's `execve`, and [`rootfs`] builds its filesystem view.
+//! user's `execve`, [`rootfs`] builds its filesystem view and [`hooks`] runs the
+//! config's hooks.
 
 pub mod bundle;
 pub mod container;
 pub mod error;
 pub mod features;
+pub mod hooks;
 pub mod id;
 pub mod process;
 pub mod rootfs;

@@ -7,6 +7,7 @@
 //! - `cgroup.json`: the container's cgroup, written by `create` once it has claimed the
 //!   cgroup and before it makes it, so that `delete` finds it even when `create` died
 //!   before `state.json`.
+//! - `notify/`: with `NOTIFY_SOCKET`, bound into the container (see `container::notify`).
 //!
 //! Every command holds an exclusive `flock` on the directory while it works, so two
 //! invocations on one id are serialised. The status is never stored: it is derived
@@ -48,6 +49,10 @@ pub struct Saved {
     /// (JSON: typed only when used, which keeps the state code small).
     #[serde(default)]
     pub resources: Option<serde_json::Value>,
+    /// The config's hooks: `start` and `delete` run the later ones from here, as the
+    /// config may have changed since (runtime.md: it must not affect the container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

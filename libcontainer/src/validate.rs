@@ -47,6 +47,7 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
     process_settings(&cx, spec)?;
     sysctls(&cx, spec)?;
     time_offsets(&cx, spec)?;
+    hooks(&cx, spec)?;
     unsupported(&cx, spec)?;
     Ok(rootfs)
 }
@@ -566,20 +567,29 @@ fn devices(cx: &Ctx, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// config.md: a hook's path is absolute, its timeout (if set) greater than zero.
+fn hooks(cx: &Ctx, spec: &Spec) -> Result<()> {
+    for kind in crate::hooks::Kind::ALL {
+        for (i, h) in kind.of(spec.hooks().as_ref()).iter().enumerate() {
+            let field = format!("hooks.{}[{i}]", kind.name());
+            if !h.path().is_absolute() {
+                return Err(cx.invalid(
+                    format!("{field}.path"),
+                    format!("{:?} is not an absolute path", h.path()),
+                ));
+            }
+            if let Some(t) = h.timeout().filter(|t| *t <= 0) {
+                return Err(cx.invalid(
+                    format!("{field}.timeout"),
+                    format!("{t} is not a number of seconds greater than zero"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
-    let hooks = spec.hooks().as_ref().is_some_and(|h| {
-        [
-            h.prestart(),
-            h.create_runtime(),
-            h.create_container(),
-            h.start_container(),
-            h.poststart(),
-            h.poststop(),
-        ]
-        .iter()
-        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
-    });
-    refuse_set(cx, &[("hooks", hooks)])?;
     let Some(l) = spec.linux() else {
         return Ok(());
     };

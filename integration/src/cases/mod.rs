@@ -1,5 +1,6 @@
 //! The cases, by theme.
 
+mod activation;
 mod cgroup_fields;
 mod cgroup_lifecycle;
 mod cgroup_ops;
@@ -10,7 +11,9 @@ mod escapes;
 mod exec;
 mod exec_io;
 mod exec_status;
+mod flags;
 mod fsutil;
+mod hooks;
 mod inside;
 mod lifecycle;
 mod misc;
@@ -58,6 +61,9 @@ pub fn all() -> Vec<Case> {
     v.extend(exec::cases());
     v.extend(cgroup_fields::cases());
     v.extend(cgroup_lifecycle::cases());
+    v.extend(hooks::cases());
+    v.extend(activation::cases());
+    v.extend(flags::cases());
     v
 }
 

@@ -15,6 +15,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("term_console_socket_gets_the_pty", console_socket),
         Case::new("term_terminal_needs_a_console_socket", needs_socket),
+        Case::new("term_run_relays_the_terminal", run_relays),
     ]
 }
 
@@ -53,10 +54,15 @@ pub(super) fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
 
 /// Reads from the pty master until `until` shows up or 10 s pass.
 pub(super) fn read_until(master: &OwnedFd, until: &str) -> String {
+    read_for(master, until, Duration::from_secs(10))
+}
+
+/// Reads from the pty master until `until` shows up or `limit` passes.
+fn read_for(master: &OwnedFd, until: &str, limit: Duration) -> String {
     let mut out = Vec::new();
     let start = Instant::now();
     let mut buf = [0u8; 1024];
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < limit {
         let mut fds = [nix::poll::PollFd::new(
             std::os::fd::AsFd::as_fd(master),
             nix::poll::PollFlags::POLLIN,
@@ -123,4 +129,77 @@ fn needs_socket(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
     cfg["process"]["terminal"] = json!(true);
     refused(cx, &cfg, "--console-socket")
+}
+
+/// A foreground `run` with a terminal and no console socket relays it: the caller's
+/// terminal (here a pty the case made, on the runtime's stdio) goes into raw mode with
+/// its size copied to the container's, keystrokes reach the container's shell and its
+/// output comes back, SIGWINCH copies a new size, the shell's exit status is run's, and
+/// the caller's terminal settings are restored.
+fn run_relays(cx: &mut Ctx) -> CaseResult {
+    use nix::sys::termios::{tcgetattr, LocalFlags};
+    let size = |rows, cols| libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size(40, 120)), None).map_err(|e| e.to_string())?;
+    let mut cfg = config(&["sh"]);
+    cfg["process"]["terminal"] = json!(true);
+    let b = cx.bundle(&cfg)?;
+    let before = tcgetattr(&pty.slave).map_err(|e| e.to_string())?;
+    let stdio = || pty.slave.try_clone().map(std::process::Stdio::from);
+    let (s0, s1, s2) = (stdio(), stdio(), stdio());
+    let (child, _) = cx.rt_spawn_with(&["run", "--bundle", &b.to_string_lossy(), "c1"], |c| {
+        if let (Ok(a), Ok(b), Ok(d)) = (s0, s1, s2) {
+            c.stdin(a).stdout(b).stderr(d);
+        }
+    })?;
+    let runtime = child.id() as i32;
+    let prompt = read_until(&pty.master, "# ");
+    let during = tcgetattr(&pty.slave).map_err(|e| e.to_string())?;
+    let raw = !during
+        .local_flags
+        .intersects(LocalFlags::ICANON | LocalFlags::ECHO);
+    let typed = |s: &str| nix::unistd::write(&pty.master, s.as_bytes()).map_err(|e| e.to_string());
+    typed("stty size; echo hi-$((1+2))\n")?;
+    let first = read_until(&pty.master, "hi-3");
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, valid for the call.
+    unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &size(50, 132)) };
+    let mut resized = String::new();
+    for _ in 0..20 {
+        // SAFETY: kill with plain integers, on the runtime this case started.
+        unsafe { libc::kill(runtime, libc::SIGWINCH) };
+        typed("stty size\n")?;
+        resized += &read_for(&pty.master, "50 132", Duration::from_millis(500));
+        if resized.contains("50 132") {
+            break;
+        }
+    }
+    typed("exit 3\n")?;
+    let code = crate::ctx::wait_child(child)?;
+    let after = tcgetattr(&pty.slave).map_err(|e| e.to_string())?;
+    ensure!(
+        prompt.contains("# "),
+        "no prompt from the container's shell: {prompt:?}"
+    );
+    ensure!(
+        raw,
+        "the caller's terminal is not in raw mode while run relays it"
+    );
+    ensure!(
+        first.contains("40 120") && first.contains("hi-3"),
+        "{first:?}"
+    );
+    ensure!(
+        resized.contains("50 132"),
+        "SIGWINCH did not resize: {resized:?}"
+    );
+    ensure!(code == 3, "run exited {code}, want the shell's 3");
+    ensure!(
+        after == before,
+        "the caller's terminal settings were not restored"
+    );
+    Ok(())
 }

@@ -4,11 +4,10 @@
 use crate::bundle::Bundle;
 use crate::process::{connect_pidfd_socket, send_pidfd, spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
-use crate::{id, timefmt, Error, Result};
+use crate::{hooks, id, timefmt, Error, Result};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use std::os::fd::AsRawFd;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -32,18 +31,27 @@ pub struct CreateOptions<'a> {
     pub pidfd_socket: Option<&'a Path>,
     /// `--systemd-cgroup`: the cgroup through systemd (refused for now, with the reason).
     pub systemd_cgroup: bool,
+    /// The caller's `NOTIFY_SOCKET`, passed through the container (see `notify`).
+    pub notify_socket: Option<&'a Path>,
+    /// Fds after stdio handed down by socket activation (`LISTEN_FDS` of the caller,
+    /// when its `LISTEN_PID` is ours): the container gets them before `preserve_fds`.
+    pub listen_fds: u32,
 }
 
 /// Creates the container; returns the init's pid.
 pub fn create(opts: &CreateOptions) -> Result<i32> {
-    create_locked(opts).map(|(_, pid)| pid)
+    create_locked(opts, None).map(|(_, pid)| pid)
 }
 
 /// Creates the container and keeps its state dir locked, for `run` to start it at once.
-pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
+/// `console` is the socket for the pty master of a foreground `run`, which relays it.
+pub(super) fn create_locked(
+    opts: &CreateOptions,
+    console: Option<BorrowedFd>,
+) -> Result<(StateDir, i32)> {
     id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
-    let bundle = Bundle::load(opts.bundle)?;
+    let mut bundle = Bundle::load(opts.bundle)?;
     for w in &bundle.warnings {
         (opts.warn)(w);
     }
@@ -53,8 +61,16 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
     }
     let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
     let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
+    super::activation::edit_spec(&mut bundle.spec, opts);
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(&dir, &bundle, seccomp.as_ref(), cgroup.as_ref(), opts) {
+    match create_in(
+        &dir,
+        &bundle,
+        seccomp.as_ref(),
+        cgroup.as_ref(),
+        opts,
+        console,
+    ) {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
             // The init is dead by now (spawn kills and reaps it on failure). Only a
@@ -63,6 +79,8 @@ pub(super) fn create_locked(opts: &CreateOptions) -> Result<(StateDir, i32)> {
                 let _ = cg.destroy();
             }
             let _ = dir.remove();
+            let state = hooks::State::of_spec(opts.id, &bundle.dir, &bundle.spec);
+            hooks::poststop(bundle.spec.hooks().as_ref(), &state, opts.warn);
             Err(e)
         }
     }
@@ -99,18 +117,23 @@ fn create_in(
     seccomp: Option<&corral_seccomp::Compiled>,
     cgroup: Option<&corral_cgroups::Cgroup>,
     opts: &CreateOptions,
+    run_console: Option<BorrowedFd>,
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
     if let Some(cg) = cgroup {
         super::cgroup::make(cg, &bundle.spec, dir)?;
     }
+    if opts.notify_socket.is_some() {
+        super::activation::make_notify_dir(&dir.dir)?;
+    }
     let fifo_path = dir.fifo_path();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
-    // Opened for reading before any writer exists: does not block (see init::wait_for_start).
+    // Read-write, which never blocks on Linux: the init reads start's byte from it and,
+    // should a startContainer hook fail, writes the error back (see start::release).
     let fd = nix::fcntl::open(
         &fifo_path,
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        OFlag::O_RDWR | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
@@ -122,14 +145,17 @@ fn create_in(
         .map_err(|e| Error::sys(format!("chdir {}", bundle.dir.display()), e))?;
     // After the chdir: relative bind sources are resolved from the bundle here too.
     let idmapped = crate::rootfs::idmap::prepare(&bundle.spec)?;
-    let console = console_socket(bundle, opts)?;
+    let console = match run_console {
+        Some(_) => None,
+        None => console_socket(bundle, opts)?,
+    };
     let cfg = InitConfig {
         spec: &bundle.spec,
         idmapped: &idmapped,
         rootfs: &bundle.rootfs,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        preserve_fds: opts.preserve_fds,
+        preserve_fds: opts.listen_fds + opts.preserve_fds,
         parent_fds: [dir.lock_fd()]
             .into_iter()
             .chain(pidfd_socket.as_ref().map(|s| s.as_raw_fd()))
@@ -137,7 +163,9 @@ fn create_in(
         seccomp,
         id: opts.id,
         bundle: &bundle.dir,
-        console_socket: console.as_ref().map(|s| s.as_raw_fd()),
+        console_socket: run_console
+            .map(|fd| fd.as_raw_fd())
+            .or(console.as_ref().map(|s| s.as_raw_fd())),
         cgroup,
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
@@ -175,6 +203,7 @@ fn create_in(
             own_pid_ns: spawned.own_pid_ns,
             cgroup: cgroup.cloned(),
             resources: bundle.resources.clone(),
+            hooks: bundle.spec.hooks().clone(),
         };
         dir.save(&saved)
     };
@@ -218,7 +247,7 @@ fn console_socket(bundle: &Bundle, opts: &CreateOptions) -> Result<Option<UnixSt
         (false, None) => Ok(None),
         (true, None) => Err(Error::Other(format!(
             "{}: process.terminal: a terminal needs --console-socket to send it to \
-             (corral does not relay a terminal itself yet)",
+             (only a foreground `run` relays one itself)",
             bundle.config_path.display()
         ))),
         (false, Some(p)) => Err(Error::Other(format!(

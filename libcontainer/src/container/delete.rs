@@ -1,12 +1,13 @@
 //! `delete`: remove a stopped or created container; `--force` kills a running one first.
+//! The poststop hooks run once it is gone; `warn` logs those that fail.
 
 use crate::state::{process_alive, Saved, StateDir, Status};
-use crate::{sys, Error, Result};
+use crate::{hooks, sys, Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result<()> {
     let dir = match StateDir::open(root, id) {
         // runc: deleting a container that does not exist with --force is not an error.
         Err(Error::NotFound(_)) if force => return Ok(()),
@@ -35,7 +36,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     if let Some(cg) = &cgroup {
         cg.destroy()?;
     }
-    dir.remove()
+    dir.remove()?;
+    if let Some(saved) = &saved {
+        hooks::poststop(saved.hooks.as_ref(), &hooks::State::of_saved(saved), warn);
+    }
+    Ok(())
 }
 
 /// SIGKILLs every process of the container and waits until the init is gone.

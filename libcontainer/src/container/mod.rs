@@ -1,23 +1,25 @@
 //! The lifecycle of runtime-spec `runtime.md`, one file per operation.
 
+mod activation;
 mod cgroup;
 mod create;
 mod delete;
 mod events;
 mod exec;
 mod exec_process;
+mod foreground;
 mod kill;
 mod list;
 mod pause;
 mod ps;
 mod run;
 mod start;
+mod state;
+mod tty_relay;
 mod update;
 mod wait;
 
 use create::create_locked;
-use start::release;
-mod state;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
@@ -28,7 +30,7 @@ pub use kill::kill;
 pub use list::{list, Summary};
 pub use pause::{pause, resume};
 pub use ps::pids;
-pub use run::run;
+pub use run::{run, RunOptions};
 pub use start::start;
 pub use state::state;
 pub use update::update;

@@ -11,6 +11,10 @@
 //!        |                <-- Forked           (only when the init had to fork again:
 //!        |                                      sent by the real init, whose pid the
 //!        |                                      parent takes from the message)
+//!        |                <-- Hooks            (only with prestart or createRuntime hooks:
+//!        |                                      mounts made, pivot_root not yet)
+//!        |  run prestart, createRuntime hooks
+//!        |  HooksDone -->
 //!        |                <-- SeccompFd(fd)    (only when a seccomp rule uses
 //!        |                                      SCMP_ACT_NOTIFY: the notify fd, as
 //!        |  connect to linux.seccomp.listenerPath, SCM_RIGHTS, right after the filter is loaded)
@@ -36,6 +40,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 pub enum ChildMsg {
     MapRequest,
     Forked,
+    /// Mounts are made: the runtime's hooks may run (see `hooks`).
+    Hooks,
     /// The seccomp notify fd, for the parent to hand to the listener.
     SeccompFd(OwnedFd),
     Ready,
@@ -47,6 +53,7 @@ pub enum ChildMsg {
 pub enum ParentMsg {
     MapsWritten,
     CgroupJoined,
+    HooksDone,
 }
 
 pub struct ParentEnd(OwnedFd);
@@ -132,6 +139,7 @@ impl ParentEnd {
         match b.split_first() {
             Some((b'M', _)) => Ok(ChildMsg::MapRequest),
             Some((b'F', _)) => Ok(ChildMsg::Forked),
+            Some((b'H', _)) => Ok(ChildMsg::Hooks),
             Some((b'S', _)) => fd
                 .map(ChildMsg::SeccompFd)
                 .ok_or_else(|| Error::Other("the container init sent no seccomp notify fd".into())),
@@ -147,6 +155,7 @@ impl ParentEnd {
         match msg {
             ParentMsg::MapsWritten => send_bytes(&self.0, b"W"),
             ParentMsg::CgroupJoined => send_bytes(&self.0, b"C"),
+            ParentMsg::HooksDone => send_bytes(&self.0, b"D"),
         }
     }
 }
@@ -156,6 +165,7 @@ impl ChildEnd {
         match msg {
             ChildMsg::MapRequest => send_bytes(&self.0, b"M"),
             ChildMsg::Forked => send_bytes(&self.0, b"F"),
+            ChildMsg::Hooks => send_bytes(&self.0, b"H"),
             ChildMsg::SeccompFd(fd) => {
                 let fds = [fd.as_raw_fd()];
                 let cmsg = [ControlMessage::ScmRights(&fds)];
@@ -184,6 +194,7 @@ impl ChildEnd {
         match recv_bytes(&self.0)?.as_deref() {
             Some(b"W") => Ok(ParentMsg::MapsWritten),
             Some(b"C") => Ok(ParentMsg::CgroupJoined),
+            Some(b"D") => Ok(ParentMsg::HooksDone),
             None => Err(Error::Other("the runtime went away".into())),
             Some(b) => Err(Error::Other(format!(
                 "unknown message {b:?} from the runtime"

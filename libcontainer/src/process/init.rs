@@ -3,7 +3,7 @@
 //! not dumpable → wait until placed in the cgroup (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
 //! (inside the root), executable lookup, fds → personality, exec labels → no_new_privs →
-//! seccomp → Ready → block on exec.fifo → execve. (oomScoreAdj is written by the parent;
+//! seccomp → Ready → block on exec.fifo → startContainer hooks → execve. (oomScoreAdj is written by the parent;
 //! without noNewPrivileges, seccomp is loaded before the identity change instead: see
 //! `load_seccomp`.)
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
@@ -12,7 +12,7 @@
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
 use super::procfs::Procfs;
-use super::{lsm, sched, sysctl, tty, user, InitConfig};
+use super::{init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
@@ -59,10 +59,10 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         sys::exit_now(1);
     }
     drop(chan);
-    if !wait_for_start(&fifo) {
+    if !wait_for_start(&fifo) || !init_hooks::start_container(cfg, &fifo) {
         sys::exit_now(1);
     }
-    drop(fifo);
+    // exec.fifo stays open until execve closes it (close-on-exec): `start` waits for that.
     exec_now(&exec)
 }
 
@@ -164,6 +164,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         in_userns,
         idmapped: cfg.idmapped,
         cgroup: cfg.cgroup,
+        before_pivot: &|| init_hooks::before_pivot(cfg, chan),
     })?;
     for tree in cfg.idmapped.iter().flatten() {
         // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.
@@ -352,9 +353,9 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
     )))
 }
 
-/// Blocks until `start` writes a byte to exec.fifo. The fifo was opened for reading
-/// before any writer existed, so poll sleeps until one writes (no busy loop); a writer
-/// that leaves without writing reads as end-of-file and ends the init.
+/// Blocks until `start` writes a byte to exec.fifo. The fifo is open read-write here
+/// (see `container::start`), so poll sleeps until a byte comes: no busy loop, and a
+/// writer that leaves without writing changes nothing.
 fn wait_for_start(fifo: &OwnedFd) -> bool {
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];

@@ -13,6 +13,7 @@
 pub mod channel;
 pub mod exec;
 pub mod init;
+mod init_hooks;
 pub mod lsm;
 mod maps;
 mod namespaces;

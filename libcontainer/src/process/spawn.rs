@@ -121,6 +121,12 @@ pub fn spawn(
                     &spawned
                 )?;
             }
+            Some((ChildMsg::Hooks, _)) if on_cloned.is_none() => {
+                // The init has made its mounts and waits before pivot_root.
+                let pid = spawned.pid.as_raw();
+                crate::hooks::create_runtime(cfg.spec, cfg.id, cfg.bundle, pid)?;
+                parent.send(ParentMsg::HooksDone)?;
+            }
             Some((ChildMsg::SeccompFd(fd), _)) => {
                 let c = seccomp_listener::Container {
                     id: cfg.id,

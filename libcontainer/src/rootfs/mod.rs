@@ -1,5 +1,5 @@
 //! The container's filesystem view, built inside its new mount namespace:
-//! propagation → bind the rootfs → `mounts` in order → `/dev` → pivot_root →
+//! propagation → bind the rootfs → `mounts` in order → `/dev` → hooks → pivot_root →
 //! masked and read-only paths → read-only root.
 
 mod cgroupfs;
@@ -32,6 +32,8 @@ pub struct RootfsConfig<'a> {
     pub idmapped: &'a [Option<OwnedFd>],
     /// The container's cgroup, which a `cgroup` mount shows on a v1 host.
     pub cgroup: Option<&'a corral_cgroups::Cgroup>,
+    /// Runs once the mounts are made, before pivot_root (the create-time hooks).
+    pub before_pivot: &'a dyn Fn() -> Result<()>,
 }
 
 pub(crate) fn sys_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
@@ -101,6 +103,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         devices::links(&root)?;
     }
     drop(root);
+    (cfg.before_pivot)()?;
     if cfg.no_pivot {
         move_root(rootfs)?;
     } else {

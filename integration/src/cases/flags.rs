@@ -1,0 +1,158 @@
+//! Flags of the command line around the container: `--pid-file`, `run --no-subreaper`,
+//! `--log` with `--log-format json` and `--debug`.
+
+use super::{ensure, field};
+use crate::bundle::config;
+use crate::ctx::Ctx;
+use crate::{Case, CaseResult};
+use serde_json::{json, Value};
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        Case::new("flags_pid_file_is_replaced_whole", pid_file),
+        Case::new("flags_run_is_subreaper_unless_told", subreaper),
+        Case::new("flags_json_log_of_a_failed_create", json_log),
+    ]
+}
+
+/// The pid file is written beside and renamed over the old one: a reader sees the old
+/// file or the whole new one, never a half-written one. The old file (kept here through
+/// a second link) is not rewritten, and no temporary file is left.
+fn pid_file(cx: &mut Ctx) -> CaseResult {
+    let dir = cx.dir.join("pids");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let pf = dir.join("c1.pid");
+    std::fs::write(&pf, "stale").map_err(|e| e.to_string())?;
+    std::fs::hard_link(&pf, dir.join("old")).map_err(|e| e.to_string())?;
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let args = [
+        "create",
+        "--pid-file",
+        &pf.to_string_lossy(),
+        "--bundle",
+        &b.to_string_lossy(),
+        "c1",
+    ];
+    cx.rt(&args).ok("create")?;
+    let pid = cx.state("c1")?["pid"].as_i64().unwrap_or_default();
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap_or_default();
+    ensure!(
+        read("c1.pid").trim() == pid.to_string(),
+        "pid file {:?}, pid {pid}",
+        read("c1.pid")
+    );
+    ensure!(
+        read("old") == "stale",
+        "the old pid file was rewritten in place: {:?}",
+        read("old")
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    ensure!(
+        names == ["c1.pid", "old"],
+        "left in the pid file's directory: {names:?}"
+    );
+    Ok(())
+}
+
+/// A foreground `run` takes the orphans of a container that shares its pid namespace
+/// (it is their subreaper), unless `--no-subreaper`.
+fn subreaper(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "(sleep 1000 & echo $! > /tmp/orphan); echo runtime=$PPID; \
+         echo orphan_parent=$(sed -n 's/^PPid:\\s*//p' /proc/$(cat /tmp/orphan)/status)",
+    ]);
+    cfg["linux"]["namespaces"] = json!([{ "type": "ipc" }, { "type": "uts" }, { "type": "mount" }]);
+    let b = cx.bundle(&cfg)?;
+    let b = b.to_string_lossy();
+    let o = cx.rt(&["run", "--bundle", &b, "c1"]);
+    o.ok("run")?;
+    let (rt, parent) = (
+        field(&o.stdout, "runtime"),
+        field(&o.stdout, "orphan_parent"),
+    );
+    ensure!(
+        rt.is_some() && rt == parent,
+        "run: the orphan's parent is not run: {}",
+        o.stdout
+    );
+    let o = cx.rt(&["run", "--no-subreaper", "--bundle", &b, "c2"]);
+    o.ok("run --no-subreaper")?;
+    let (rt, parent) = (
+        field(&o.stdout, "runtime"),
+        field(&o.stdout, "orphan_parent"),
+    );
+    ensure!(
+        rt.is_some() && parent.is_some() && rt != parent,
+        "run --no-subreaper: the orphan went to run: {}",
+        o.stdout
+    );
+    Ok(())
+}
+
+/// `--log FILE --log-format json`: one JSON object per line, as containerd's go-runc
+/// reads them; a failed `create` ends the file with its error; `--debug` adds debug lines.
+fn json_log(cx: &mut Ctx) -> CaseResult {
+    let log = cx.dir.join("log.json");
+    let b = cx.bundle(&config(&["/nonexistent-program"]))?;
+    let o = cx.rt(&[
+        "--log",
+        &log.to_string_lossy(),
+        "--log-format",
+        "json",
+        "--debug",
+        "create",
+        "--bundle",
+        &b.to_string_lossy(),
+        "c1",
+    ]);
+    o.failed("create of a missing program")?;
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{log:?}: {e}"))?;
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("log line {l:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let last = lines.last().ok_or("empty log")?;
+    ensure!(last["level"] == "error", "last line {last}");
+    ensure!(
+        last["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("nonexistent-program")),
+        "the error does not name the program: {last}"
+    );
+    ensure!(
+        rfc3339(last["time"].as_str().unwrap_or_default()),
+        "time of {last}"
+    );
+    ensure!(
+        lines.iter().any(|l| l["level"] == "debug"),
+        "no debug line with --debug: {text}"
+    );
+    Ok(())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, then optional fraction, then `Z` or an offset.
+fn rfc3339(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && (t.ends_with('Z') || t[19..].contains(['+', '-']))
+}
