@@ -45,7 +45,12 @@ pub fn parse_args() -> Result<Args, String> {
                 a.engines.push(e);
             }
             "--filter" => a.filters.push(value()?),
-            "--record" => a.record = Some(PathBuf::from(value()?)),
+            "--record" => {
+                let f = PathBuf::from(value()?);
+                // Absolute: the suite runs from / (see main).
+                a.record =
+                    Some(std::path::absolute(&f).map_err(|e| format!("{}: {e}", f.display()))?)
+            }
             "--list" => a.list = true,
             "--keep" => a.keep = true,
             "-h" | "--help" => return Err(USAGE.into()),

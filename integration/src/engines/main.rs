@@ -130,6 +130,12 @@ fn main() {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     cmd::catch_interrupts();
+    // podman's conmon runs the runtime in podman's own cwd: from / (never a bundle), the
+    // invocation forms (cwd `other` for podman) do not depend on where the suite started.
+    if let Err(e) = std::env::set_current_dir("/") {
+        eprintln!("chdir /: {e}");
+        std::process::exit(2);
+    }
     println!("runtime {}", args.runtime.display());
     let mut w = World::new(&args.runtime, args.keep).unwrap_or_else(|e| {
         eprintln!("{e}");
