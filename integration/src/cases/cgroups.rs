@@ -67,7 +67,8 @@ fn limits(cx: &mut Ctx) -> CaseResult {
          echo weight=$(cat $C/cpu.weight); else echo mem=$(cat $M/memory.limit_in_bytes); \
          echo cpu=\"$(cat $C/cpu.cfs_quota_us) $(cat $C/cpu.cfs_period_us)\"; \
          echo shares=$(cat $C/cpu.shares); fi; echo pids=$(cat $P/pids.max); \
-         echo cpus=$(cat $S/cpuset.cpus)"
+         echo cpus=$(cat $S/cpuset.cpus); \
+         echo eff=$(cat $S/cpuset.cpus.effective 2>/dev/null || cat $S/cpuset.effective_cpus)"
     );
     let out = run_script(cx, cfg.clone(), &script)?;
     let want: &[(&str, &str)] = if field(&out, "v") == Some("2") {
@@ -83,7 +84,11 @@ fn limits(cx: &mut Ctx) -> CaseResult {
             ("shares", "512"),
         ]
     };
-    for (k, v) in want.iter().chain(&[("pids", "30"), ("cpus", "0")]) {
+    // The effective set too: what the kernel lets the container use.
+    for (k, v) in want
+        .iter()
+        .chain(&[("pids", "30"), ("cpus", "0"), ("eff", "0")])
+    {
         ensure!(
             field(&out, k) == Some(v),
             "inside: {k}={:?}, want {v}: {out}",
