@@ -12,6 +12,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("flags_pid_file_is_replaced_whole", pid_file),
         Case::new("flags_run_is_subreaper_unless_told", subreaper),
         Case::new("flags_json_log_of_a_failed_create", json_log),
+        Case::new("flags_json_log_of_a_failed_start", json_log_start),
     ]
 }
 
@@ -133,6 +134,35 @@ fn json_log(cx: &mut Ctx) -> CaseResult {
     ensure!(
         lines.iter().any(|l| l["level"] == "debug"),
         "no debug line with --debug: {text}"
+    );
+    Ok(())
+}
+
+/// A failed `start` (of a container already running) ends the JSON log with its error.
+fn json_log_start(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "30"]))?;
+    cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("create")?;
+    cx.rt(&["start", "c1"]).ok("start")?;
+    let log = cx.dir.join("start.json");
+    let l = log.to_string_lossy().into_owned();
+    cx.rt(&["--log", &l, "--log-format", "json", "start", "c1"])
+        .failed("second start")?;
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{log:?}: {e}"))?;
+    let last: Value = text
+        .lines()
+        .last()
+        .map(serde_json::from_str)
+        .ok_or("empty log")?
+        .map_err(|e| format!("last log line: {e}: {text}"))?;
+    ensure!(last["level"] == "error", "last line {last}");
+    ensure!(
+        last["msg"].as_str().is_some_and(|m| m.contains("running")),
+        "the error does not say the container runs: {last}"
+    );
+    ensure!(
+        rfc3339(last["time"].as_str().unwrap_or_default()),
+        "time of {last}"
     );
     Ok(())
 }
