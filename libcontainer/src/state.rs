@@ -7,10 +7,13 @@
 //! - `cgroup.json`: the container's cgroup, written by `create` once it has claimed the
 //!   cgroup and before it makes it, so that `delete` finds it even when `create` died
 //!   before `state.json`.
+//! - `creating`: exists while `create` works (its hooks may ask for the state); an
+//!   init that is alive while it exists is still being created.
 //! - `notify/`: with `NOTIFY_SOCKET`, bound into the container (see `container::notify`).
 //!
-//! Every command holds an exclusive `flock` on the directory while it works, so two
-//! invocations on one id are serialised. The status is never stored: it is derived
+//! Every command that changes something holds an exclusive `flock` on the directory
+//! while it works, so two invocations on one id are serialised (`state`, `ps` and
+//! `events` only read, without it). The status is never stored: it is derived
 //! from the kernel each time (is the pid alive with the same start time, not a zombie,
 //! does the fifo still exist, is the cgroup frozen), so a recycled pid or a crashed corral cannot make
 //! `state` lie.
@@ -26,6 +29,7 @@ use std::path::{Path, PathBuf};
 const STATE_FILE: &str = "state.json";
 const FIFO: &str = "exec.fifo";
 const CGROUP_FILE: &str = "cgroup.json";
+const CREATING: &str = "creating";
 
 /// What `create` records about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,15 +134,22 @@ impl StateDir {
             Err(nix::Error::EEXIST) => return Err(Error::Exists(id.to_string())),
             Err(e) => return Err(Error::sys(format!("mkdir {}", dir.display()), e)),
         }
-        match lock_dir(&dir) {
+        let marked = lock_dir(&dir)
+            .map_err(|e| Error::sys(format!("lock {}", dir.display()), e))
+            .and_then(|lock| {
+                let marker = dir.join(CREATING);
+                std::fs::write(&marker, b"").map_err(|e| Error::io("cannot write", &marker, e))?;
+                Ok(lock)
+            });
+        match marked {
             Ok(lock) => Ok(StateDir {
                 id: id.to_string(),
                 dir,
                 _lock: lock,
             }),
             Err(e) => {
-                let _ = std::fs::remove_dir(&dir);
-                Err(Error::sys(format!("lock {}", dir.display()), e))
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
             }
         }
     }
@@ -163,6 +174,36 @@ impl StateDir {
             dir,
             _lock: lock,
         })
+    }
+
+    /// Opens an existing container's directory to read it, without the lock: for
+    /// `state`, `ps` and `events`, which change nothing. state.json is replaced whole
+    /// (rename), so a reader sees the old or the new one; and a hook that `create` or
+    /// `start` runs (holding the lock) can still ask for the container's state.
+    pub fn peek(root: &Path, id: &str) -> Result<Self> {
+        id::check(id)?;
+        let dir = root.join(id);
+        let fd = match nix::fcntl::open(
+            &dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(nix::Error::ENOENT) => return Err(Error::NotFound(id.to_string())),
+            Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
+        };
+        Ok(StateDir {
+            id: id.to_string(),
+            dir,
+            // SAFETY: open returned a new fd that nothing else owns.
+            _lock: unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
+        })
+    }
+
+    /// `create` is done: from now on the status is derived from the init and the fifo.
+    pub fn created(&self) -> Result<()> {
+        let marker = self.dir.join(CREATING);
+        std::fs::remove_file(&marker).map_err(|e| Error::io("cannot remove", &marker, e))
     }
 
     /// The fd holding the lock, which a forked child must close.
@@ -218,7 +259,9 @@ impl StateDir {
         if !process_alive(saved.pid, saved.pid_start) {
             return Status::Stopped;
         }
-        if self.fifo_path().exists() {
+        if self.dir.join(CREATING).exists() {
+            Status::Creating
+        } else if self.fifo_path().exists() {
             Status::Created
         } else if saved.cgroup.as_ref().is_some_and(|c| c.frozen()) {
             Status::Paused

@@ -26,6 +26,7 @@ pub fn cases() -> Vec<Case> {
         Case::extension("hooks_failing_start_hook_fails_start", failing_start),
         Case::extension("hooks_poststart_poststop_failures_warn", warn_and_go_on),
         Case::extension("hooks_errors_name_the_hook", errors_name_the_hook),
+        Case::extension("hooks_can_read_the_state", hook_reads_state),
     ]
 }
 
@@ -303,6 +304,32 @@ fn timeout(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["state", "c1"])
         .failed("state after a failed create")?;
     // The killed hook is no process of ours left: the harness checks.
+    Ok(())
+}
+
+/// A createRuntime hook that asks the runtime for the container's state gets it: `state`
+/// does not wait for the lock `create` holds while its hooks run.
+fn hook_reads_state(cx: &mut Ctx) -> CaseResult {
+    let out = cx.dir.join("state-from-hook.json");
+    let call = format!(
+        "'{}' --root '{}' state c1 > '{}'",
+        cx.runtime.display(),
+        cx.root.display(),
+        out.display()
+    );
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = json!({
+        "createRuntime": [{ "path": BUSYBOX, "args": ["sh", "-c", call], "timeout": 5 }],
+    });
+    let b = cx.bundle(&cfg)?;
+    cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("create with a hook that reads the state")?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("{out:?}: {e}"))?;
+    let st: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text:?}"))?;
+    ensure!(
+        st["id"] == "c1" && st["status"] == "creating",
+        "state seen by the hook: {st}"
+    );
     Ok(())
 }
 

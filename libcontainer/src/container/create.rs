@@ -63,14 +63,24 @@ pub(super) fn create_locked(
     let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
     super::activation::edit_spec(&mut bundle.spec, opts);
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(
+    let made = create_in(
         &dir,
         &bundle,
         seccomp.as_ref(),
         cgroup.as_ref(),
         opts,
         console,
-    ) {
+    )
+    .and_then(|pid| match dir.created() {
+        Ok(()) => Ok(pid),
+        Err(e) => {
+            // SAFETY: kill with plain integers, on the init this create made.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            Err(e)
+        }
+    });
+    match made {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
             // The init is dead by now (spawn kills and reaps it on failure). Only a

@@ -80,7 +80,7 @@ fn stats_event(cg: &Cgroup, id: &str) -> Event {
 
 /// The saved state of a container that is not stopped.
 fn load_active(root: &Path, id: &str) -> Result<Saved> {
-    let dir = StateDir::open(root, id)?;
+    let dir = StateDir::peek(root, id)?;
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref());
     match (status, saved) {

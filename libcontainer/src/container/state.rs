@@ -5,8 +5,13 @@ use crate::Result;
 use std::path::Path;
 
 pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
-    let dir = StateDir::open(root, id)?;
-    Ok(match dir.load()? {
+    let dir = StateDir::peek(root, id)?;
+    let saved = dir.load()?;
+    // Read without the lock: a delete may have removed the directory meanwhile.
+    if saved.is_none() && !dir.dir.exists() {
+        return Err(crate::Error::NotFound(id.to_string()));
+    }
+    Ok(match saved {
         Some(saved) => oci_state(&saved, dir.status(Some(&saved))),
         None => serde_json::json!({
             "ociVersion": crate::OCI_VERSION,
