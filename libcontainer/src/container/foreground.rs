@@ -22,7 +22,7 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-/// Signals a foreground `run` passes on to the container, as runc does. SIGWINCH
+/// Signals a foreground `run` or `exec` passes on to its process, as runc does. SIGWINCH
 /// resizes the relayed terminal instead, when there is one.
 const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
@@ -45,6 +45,8 @@ pub(super) fn become_subreaper() -> Result<()> {
         .map_err(|e| Error::sys("prctl(PR_SET_CHILD_SUBREAPER)", e))
 }
 
+/// From now on, the signals above that corral gets go to `pid` (SIGWINCH not, when
+/// corral relays a terminal: it resizes the pty instead).
 pub(super) fn forward_signals(pid: i32, tty: bool) -> Result<()> {
     INIT_PID.store(pid, Ordering::Relaxed);
     let action = SigAction::new(
