@@ -13,6 +13,7 @@ use std::path::PathBuf;
 pub fn cases() -> Vec<Case> {
     let mut v = vec![
         Case::new("exec_exit_status", exit_status),
+        Case::new("exec_forwards_signals", forwards_signals),
         Case::new("exec_enters_every_namespace", namespaces),
         Case::new("exec_user_namespace", user_namespace),
         Case::new("exec_rootless", super::userns::rootless_exec),
@@ -137,6 +138,33 @@ fn exit_status(cx: &mut Ctx) -> CaseResult {
     ensure!(
         cx.status("c1")? == "running",
         "the container stopped with its exec'd process"
+    );
+    Ok(())
+}
+
+/// A foreground exec passes the signals it gets on to its process (as runc does).
+fn forwards_signals(cx: &mut Ctx) -> CaseResult {
+    sleeper(cx, config(&[]))?;
+    let script = "trap 'echo got-TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
+    let (child, out) = cx.rt_spawn(&["exec", "c1", "sh", "-c", script])?;
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .contains("ready")
+    {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = crate::ctx::wait_child(child);
+            return Err("the exec'd shell never said ready".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill with plain integers, on the runtime process this case started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let code = crate::ctx::wait_child(child)?;
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    ensure!(
+        code == 7 && text.contains("got-TERM"),
+        "SIGTERM to the runtime: exit {code}, output {text:?}"
     );
     Ok(())
 }
