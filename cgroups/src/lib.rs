@@ -277,13 +277,8 @@ fn read(path: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", Path::new(path), e))
 }
 
-/// Writes `value` to `dir/file`, for `field` of `linux.resources`.
+/// Writes `value` to `dir/file`, for `field` of `linux.resources`: the file must exist
+/// (see [`knob`]: a create on cgroupfs would turn a missing file into EACCES).
 pub(crate) fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
-    let path = dir.join(file);
-    std::fs::write(&path, value).map_err(|err| Error::Write {
-        field: field.to_string(),
-        path,
-        value: value.to_string(),
-        err,
-    })
+    knob::write_existing(dir, file, value, field)
 }
