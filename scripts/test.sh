@@ -26,18 +26,21 @@ echo "=== conformance: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$BIN_DIR"/debug/corral
+# The conformance suite against corral in a QEMU guest (scripts/v2-guest.sh's flags).
+guest() {
+  CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
+    scripts/v2-guest.sh "$@"
+}
 echo "=== conformance in a cgroup v2 guest: corral ==="
 # Software emulation makes the whole suite take minutes in the guest: CI runs the cases
 # the cgroup version can change (lifecycle, filesystem, cgroups, exec), the AppArmor cases (the
 # guest kernel has AppArmor, this host does not) and the scheduler cases (real-time
 # policies need a kernel without RT group scheduling); scripts/v2-guest.sh
 # alone runs them all.
-CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
-  scripts/v2-guest.sh --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
+guest --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
   --filter proc_scheduler --filter exec_
 echo "=== the SELinux cases in a guest booted with SELinux (permissive) ==="
-CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
-  scripts/v2-guest.sh --selinux --filter proc_selinux --filter exec_process_label
+guest --selinux --filter proc_selinux --filter exec_process_label
 # The engines users run corral under, end to end (integration/src/engines): runc is the
 # reference run, then corral. Each run keeps all engine state under one temporary
 # directory and stops its daemons by pid.
@@ -46,5 +49,4 @@ echo "=== engines: runc $(runc --version | head -n1) ==="
 echo "=== engines: corral ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$BIN_DIR"/debug/corral
 echo "=== the cgroup cases in a legacy cgroup v1 guest (hugetlb, rdma, net_cls, net_prio) ==="
-CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
-  scripts/v2-guest.sh --cgroup-v1 --filter cgroup_
+guest --cgroup-v1 --filter cgroup_
