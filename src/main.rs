@@ -317,6 +317,17 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The commands that start processes in a container run from a sealed copy of corral
+    // (see libcontainer/src/sealed_exe.rs): one exec here, before anything else is done.
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) {
+        if let Err(e) = libcontainer::sealed_exe::ensure() {
+            log.error(&format!("{e}"));
+            std::process::exit(1);
+        }
+    }
     match dispatch(&cli, &log) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -406,6 +406,9 @@ impl Ctx {
 
     /// Deletes what the case left, then reports anything still there.
     pub fn cleanup(&mut self) -> Result<(), String> {
+        // A container process that ended as our child (we are a subreaper) keeps the
+        // pid namespace it was in from dying until it is reaped: reap it first.
+        reap();
         for id in &self.root_entries() {
             self.rt(&["delete", "--force", id]);
         }

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod id;
 pub mod process;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod signal;
 pub mod state;
 pub mod sys;

@@ -7,6 +7,7 @@ mod cgroup_ops;
 mod cgroup_update;
 mod cgroups;
 mod errors;
+mod escape_interp;
 mod escapes;
 mod exec;
 mod exec_io;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
     v.extend(inside::cases());
     v.extend(errors::cases());
     v.extend(escapes::cases());
+    v.extend(escape_interp::cases());
     v.extend(misc::cases());
     v.extend(mounts::cases());
     v.extend(mount_features::cases());
