@@ -22,7 +22,8 @@ impl Ctx<'_> {
         Error::Invalid {
             file: self.file.to_path_buf(),
             field: field.into(),
-            msg: msg.into(),
+            // Messages quote values of the config, which may be huge.
+            msg: crate::json::capped(&msg.into()),
         }
     }
 
