@@ -18,6 +18,9 @@ pub fn cases() -> Vec<Case> {
         Case::new("userns_rootless_spec_run", rootless_spec_run),
         Case::new("userns_rootless_subid_ranges", rootless_subid_ranges),
         Case::new("userns_rootless_undelegated_refused", rootless_undelegated),
+        // runc 1.1.5's `spec --rootless` binds /sys with a plain `ro`: the host's cgroup
+        // hierarchies below it stay writable (CVE-2023-25809).
+        Case::extension("userns_rootless_spec_sys_read_only", rootless_sys_read_only),
     ]
 }
 
@@ -222,6 +225,32 @@ fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
     );
     cx.rt_as(user, &b, &env, &["delete", "c1"])
         .ok("delete as the test user")?;
+    Ok(())
+}
+
+/// Every mount under /sys of the `spec --rootless` config is read-only: mkdir in a cgroup
+/// hierarchy fails with EROFS (which the kernel checks before the permission, so EACCES
+/// would mean a writable mount), and mountinfo says `ro` for each.
+fn rootless_sys_read_only(cx: &mut Ctx) -> CaseResult {
+    let user = test_user()?;
+    let script = "awk '$5 ~ /^\\/sys/ { n++ } $5 ~ /^\\/sys/ && $6 !~ /^ro/ { print \"rw=\" $5 } \
+                  END { print \"mounts=\" n }' /proc/self/mountinfo; \
+                  for h in /sys/fs/cgroup/*/; do mkdir $h/probe 2>&1 | grep -q 'Read-only' \
+                  || echo writable=$h; done; echo done=1";
+    let (b, xdg) = rootless_bundle(cx, user, json!(["sh", "-c", script]))?;
+    let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
+    let o = cx.rt_as(user, &b, &env, &["run", "c1"]);
+    o.ok("run the rootless spec as the test user")?;
+    let out = &o.stdout;
+    ensure!(field(out, "done") == Some("1"), "{out}{}", o.stderr);
+    ensure!(
+        field(out, "mounts").and_then(|n| n.parse::<u32>().ok()) > Some(1),
+        "no submounts of /sys to check: {out}"
+    );
+    ensure!(
+        !out.contains("rw=") && !out.contains("writable="),
+        "writable mounts under /sys: {out}"
+    );
     Ok(())
 }
 
