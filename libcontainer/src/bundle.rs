@@ -1,6 +1,6 @@
 //! Loading an OCI bundle: `config.json`, parsed and validated, and the rootfs it names.
 
-use crate::{validate, Error, Result};
+use crate::{json, validate, Error, Result};
 use oci_spec::runtime::Spec;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -42,11 +42,8 @@ impl Bundle {
         let warnings = skip_unknown_capabilities(&mut raw, last_cap());
         spec_scheduler_flags(&mut raw);
         let resources = raw.pointer("/linux/resources").cloned();
-        let spec: Spec = serde_json::from_value(raw).map_err(|err| {
-            named_parse_error(&data, &config_path).unwrap_or(Error::ConfigParse {
-                path: config_path.clone(),
-                err,
-            })
+        let spec: Spec = json::from_value(raw).map_err(|m| {
+            named_parse_error(&data, &config_path).unwrap_or_else(|| mismatch(&config_path, m))
         })?;
         let rootfs = validate::check(&spec, &config_path, &dir)?;
         Ok(Bundle {
@@ -73,8 +70,28 @@ pub fn load_process(path: &Path) -> Result<(oci_spec::runtime::Process, Vec<Stri
     let mut raw = serde_json::json!({ "process": process });
     let warnings = skip_unknown_capabilities(&mut raw, last_cap());
     spec_scheduler_flags(&mut raw);
-    let process = serde_json::from_value(raw["process"].take()).map_err(parse_err)?;
+    let process = json::from_value(raw["process"].take()).map_err(|m| {
+        let field = match m.field.as_str() {
+            "" => "process".to_string(),
+            f if f.starts_with('[') => format!("process{f}"),
+            f => format!("process.{f}"),
+        };
+        mismatch(path, json::Mismatch { field, ..m })
+    })?;
     Ok((process, warnings))
+}
+
+/// A value of `file` that does not fit the spec's types, as an error naming the field.
+fn mismatch(file: &Path, m: json::Mismatch) -> Error {
+    Error::Invalid {
+        file: file.to_path_buf(),
+        field: if m.field.is_empty() {
+            "(the whole document)".into()
+        } else {
+            m.field
+        },
+        msg: m.msg,
+    }
 }
 
 /// Capability `name` (with or without `CAP_`), or why it is skipped: unknown to corral,

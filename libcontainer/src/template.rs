@@ -65,8 +65,10 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
         mounts.retain(|m| m["type"] != "cgroup");
         for m in mounts.iter_mut() {
             if m["type"] == "sysfs" {
+                // `rro`, not `ro`: a plain `ro` leaves every mount below the top one
+                // writable, the host's /sys/fs/cgroup hierarchies included (CVE-2023-25809).
                 *m = json!({ "destination": "/sys", "type": "none", "source": "/sys",
-                             "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] });
+                             "options": ["rbind", "rnosuid", "rnoexec", "rnodev", "rro"] });
             }
             if m["type"] == "devpts" {
                 if let Some(opts) = m["options"].as_array_mut() {
@@ -94,5 +96,17 @@ mod tests {
             std::fs::remove_dir_all(&dir).unwrap();
             assert!(r.is_ok(), "{:?}", r.err());
         }
+    }
+
+    #[test]
+    fn the_rootless_sys_is_read_only_all_the_way_down() {
+        let v = default_spec(true, 1000, 1000);
+        let sys = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys");
+        let opts = &sys.unwrap()["options"];
+        assert!(opts.as_array().unwrap().contains(&"rro".into()), "{opts}");
     }
 }

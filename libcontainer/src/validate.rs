@@ -22,7 +22,8 @@ impl Ctx<'_> {
         Error::Invalid {
             file: self.file.to_path_buf(),
             field: field.into(),
-            msg: msg.into(),
+            // Messages quote values of the config, which may be huge.
+            msg: crate::json::capped(&msg.into()),
         }
     }
 
@@ -156,6 +157,7 @@ fn process_fields(cx: &Ctx, p: &Process) -> Result<()> {
             format!("{:?} is not an absolute path", p.cwd()),
         ));
     }
+    user_ids(cx, p)?;
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') {
             return Err(cx.invalid(
@@ -168,6 +170,35 @@ fn process_fields(cx: &Ctx, p: &Process) -> Result<()> {
         cx,
         &[("process.execCPUAffinity", p.exec_cpu_affinity().is_some())],
     )
+}
+
+/// The highest uid or gid corral accepts anywhere, as runc: 2^31 - 1. Above it ids mean
+/// trouble: 4294967295 is -1 to the kernel, which `setresuid(-1, ...)` leaves unchanged
+/// (the process would stay root), and many tools read ids as signed 32-bit numbers.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// `id` (from `field`) is at most `MAX_ID`.
+fn id(cx: &Ctx, field: impl Into<String>, id: u32) -> Result<()> {
+    if id > MAX_ID {
+        return Err(cx.invalid(field, out_of_range(id)));
+    }
+    Ok(())
+}
+
+/// The message for an id above `MAX_ID`.
+pub fn out_of_range(id: u32) -> String {
+    format!("{id} is not an id in 0..{MAX_ID}")
+}
+
+/// `process.user`'s uid, gid and additional gids are in range.
+fn user_ids(cx: &Ctx, p: &Process) -> Result<()> {
+    let u = p.user();
+    id(cx, "process.user.uid", u.uid())?;
+    id(cx, "process.user.gid", u.gid())?;
+    for (i, g) in u.additional_gids().iter().flatten().enumerate() {
+        id(cx, format!("process.user.additionalGids[{i}]"), *g)?;
+    }
+    Ok(())
 }
 
 /// Whether `spec` creates a namespace of type `t` (rather than joining one or none).
@@ -399,7 +430,7 @@ fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
 /// The kernel's limit on the lines of one uid_map or gid_map (since Linux 4.15).
 const MAX_MAP_LINES: usize = 340;
 
-/// Each range is non-empty and fits in 32 bits, and no two overlap on either side
+/// Each range is non-empty and within 0..`MAX_ID` on both sides, and no two overlap on either side
 /// (the kernel refuses such a map with a bare EINVAL).
 fn ranges(cx: &Ctx, field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
     if maps.len() > MAX_MAP_LINES {
@@ -416,8 +447,16 @@ fn ranges(cx: &Ctx, field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
         if m.size() == 0 {
             return Err(cx.invalid(format!("{field}[{i}].size"), "must be at least 1"));
         }
-        if end(m.container_id(), m.size()) > 1 << 32 || end(m.host_id(), m.size()) > 1 << 32 {
-            return Err(cx.invalid(format!("{field}[{i}]"), "runs past id 4294967295"));
+        for (side, start) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
+            if end(start, m.size()) > u64::from(MAX_ID) + 1 {
+                return Err(cx.invalid(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "{side} {start} with size {} runs past {MAX_ID}, the highest id",
+                        m.size()
+                    ),
+                ));
+            }
         }
         for (j, o) in maps[..i].iter().enumerate() {
             // [a, a + m.size) and [b, b + o.size) share an id.
@@ -520,6 +559,16 @@ fn mounts(cx: &Ctx, spec: &Spec) -> Result<()> {
         if bind && m.source().is_none() {
             return Err(cx.invalid(field("source"), "a bind mount needs a source"));
         }
+        ranges(
+            cx,
+            &field("uidMappings"),
+            m.uid_mappings().as_deref().unwrap_or_default(),
+        )?;
+        ranges(
+            cx,
+            &field("gidMappings"),
+            m.gid_mappings().as_deref().unwrap_or_default(),
+        )?;
         if m.uid_mappings().is_some() != m.gid_mappings().is_some() {
             return Err(cx.invalid(
                 field("uidMappings"),
@@ -556,6 +605,13 @@ fn devices(cx: &Ctx, spec: &Spec) -> Result<()> {
                 format!("linux.devices[{i}].path"),
                 format!("{:?} is not an absolute path", d.path()),
             ));
+        }
+        // chown(2) takes -1 as "leave unchanged": the node would stay root's.
+        if let Some(uid) = d.uid() {
+            id(cx, format!("linux.devices[{i}].uid"), uid)?;
+        }
+        if let Some(gid) = d.gid() {
+            id(cx, format!("linux.devices[{i}].gid"), gid)?;
         }
         if d.typ() == LinuxDeviceType::A {
             return Err(cx.invalid(
@@ -731,5 +787,11 @@ mod tests {
         let past_end =
             serde_json::json!([{ "containerID": 0, "hostID": 4294967295u32, "size": 2 }]);
         assert_eq!(field_of(check_maps(past_end, 0)), "linux.uidMappings[0]");
+        // Ids stop at 2^31-1 (as runc's), on both sides.
+        let last = serde_json::json!([{ "containerID": 0, "hostID": 2147483647u32, "size": 1 }]);
+        assert!(check_maps(last, 0).is_ok());
+        let past_max =
+            serde_json::json!([{ "containerID": 2147483647u32, "hostID": 1, "size": 2 }]);
+        assert_eq!(field_of(check_maps(past_max, 0)), "linux.uidMappings[0]");
     }
 }

@@ -21,6 +21,12 @@ pub fn cases() -> Vec<Case> {
         Case::new("bad_container_ids", bad_ids),
         Case::new("bad_unknown_id", unknown_id),
         Case::new("bad_duplicate_id", duplicate_id),
+        Case::new("bad_json_type_names_the_field", json_type),
+        Case::new("bad_json_huge_value_not_echoed", huge_value),
+        Case::new(
+            "bad_json_type_in_process_file_and_resources",
+            json_type_exec_update,
+        ),
         Case::extension("bad_needs_mount_namespace", needs_mount_ns),
         Case::extension("bad_unsupported_field_is_refused", unsupported_field),
         Case::extension("bad_relative_namespace_path", relative_ns_path),
@@ -177,4 +183,89 @@ fn relative_ns_path(cx: &mut Ctx) -> CaseResult {
     cfg["linux"]["namespaces"] =
         json!([{ "type": "mount" }, { "type": "network", "path": "proc/1/ns/net" }]);
     refused(cx, &cfg, "linux.namespaces[1].path")
+}
+
+/// The longest error a runtime may print for one bad value (which may be a megabyte).
+const MAX_ERROR: usize = 2048;
+
+/// `out` failed; with corral its error names each of `says`.
+fn names(cx: &Ctx, out: &crate::ctx::Out, what: &str, says: &[&str]) -> CaseResult {
+    out.failed(what)?;
+    ensure!(
+        out.stderr.len() <= MAX_ERROR,
+        "{what}: {} bytes of error (a value echoed in full?)",
+        out.stderr.len()
+    );
+    if cx.is_corral {
+        for s in says {
+            ensure!(
+                out.stderr.contains(s),
+                "{what}: the error does not say {s:?}: {}",
+                out.stderr.trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `create` of `cfg` fails; corral's error names config.json and each of `says`.
+fn create_names(cx: &mut Ctx, cfg: &Value, what: &str, says: &[&str]) -> CaseResult {
+    let b = cx.bundle(cfg)?;
+    let file = b.join("config.json").to_string_lossy().into_owned();
+    let o = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"]);
+    names(cx, &o, what, &[says, &[file.as_str()]].concat())?;
+    cx.rt(&["state", "c1"])
+        .failed("state after a failed create")?;
+    Ok(())
+}
+
+/// serde alone says "invalid type: integer `7`, expected a string", naming no field.
+fn json_type(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["process"]["args"] = json!([7]);
+    create_names(
+        cx,
+        &cfg,
+        "create with process.args [7]",
+        &["process.args[0]"],
+    )
+}
+
+fn huge_value(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["process"]["user"]["uid"] = json!("A".repeat(1 << 20));
+    create_names(
+        cx,
+        &cfg,
+        "create with a 1 MiB string as uid",
+        &["process.user.uid"],
+    )
+}
+
+fn json_type_exec_update(cx: &mut Ctx) -> CaseResult {
+    super::exec::sleeper(cx, config(&[]))?;
+    let process = cx.dir.join("process.json");
+    let p = json!({ "args": ["true", 7], "cwd": "/", "user": { "uid": 0, "gid": 0 } });
+    std::fs::write(&process, p.to_string()).map_err(|e| e.to_string())?;
+    let path = process.to_string_lossy().into_owned();
+    let o = cx.rt(&["exec", "--process", &path, "c1"]);
+    names(
+        cx,
+        &o,
+        "exec --process with args [\"true\", 7]",
+        &["process.args[1]", &path],
+    )?;
+    let resources = cx.dir.join("resources.json");
+    let r = json!({ "pids": { "limit": "B".repeat(1 << 20) } });
+    std::fs::write(&resources, r.to_string()).map_err(|e| e.to_string())?;
+    let path = resources.to_string_lossy().into_owned();
+    let o = cx.rt(&["update", "-r", &path, "c1"]);
+    names(
+        cx,
+        &o,
+        "update -r with a 1 MiB string as pids.limit",
+        &["pids.limit", &path],
+    )?;
+    ensure!(cx.status("c1")? == "running", "the container stopped");
+    Ok(())
 }

@@ -15,6 +15,7 @@ mod exec_status;
 mod flags;
 mod fsutil;
 mod hooks;
+mod ids;
 mod inside;
 mod lifecycle;
 mod misc;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
     v.extend(lifecycle::cases());
     v.extend(inside::cases());
     v.extend(errors::cases());
+    v.extend(ids::cases());
     v.extend(escapes::cases());
     v.extend(escape_interp::cases());
     v.extend(misc::cases());

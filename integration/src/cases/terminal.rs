@@ -16,6 +16,8 @@ pub fn cases() -> Vec<Case> {
         Case::new("term_console_socket_gets_the_pty", console_socket),
         Case::new("term_terminal_needs_a_console_socket", needs_socket),
         Case::new("term_run_relays_the_terminal", run_relays),
+        // runc 1.1.5 opens and binds the slave by its path /dev/pts/N (CVE-2025-52565).
+        Case::extension("term_console_is_the_pty_not_its_path", console_not_by_path),
     ]
 }
 
@@ -81,6 +83,30 @@ fn read_for(master: &OwnedFd, until: &str, limit: Duration) -> String {
     String::from_utf8_lossy(&out).replace('\r', "")
 }
 
+/// `create` of bundle `b` with the console socket `listener` bound at `sock`, which must
+/// succeed; returns the pty master the runtime sent.
+fn create_with_socket(
+    cx: &mut Ctx,
+    b: &std::path::Path,
+    sock: &std::path::Path,
+    listener: &UnixListener,
+) -> Result<OwnedFd, String> {
+    let (child, _) = cx.rt_spawn(&[
+        "create",
+        "--bundle",
+        &b.to_string_lossy(),
+        "--console-socket",
+        &sock.to_string_lossy(),
+        "c1",
+    ])?;
+    // Waited for even when nothing came, so that the runtime is reaped.
+    let master = receive_fd(listener);
+    let code = crate::ctx::wait_child(child)?;
+    let master = master?;
+    ensure!(code == 0, "create with a console socket exited {code}");
+    Ok(master)
+}
+
 /// The master arrives during `create`; after `start` the container's shell reads what is
 /// written to it and answers on it: the slave is its stdio, controlling tty and
 /// /dev/console, with the window size of `consoleSize`.
@@ -97,17 +123,7 @@ fn console_socket(cx: &mut Ctx) -> CaseResult {
     cfg["process"]["terminal"] = json!(true);
     cfg["process"]["consoleSize"] = json!({ "height": 33, "width": 101 });
     let b = cx.bundle(&cfg)?;
-    let (child, _) = cx.rt_spawn(&[
-        "create",
-        "--bundle",
-        &b.to_string_lossy(),
-        "--console-socket",
-        &sock.to_string_lossy(),
-        "c1",
-    ])?;
-    let master = receive_fd(&listener)?;
-    let code = crate::ctx::wait_child(child)?;
-    ensure!(code == 0, "create with a console socket exited {code}");
+    let master = create_with_socket(cx, &b, &sock, &listener)?;
     cx.rt(&["start", "c1"]).ok("start")?;
     nix::unistd::write(&master, b"hello from the test\n").map_err(|e| e.to_string())?;
     let out = read_until(&master, "got=");
@@ -121,6 +137,60 @@ fn console_socket(cx: &mut Ctx) -> CaseResult {
         out.contains("got=hello from the test"),
         "the shell did not read what was written to the master: {out}"
     );
+    Ok(())
+}
+
+/// The slave is found from the master and bound over /dev/console from its fd, never by
+/// the path `/dev/pts/N`, which the container's config decides: here `/dev/pts` is a
+/// directory of decoy files (and `/dev/ptmx` leads to a real devpts at /real), so a
+/// runtime that goes by the path opens or binds a decoy instead of the pty.
+fn console_not_by_path(cx: &mut Ctx) -> CaseResult {
+    let sock = cx.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).map_err(|e| format!("bind: {e}"))?;
+    let decoys = cx.dir.join("decoys");
+    std::fs::create_dir_all(&decoys).map_err(|e| e.to_string())?;
+    for n in 0..8 {
+        std::fs::write(decoys.join(n.to_string()), "decoy\n").map_err(|e| e.to_string())?;
+    }
+    std::os::unix::fs::symlink("/real/ptmx", decoys.join("ptmx")).map_err(|e| e.to_string())?;
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "echo console=$(stat -c %F:%t:%T /dev/console); echo fd0=$(readlink /proc/self/fd/0); \
+         read line; echo got=$line",
+    ]);
+    cfg["process"]["terminal"] = json!(true);
+    let mounts = cfg["mounts"].as_array_mut().expect("mounts");
+    mounts.retain(|m| m["destination"] != "/dev/pts");
+    mounts.push(
+        json!({ "destination": "/dev/pts", "type": "bind", "source": decoys,
+                        "options": ["bind", "ro"] }),
+    );
+    mounts.push(
+        json!({ "destination": "/real", "type": "devpts", "source": "devpts",
+                        "options": ["newinstance", "ptmxmode=0666", "mode=0620"] }),
+    );
+    let b = cx.bundle(&cfg)?;
+    std::fs::create_dir(b.join("rootfs/real")).map_err(|e| e.to_string())?;
+    let master = create_with_socket(cx, &b, &sock, &listener)?;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) };
+    ensure!(ret == 0, "TIOCGPTN on the master failed");
+    cx.rt(&["start", "c1"]).ok("start")?;
+    nix::unistd::write(&master, b"hello\n").map_err(|e| e.to_string())?;
+    let out = read_until(&master, "got=");
+    let want = format!("character special file:88:{n:x}");
+    ensure!(
+        field(&out, "console") == Some(want.as_str()),
+        "/dev/console is not pty {n} of the master sent ({want}): {out}"
+    );
+    let fd0 = format!("/real/{n}");
+    ensure!(
+        field(&out, "fd0") == Some(fd0.as_str()),
+        "stdin is not {fd0}: {out}"
+    );
+    ensure!(out.contains("got=hello"), "the shell did not read: {out}");
     Ok(())
 }
 

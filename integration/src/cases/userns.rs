@@ -18,6 +18,9 @@ pub fn cases() -> Vec<Case> {
         Case::new("userns_rootless_spec_run", rootless_spec_run),
         Case::new("userns_rootless_subid_ranges", rootless_subid_ranges),
         Case::new("userns_rootless_undelegated_refused", rootless_undelegated),
+        // runc 1.1.5's `spec --rootless` binds /sys with a plain `ro`: the host's cgroup
+        // hierarchies below it stay writable (CVE-2023-25809).
+        Case::extension("userns_rootless_spec_sys_read_only", rootless_sys_read_only),
     ]
 }
 
@@ -47,7 +50,7 @@ fn subid_start(file: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{file} gives {TEST_USER} no range of 65536 ids"))
 }
 
-fn with_userns(mut cfg: Value, uids: Value, gids: Value) -> Value {
+pub(super) fn with_userns(mut cfg: Value, uids: Value, gids: Value) -> Value {
     cfg["linux"]["namespaces"]
         .as_array_mut()
         .expect("namespaces is an array")
@@ -225,6 +228,32 @@ fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
+/// Every mount under /sys of the `spec --rootless` config is read-only: mkdir in a cgroup
+/// hierarchy fails with EROFS (which the kernel checks before the permission, so EACCES
+/// would mean a writable mount), and mountinfo says `ro` for each.
+fn rootless_sys_read_only(cx: &mut Ctx) -> CaseResult {
+    let user = test_user()?;
+    let script = "awk '$5 ~ /^\\/sys/ { n++ } $5 ~ /^\\/sys/ && $6 !~ /^ro/ { print \"rw=\" $5 } \
+                  END { print \"mounts=\" n }' /proc/self/mountinfo; \
+                  for h in /sys/fs/cgroup/*/; do mkdir $h/probe 2>&1 | grep -q 'Read-only' \
+                  || echo writable=$h; done; echo done=1";
+    let (b, xdg) = rootless_bundle(cx, user, json!(["sh", "-c", script]))?;
+    let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
+    let o = cx.rt_as(user, &b, &env, &["run", "c1"]);
+    o.ok("run the rootless spec as the test user")?;
+    let out = &o.stdout;
+    ensure!(field(out, "done") == Some("1"), "{out}{}", o.stderr);
+    ensure!(
+        field(out, "mounts").and_then(|n| n.parse::<u32>().ok()) > Some(1),
+        "no submounts of /sys to check: {out}"
+    );
+    ensure!(
+        !out.contains("rw=") && !out.contains("writable="),
+        "writable mounts under /sys: {out}"
+    );
+    Ok(())
+}
+
 /// `exec` as the test user into its rootless container (corral cannot join the pid
 /// namespace from outside there: the process forks once more inside it).
 pub(super) fn rootless_exec(cx: &mut Ctx) -> CaseResult {
@@ -294,8 +323,8 @@ fn rootless_subid_ranges(cx: &mut Ctx) -> CaseResult {
 fn rootless_undelegated(cx: &mut Ctx) -> CaseResult {
     let user = test_user()?;
     let xdg = user_root(cx, user)?;
-    // 1 → 4000000000: no /etc/subuid gives the test user that.
-    let (uids, gids) = subid_maps(user, 4_000_000_000, subid_start("/etc/subgid")?);
+    // 1 → 2000000000: no /etc/subuid gives the test user that.
+    let (uids, gids) = subid_maps(user, 2_000_000_000, subid_start("/etc/subgid")?);
     let cfg = with_userns(config(&["true"]), uids, gids);
     let b = cx.bundle(&cfg)?;
     let env = [("XDG_RUNTIME_DIR", xdg.as_path())];

@@ -85,6 +85,12 @@ impl ProcessFlags {
         if let Some(u) = &self.user {
             parse_user(u)?;
         }
+        if let Some(g) = self.additional_gids.iter().find(|g| **g > validate::MAX_ID) {
+            return Err(Error::Other(format!(
+                "exec: --additional-gids: {}",
+                validate::out_of_range(*g)
+            )));
+        }
         Ok(())
     }
 }
@@ -98,6 +104,17 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
     };
     let uid = uid.parse().map_err(|_| bad())?;
     let gid = gid.map(|g| g.parse().map_err(|_| bad())).transpose()?;
+    // The config's ids are checked by `validate`; these never reach it as flags.
+    if let Some(id) = [Some(uid), gid]
+        .into_iter()
+        .flatten()
+        .find(|id| *id > validate::MAX_ID)
+    {
+        return Err(Error::Other(format!(
+            "exec: --user {s:?}: {}",
+            validate::out_of_range(id)
+        )));
+    }
     Ok((uid, gid))
 }
 
@@ -294,6 +311,22 @@ mod tests {
                 }),
                 None,
                 "--user \"root\"",
+            ),
+            (
+                cmd(ProcessFlags {
+                    user: Some("0:4294967295".into()),
+                    ..Default::default()
+                }),
+                None,
+                "--user \"0:4294967295\": 4294967295 is not an id",
+            ),
+            (
+                cmd(ProcessFlags {
+                    additional_gids: vec![1, 2147483648],
+                    ..Default::default()
+                }),
+                None,
+                "--additional-gids: 2147483648 is not an id",
             ),
             (
                 cmd(ProcessFlags {

@@ -136,68 +136,7 @@ fn invalid(source: &Path, field: &str, msg: impl Into<String>) -> Error {
 
 /// `v` as a `T`, or an error naming the field that does not parse.
 fn parse<T: serde::de::DeserializeOwned>(v: &Value, source: &Path) -> Result<T> {
-    serde_json::from_value(v.clone())
-        .map_err(|e| invalid(source, &bad_field::<T>(v, &mut vec![]), e.to_string()))
-}
-
-/// The path (`memory.limit`, `devices[0].access`) of the first field of `v` that makes
-/// it fail to parse as `T` on its own: each child is kept alone in turn, the others
-/// left out, and the search goes down into the one that still fails.
-fn bad_field<T: serde::de::DeserializeOwned>(v: &Value, path: &mut Vec<String>) -> String {
-    let node = lookup(v, path);
-    let children: Vec<(String, Value)> = match node {
-        Some(Value::Object(m)) => m.iter().map(|(k, x)| (k.clone(), x.clone())).collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (format!("[{i}]"), x.clone()))
-            .collect(),
-        _ => vec![],
-    };
-    for (key, child) in children {
-        let alone = match node {
-            Some(Value::Object(_)) => Value::Object(Map::from_iter([(key.clone(), child)])),
-            _ => Value::Array(vec![child]),
-        };
-        let trial = replaced(v, path, alone);
-        if serde_json::from_value::<T>(trial).is_err() {
-            path.push(key);
-            return bad_field::<T>(v, path);
-        }
-    }
-    path.iter().fold(String::new(), |acc, k| {
-        match (acc.is_empty(), k.starts_with('[')) {
-            (true, _) | (_, true) => acc + k,
-            _ => acc + "." + k,
-        }
-    })
-}
-
-fn step<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    match key.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
-        Some(i) => v.get(i.parse::<usize>().ok()?),
-        None => v.get(key),
-    }
-}
-
-fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| step(v, k))
-}
-
-/// `v` with the node at `path` replaced by `new`.
-fn replaced(v: &Value, path: &[String], new: Value) -> Value {
-    let Some((first, rest)) = path.split_first() else {
-        return new;
-    };
-    let mut out = v.clone();
-    let slot = match first.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
-        Some(i) => i.parse::<usize>().ok().and_then(|i| out.get_mut(i)),
-        None => out.get_mut(first.as_str()),
-    };
-    if let (Some(slot), Some(child)) = (slot, step(v, first)) {
-        *slot = replaced(child, rest, new);
-    }
-    out
+    crate::json::from_value(v.clone()).map_err(|m| invalid(source, &m.field, m.msg))
 }
 
 #[cfg(test)]

@@ -4,6 +4,11 @@
 //! The init, after pivot_root, opens the container's own `/dev/ptmx` (of its devpts
 //! instance), gives the window size, binds the slave over `/dev/console`, sends the master
 //! with SCM_RIGHTS and keeps only the slave: as its controlling terminal and stdio.
+//!
+//! The slave is never looked up by its name `/dev/pts/N`: what that path leads to is up
+//! to the container's config and image (a directory of other files, a symlink), and
+//! binding whatever it names over `/dev/console` is CVE-2025-52565. The slave is opened
+//! from the master (TIOCGPTPEER) and the bind is cloned from that fd.
 
 use crate::rootfs::paths::{InRoot, Kind};
 use crate::sys::mount as m;
@@ -16,7 +21,6 @@ use std::path::Path;
 pub struct Pty {
     pub master: OwnedFd,
     pub slave: OwnedFd,
-    pub slave_path: String,
 }
 
 fn err(what: &str) -> impl FnOnce(nix::Error) -> Error + '_ {
@@ -59,10 +63,6 @@ pub fn open(size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
     // SAFETY: TIOCSPTLCK reads one int from the pointer, which lives for the call.
     let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };
     nix::errno::Errno::result(ret).map_err(err("unlock the pty"))?;
-    let mut n: libc::c_uint = 0;
-    // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
-    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) };
-    nix::errno::Errno::result(ret).map_err(err("get the pty number"))?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize {
             ws_row: rows,
@@ -74,30 +74,24 @@ pub fn open(size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
         let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         nix::errno::Errno::result(ret).map_err(err("set consoleSize"))?;
     }
-    let slave_path = format!("/dev/pts/{n}");
-    let fd = nix::fcntl::open(
-        slave_path.as_str(),
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(err("open the pty slave"))?;
-    // SAFETY: open returned a new fd that nothing else owns.
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as an integer and returns a new fd.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    let fd = nix::errno::Errno::result(fd).map_err(err("open the pty slave (TIOCGPTPEER)"))?;
+    // SAFETY: TIOCGPTPEER returned a new fd that nothing else owns.
     let slave = unsafe { OwnedFd::from_raw_fd(fd) };
     // The process's own terminal, as with a login: its user may read and write it.
     nix::unistd::fchown(slave.as_raw_fd(), Some(uid.into()), None)
         .map_err(err("chown the pty slave"))?;
-    Ok(Pty {
-        master,
-        slave,
-        slave_path,
-    })
+    Ok(Pty { master, slave })
 }
 
-/// Binds the slave over `/dev/console` (made as an empty file if missing).
+/// Binds the slave, from its fd, over `/dev/console` (resolved in the container's root,
+/// made as an empty file if missing).
 pub fn bind_console(pty: &Pty) -> Result<()> {
     let root = InRoot::open(Path::new("/"))?;
     let target = root.target(Path::new("/dev/console"), Kind::File)?;
-    let tree = m::clone_tree(m::cwd(), Path::new(&pty.slave_path), false)
+    let tree = m::clone_tree(pty.slave.as_fd(), Path::new(""), false)
         .map_err(err("bind the pty over /dev/console"))?;
     m::attach(tree.as_fd(), target.as_fd()).map_err(err("bind the pty over /dev/console"))
 }
