@@ -406,8 +406,22 @@ impl Ctx {
 
     /// Deletes what the case left, then reports anything still there.
     pub fn cleanup(&mut self) -> Result<(), String> {
+        use std::os::unix::fs::MetadataExt;
+        // As the root's owner (a rootless case's user): corral refuses another's root.
+        let owner = std::fs::metadata(&self.root).map_or((0, 0), |m| (m.uid(), m.gid()));
+        let root = self.root.to_string_lossy().into_owned();
         for id in &self.root_entries() {
-            self.rt(&["delete", "--force", id]);
+            if owner.0 == 0 {
+                self.rt(&["delete", "--force", id]);
+            } else {
+                let dir = self.dir.clone();
+                self.rt_as(
+                    owner,
+                    &dir,
+                    &[],
+                    &["--root", &root, "delete", "--force", id],
+                );
+            }
         }
         let mut leaks = vec![];
         let deadline = Instant::now() + Duration::from_secs(5);

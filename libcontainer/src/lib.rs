@@ -14,6 +14,7 @@ pub mod features;
 pub mod hooks;
 pub mod id;
 pub mod process;
+pub mod rootdir;
 pub mod rootfs;
 pub mod signal;
 pub mod state;
