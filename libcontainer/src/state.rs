@@ -274,6 +274,30 @@ impl StateDir {
         self.read_json(CGROUP_FILE)
     }
 
+    /// The cgroups of the other containers under the root (as far as they can be read).
+    pub fn others_cgroups(&self) -> Vec<corral_cgroups::Cgroup> {
+        let names = self.root.dir_names().unwrap_or_default();
+        names
+            .iter()
+            .filter(|n| **n != self.id && id::check(n).is_ok())
+            .filter_map(|n| rootdir::open_dir_at(self.root.fd(), n).ok())
+            .filter_map(|fd| rootdir::read_at(fd.as_raw_fd(), CGROUP_FILE).ok().flatten())
+            .filter_map(|data| serde_json::from_slice(&data).ok())
+            .collect()
+    }
+
+    /// Holds an exclusive lock on the whole root until the guard is dropped: for the
+    /// cgroup parents containers share (made by one, removed by the last).
+    pub fn lock_root(&self) -> Result<OwnedFd> {
+        let path = &self.root.path;
+        // A new open file description of the root: flock locks belong to those.
+        let fd = rootdir::open_dir_at(self.root.fd(), ".")
+            .map_err(|e| Error::sys(format!("open state root {}", path.display()), e))?;
+        rootdir::lock(fd.as_raw_fd())
+            .map_err(|e| Error::sys(format!("lock state root {}", path.display()), e))?;
+        Ok(fd)
+    }
+
     /// The JSON file `name` of the dir, `None` if it does not exist.
     fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         let path = self.dir.join(name);

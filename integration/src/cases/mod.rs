@@ -4,6 +4,7 @@ mod activation;
 mod cgroup_fields;
 mod cgroup_lifecycle;
 mod cgroup_ops;
+mod cgroup_parents;
 mod cgroup_update;
 mod cgroups;
 mod errors;
@@ -62,6 +63,7 @@ pub fn all() -> Vec<Case> {
     v.extend(exec::cases());
     v.extend(cgroup_fields::cases());
     v.extend(cgroup_lifecycle::cases());
+    v.extend(cgroup_parents::cases());
     v.extend(hooks::cases());
     v.extend(activation::cases());
     v.extend(flags::cases());

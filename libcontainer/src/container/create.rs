@@ -84,6 +84,7 @@ pub(super) fn create_locked(
             // The init is dead by now (spawn kills and reaps it on failure). Only a
             // cgroup this create claimed (recorded in the dir) is removed.
             if let Ok(Some(cg)) = dir.load_cgroup() {
+                let _root = cg.made().next().map(|_| dir.lock_root());
                 let _ = cg.destroy();
             }
             let _ = dir.remove();
@@ -128,9 +129,11 @@ fn create_in(
     run_console: Option<BorrowedFd>,
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
-    if let Some(cg) = cgroup {
-        super::cgroup::make(cg, &bundle.spec, dir)?;
-    }
+    let made = match cgroup {
+        Some(cg) => Some(super::cgroup::make(cg, &bundle.spec, dir)?),
+        None => None,
+    };
+    let cgroup = made.as_ref();
     if opts.notify_socket.is_some() {
         super::activation::make_notify_dir(dir)?;
     }
