@@ -89,7 +89,7 @@ impl Status {
 /// following symlinks (see `rootdir`); its fd also holds the lock.
 pub struct StateDir {
     pub id: String,
-    /// `<root>/<id>`, for messages (and the notify bind source, see `activation`).
+    /// `<root>/<id>`, for messages only: nothing is opened by this path.
     pub dir: PathBuf,
     root: Root,
     fd: OwnedFd,
