@@ -14,7 +14,7 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.3.0"
 )]
 pub struct Cli {
     // Global options come before the command, as with runc.
-    /// Directory for the state of containers (default /run/corral; $XDG_RUNTIME_DIR/corral when not root)
+    /// Directory for the state of containers (default /run/corral; $XDG_RUNTIME_DIR/corral when not root). It must belong to the caller and not be writable by its group or others
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Write log lines to FILE instead of standard error

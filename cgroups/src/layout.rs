@@ -162,6 +162,7 @@ pub fn resolve(
             controllers: m.controllers.clone(),
             mount: PathBuf::from(&m.point),
             path,
+            made: vec![],
         });
     }
     Ok(Cgroup { version, dirs })

@@ -96,6 +96,11 @@ pub struct Dir {
     pub mount: PathBuf,
     /// The container's directory on the host.
     pub path: PathBuf,
+    /// The parents of `path` that [`Cgroup::create`] made for a nested cgroupsPath, or
+    /// found made by another container that shares them (see `create`), the highest
+    /// first: [`Cgroup::destroy`] removes those that are empty by then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made: Vec<PathBuf>,
 }
 
 /// The container's cgroup: one directory per hierarchy (exactly one on v2).
@@ -132,12 +137,22 @@ impl Cgroup {
         }
     }
 
-    /// Makes every directory (and missing parents).
-    pub fn create(&self) -> Result<()> {
+    /// Makes every directory (and missing parents), recording in [`Dir::made`] the
+    /// parents it made, and those that exist and for which `shared` is true (made by
+    /// another container, which may be deleted first). Recorded as they are made, so
+    /// that a `create` that fails half way knows what to remove too.
+    pub fn create(&mut self, shared: &dyn Fn(&Path) -> bool) -> Result<()> {
         match self.version {
-            Version::V1 => v1::create(self),
-            Version::V2 => v2::create(self),
+            Version::V1 => v1::create(self, shared),
+            Version::V2 => v2::create(self, shared),
         }
+    }
+
+    /// Every parent directory recorded in [`Dir::made`], in every hierarchy.
+    pub fn made(&self) -> impl Iterator<Item = &Path> {
+        self.dirs
+            .iter()
+            .flat_map(|d| d.made.iter().map(PathBuf::as_path))
     }
 
     /// Writes `linux.resources` (checked with [`check`] first).
@@ -176,9 +191,9 @@ impl Cgroup {
     }
 
     /// Kills every process left, waits until the cgroup is empty (at most 10 s) and
-    /// removes the container's directory in every hierarchy. Parents made by `create`
-    /// for a nested cgroupsPath stay, as with runc. Idempotent: a missing directory is
-    /// no error.
+    /// removes the container's directory in every hierarchy, then the parents `create`
+    /// made (see [`Dir::made`]) that are empty, the deepest first. Idempotent: a missing
+    /// directory is no error.
     pub fn destroy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         match self.version {
@@ -208,6 +223,9 @@ impl Cgroup {
         for d in self.dirs.iter().flat_map(|d| subtree(&d.path)) {
             rmdir_retry(&d, deadline)?;
         }
+        for d in &self.dirs {
+            remove_parents(d)?;
+        }
         Ok(())
     }
 }
@@ -234,6 +252,53 @@ impl DeviceRule {
             access: d.access().clone().unwrap_or_else(|| "rwm".into()),
         }
     }
+}
+
+/// Makes `d.path` below `d.mount` one level at a time, recording made (and `shared`)
+/// parents in `d.made`; `before(parent)` runs before each level is made.
+pub(crate) fn make_levels(
+    d: &mut Dir,
+    shared: &dyn Fn(&Path) -> bool,
+    mut before: impl FnMut(&Path) -> Result<()>,
+) -> Result<()> {
+    let Ok(below) = d.path.strip_prefix(&d.mount) else {
+        return Err(Error::Other(format!(
+            "cgroup {} is not below its hierarchy {}",
+            d.path.display(),
+            d.mount.display()
+        )));
+    };
+    let levels: Vec<_> = below.components().collect();
+    let mut cur = d.mount.clone();
+    for (i, c) in levels.iter().enumerate() {
+        before(&cur)?;
+        cur.push(c);
+        let parent = i + 1 < levels.len();
+        let ours = match std::fs::create_dir(&cur) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => shared(&cur),
+            Err(e) => return Err(Error::io("cannot create cgroup", &cur, e)),
+        };
+        if parent && ours && !d.made.contains(&cur) {
+            d.made.push(cur.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Removes the parents `create` made for `d`, the deepest first, as long as they are
+/// empty. One that is not (EBUSY, ENOTEMPTY) holds another container's cgroup: it
+/// stays, and so does everything above it; that container's delete removes them.
+fn remove_parents(d: &Dir) -> Result<()> {
+    for p in d.made.iter().rev() {
+        match std::fs::remove_dir(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => break,
+            Err(e) => return Err(Error::io("cannot remove cgroup", p, e)),
+        }
+    }
+    Ok(())
 }
 
 fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
@@ -281,4 +346,40 @@ fn read(path: &str) -> Result<String> {
 /// (see [`knob`]: a create on cgroupfs would turn a missing file into EACCES).
 pub(crate) fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
     knob::write_existing(dir, file, value, field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(mount: &Path, rel: &str) -> Dir {
+        Dir {
+            controllers: vec![],
+            mount: mount.to_path_buf(),
+            path: mount.join(rel),
+            made: vec![],
+        }
+    }
+
+    /// Plain directories behave as cgroups here: rmdir of a non-empty one fails.
+    #[test]
+    fn parents_go_with_the_last_container() {
+        let m = std::env::temp_dir().join(format!("corral-parents-{}", std::process::id()));
+        std::fs::create_dir_all(m.join("pre")).unwrap();
+        let mut a = dir(&m, "pre/s/t/a");
+        make_levels(&mut a, &|_| false, |_| Ok(())).unwrap();
+        assert_eq!(a.made, [m.join("pre/s"), m.join("pre/s/t")]);
+        // b finds a's parents: shared, since a recorded them.
+        let mut b = dir(&m, "pre/s/t/b");
+        make_levels(&mut b, &|p| a.made.iter().any(|x| x == p), |_| Ok(())).unwrap();
+        assert_eq!(b.made, a.made);
+        std::fs::remove_dir(&a.path).unwrap();
+        remove_parents(&a).unwrap();
+        assert!(b.path.is_dir(), "b's parents stay while b is there");
+        std::fs::remove_dir(&b.path).unwrap();
+        remove_parents(&b).unwrap();
+        assert!(!m.join("pre/s").exists());
+        assert!(m.join("pre").is_dir(), "a parent made before is kept");
+        std::fs::remove_dir_all(m).unwrap();
+    }
 }

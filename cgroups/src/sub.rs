@@ -148,6 +148,7 @@ mod tests {
                 controllers: vec![],
                 mount: "/sys/fs/cgroup".into(),
                 path: dir.clone(),
+                made: vec![],
             }],
         };
         let s = SubCgroups::parse(&args(&["s"])).unwrap();

@@ -5,10 +5,9 @@ use crate::{write, Cgroup, DeviceRule, Error, Result};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::path::Path;
 
-pub fn create(cg: &Cgroup) -> Result<()> {
-    for d in &cg.dirs {
-        std::fs::create_dir_all(&d.path)
-            .map_err(|e| Error::io("cannot create cgroup", &d.path, e))?;
+pub fn create(cg: &mut Cgroup, shared: &dyn Fn(&Path) -> bool) -> Result<()> {
+    for d in &mut cg.dirs {
+        crate::make_levels(d, shared, |_| Ok(()))?;
         if d.controllers.iter().any(|c| c == "cpuset") {
             inherit_cpuset(&d.mount, &d.path)?;
         }

@@ -6,20 +6,8 @@ use crate::{bpf, write, Cgroup, DeviceRule, Error, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 
-pub fn create(cg: &Cgroup) -> Result<()> {
-    let d = &cg.dirs[0];
-    let below = d.path.strip_prefix(&d.mount).unwrap_or(Path::new(""));
-    let mut cur = d.mount.clone();
-    for c in below.components() {
-        enable_controllers(&cur)?;
-        cur.push(c);
-        match std::fs::create_dir(&cur) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::io("cannot create cgroup", &cur, e)),
-        }
-    }
-    Ok(())
+pub fn create(cg: &mut Cgroup, shared: &dyn Fn(&Path) -> bool) -> Result<()> {
+    crate::make_levels(&mut cg.dirs[0], shared, enable_controllers)
 }
 
 /// Enables in `dir`'s children every controller `dir` has, unless already enabled.

@@ -409,8 +409,22 @@ impl Ctx {
         // A container process that ended as our child (we are a subreaper) keeps the
         // pid namespace it was in from dying until it is reaped: reap it first.
         reap();
+        use std::os::unix::fs::MetadataExt;
+        // As the root's owner (a rootless case's user): corral refuses another's root.
+        let owner = std::fs::metadata(&self.root).map_or((0, 0), |m| (m.uid(), m.gid()));
+        let root = self.root.to_string_lossy().into_owned();
         for id in &self.root_entries() {
-            self.rt(&["delete", "--force", id]);
+            if owner.0 == 0 {
+                self.rt(&["delete", "--force", id]);
+            } else {
+                let dir = self.dir.clone();
+                self.rt_as(
+                    owner,
+                    &dir,
+                    &[],
+                    &["--root", &root, "delete", "--force", id],
+                );
+            }
         }
         let mut leaks = vec![];
         let deadline = Instant::now() + Duration::from_secs(5);

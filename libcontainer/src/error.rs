@@ -37,6 +37,9 @@ pub enum Error {
     UnsupportedOption(String),
     #[error("invalid container id {0:?}: an id is 1 to 1024 characters of letters, digits, '_', '+', '-' and '.', and not '.' or '..'")]
     InvalidId(String),
+    /// The runtime root is not safe to keep state in (see `rootdir`).
+    #[error("state root {}: refused: it {why}, so another user could change corral's state", path.display())]
+    UnsafeRoot { path: PathBuf, why: String },
     #[error("container {0} does not exist")]
     NotFound(String),
     #[error("container {0} already exists")]

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod id;
 pub mod json;
 pub mod process;
+pub mod rootdir;
 pub mod rootfs;
 pub mod sealed_exe;
 pub mod signal;

@@ -1,8 +1,10 @@
 //! The container's state directory under the runtime root, and its status.
 //!
-//! Layout of `<root>/<id>/`:
+//! The root is opened and checked by [`crate::rootdir`]; every file below is reached
+//! through its fd, never by path, and is 0600 (directories 0700). Layout of
+//! `<root>/<id>/`:
 //! - `state.json`: what `create` learnt (pid, the pid's start time, bundle, creation time);
-//!   written once the init is ready, replaced atomically.
+//!   written once the init is ready, replaced atomically (temporary file, fsync, rename).
 //! - `exec.fifo`: exists from `create` until `start`; the init blocks reading it.
 //! - `cgroup.json`: the container's cgroup, written by `create` once it has claimed the
 //!   cgroup and before it makes it, so that `delete` finds it even when `create` died
@@ -18,12 +20,14 @@
 //! does the fifo still exist, is the cgroup frozen), so a recycled pid or a crashed corral cannot make
 //! `state` lie.
 
+use crate::rootdir::{self, Root, DIR_MODE, FILE_MODE};
 use crate::{id, Error, Result};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
+use nix::unistd::UnlinkatFlags;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 const STATE_FILE: &str = "state.json";
@@ -81,99 +85,62 @@ impl Status {
     }
 }
 
-/// A locked container directory.
+/// A container's directory under the root, opened through the root's fd without
+/// following symlinks (see `rootdir`); its fd also holds the lock.
 pub struct StateDir {
     pub id: String,
+    /// `<root>/<id>`, for messages only: nothing is opened by this path.
     pub dir: PathBuf,
-    _lock: OwnedFd,
-}
-
-fn lock_dir(dir: &Path) -> nix::Result<OwnedFd> {
-    let fd = nix::fcntl::open(
-        dir,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    // SAFETY: flock takes an fd we own and a plain integer.
-    nix::errno::Errno::result(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) })?;
-    Ok(fd)
-}
-
-/// The root directory, created (mode 0700) if missing. When corral is not root, the
-/// root must be its own: a directory another user made (say in /tmp, the fallback when
-/// $XDG_RUNTIME_DIR is unset) would let that user tamper with the state.
-pub fn ensure_root(root: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(|e| Error::io("cannot create state root", root, e))?;
-    let euid = nix::unistd::geteuid().as_raw();
-    let meta = std::fs::metadata(root).map_err(|e| Error::io("cannot stat state root", root, e))?;
-    if euid != 0 && meta.uid() != euid {
-        return Err(Error::Other(format!(
-            "state root {} belongs to uid {}, not to uid {euid} that corral runs as: pass --root",
-            root.display(),
-            meta.uid()
-        )));
-    }
-    Ok(())
+    root: Root,
+    fd: OwnedFd,
 }
 
 impl StateDir {
-    /// Claims `id` under `root`: fails if the container exists.
+    /// Claims `id` under `root` (made if missing): fails if the container exists.
     pub fn create(root: &Path, id: &str) -> Result<Self> {
         id::check(id)?;
-        ensure_root(root)?;
-        let dir = root.join(id);
-        match nix::unistd::mkdir(&dir, Mode::from_bits_truncate(0o711)) {
+        let root = Root::create(root)?;
+        let path = root.path.join(id);
+        match nix::sys::stat::mkdirat(Some(root.fd()), id, Mode::from_bits_truncate(DIR_MODE)) {
             Ok(()) => {}
             Err(nix::Error::EEXIST) => return Err(Error::Exists(id.to_string())),
-            Err(e) => return Err(Error::sys(format!("mkdir {}", dir.display()), e)),
+            Err(e) => return Err(Error::sys(format!("mkdir {}", path.display()), e)),
         }
-        let marked = lock_dir(&dir)
-            .map_err(|e| Error::sys(format!("lock {}", dir.display()), e))
-            .and_then(|lock| {
-                let marker = dir.join(CREATING);
-                std::fs::write(&marker, b"").map_err(|e| Error::io("cannot write", &marker, e))?;
-                Ok(lock)
-            });
-        match marked {
-            Ok(lock) => Ok(StateDir {
-                id: id.to_string(),
-                dir,
-                _lock: lock,
-            }),
+        let fd = match rootdir::open_dir_at(root.fd(), id) {
+            Ok(fd) => fd,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                Err(e)
+                let _ = nix::unistd::unlinkat(Some(root.fd()), id, UnlinkatFlags::RemoveDir);
+                return Err(Error::sys(format!("open {}", path.display()), e));
+            }
+        };
+        let dir = StateDir {
+            id: id.to_string(),
+            dir: path,
+            root,
+            fd,
+        };
+        let marked =
+            rootdir::lock(dir.fd()).and_then(|()| rootdir::write_atomic(dir.fd(), CREATING, b""));
+        match marked {
+            Ok(()) => Ok(dir),
+            Err(e) => {
+                let what = format!("mark {} as being created", dir.dir.display());
+                let _ = dir.remove();
+                Err(Error::sys(what, e))
             }
         }
     }
 
     /// Opens and locks an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<Self> {
-        id::check(id)?;
-        let dir = root.join(id);
-        let lock = match lock_dir(&dir) {
-            Ok(l) => l,
-            Err(nix::Error::ENOENT) => return Err(Error::NotFound(id.to_string())),
-            Err(e) => return Err(Error::sys(format!("lock {}", dir.display()), e)),
-        };
+        let dir = StateDir::find(root, id)?;
+        rootdir::lock(dir.fd())
+            .map_err(|e| Error::sys(format!("lock {}", dir.dir.display()), e))?;
         // A delete that held the lock before us may have removed the directory.
-        let st = nix::sys::stat::fstat(lock.as_raw_fd())
-            .map_err(|e| Error::sys(format!("stat {}", dir.display()), e))?;
-        if st.st_nlink == 0 {
+        if !dir.exists() {
             return Err(Error::NotFound(id.to_string()));
         }
-        Ok(StateDir {
-            id: id.to_string(),
-            dir,
-            _lock: lock,
-        })
+        Ok(dir)
     }
 
     /// Opens an existing container's directory to read it, without the lock: for
@@ -181,46 +148,114 @@ impl StateDir {
     /// (rename), so a reader sees the old or the new one; and a hook that `create` or
     /// `start` runs (holding the lock) can still ask for the container's state.
     pub fn peek(root: &Path, id: &str) -> Result<Self> {
+        StateDir::find(root, id)
+    }
+
+    fn find(root: &Path, id: &str) -> Result<Self> {
         id::check(id)?;
-        let dir = root.join(id);
-        let fd = match nix::fcntl::open(
-            &dir,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(nix::Error::ENOENT) => return Err(Error::NotFound(id.to_string())),
-            Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
+        StateDir::locate(Root::open(root)?, id)?.ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// The directory `id` of `root` (`None` if either is missing); a symlink there is
+    /// an error, never followed.
+    fn locate(root: Option<Root>, id: &str) -> Result<Option<Self>> {
+        let Some(root) = root else {
+            return Ok(None);
         };
-        Ok(StateDir {
-            id: id.to_string(),
-            dir,
-            // SAFETY: open returned a new fd that nothing else owns.
-            _lock: unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
-        })
+        let dir = root.path.join(id);
+        match rootdir::open_dir_at(root.fd(), id) {
+            Ok(fd) => Ok(Some(StateDir {
+                id: id.to_string(),
+                dir,
+                root,
+                fd,
+            })),
+            Err(nix::Error::ENOENT) => Ok(None),
+            Err(e) => Err(not_a_dir(&dir, e)),
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Whether the directory is still there (a delete may have removed it).
+    pub fn exists(&self) -> bool {
+        nix::sys::stat::fstat(self.fd()).is_ok_and(|st| st.st_nlink > 0)
     }
 
     /// `create` is done: from now on the status is derived from the init and the fifo.
     pub fn created(&self) -> Result<()> {
-        let marker = self.dir.join(CREATING);
-        std::fs::remove_file(&marker).map_err(|e| Error::io("cannot remove", &marker, e))
+        self.unlink(CREATING)
     }
 
-    /// The fd holding the lock, which a forked child must close.
-    pub fn lock_fd(&self) -> std::os::fd::RawFd {
-        self._lock.as_raw_fd()
+    fn unlink(&self, name: &str) -> Result<()> {
+        nix::unistd::unlinkat(Some(self.fd()), name, UnlinkatFlags::NoRemoveDir)
+            .map_err(|e| Error::sys(format!("remove {}", self.dir.join(name).display()), e))
     }
 
+    /// The fds a forked child must close: the lock and the root.
+    pub fn parent_fds(&self) -> [RawFd; 2] {
+        [self.fd(), self.root.fd()]
+    }
+
+    /// Makes exec.fifo (mode 0600) and opens it read-write, non-blocking.
+    pub fn make_fifo(&self) -> Result<OwnedFd> {
+        let path = self.dir.join(FIFO);
+        nix::unistd::mkfifoat(Some(self.fd()), FIFO, Mode::from_bits_truncate(FILE_MODE))
+            .map_err(|e| Error::sys(format!("mkfifo {}", path.display()), e))?;
+        self.open_fifo(OFlag::O_RDWR)
+            .map_err(|e| Error::sys(format!("open {}", path.display()), e))
+    }
+
+    /// Opens exec.fifo non-blocking with `flags` (never through a symlink).
+    pub fn open_fifo(&self, flags: OFlag) -> nix::Result<OwnedFd> {
+        let fd = rootdir::open_at(self.fd(), FIFO, flags | OFlag::O_NONBLOCK, 0)?;
+        let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+            return Err(nix::Error::EINVAL);
+        }
+        Ok(fd)
+    }
+
+    /// `start` is done with exec.fifo.
+    pub fn remove_fifo(&self) -> Result<()> {
+        self.unlink(FIFO)
+    }
+
+    /// The name of exec.fifo, for messages.
     pub fn fifo_path(&self) -> PathBuf {
         self.dir.join(FIFO)
     }
 
+    /// Makes the subdirectory `name` with `mode` and opens it (see `activation`).
+    pub fn make_subdir(&self, name: &str, mode: u32) -> Result<OwnedFd> {
+        let path = self.dir.join(name);
+        nix::sys::stat::mkdirat(Some(self.fd()), name, Mode::from_bits_truncate(mode))
+            .and_then(|()| rootdir::open_dir_at(self.fd(), name))
+            .map_err(|e| Error::sys(format!("mkdir {}", path.display()), e))
+    }
+
+    /// The subdirectory `name`, `None` if it does not exist.
+    pub fn subdir(&self, name: &str) -> Result<Option<OwnedFd>> {
+        match rootdir::open_dir_at(self.fd(), name) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(nix::Error::ENOENT) => Ok(None),
+            Err(e) => Err(not_a_dir(&self.dir.join(name), e)),
+        }
+    }
+
     pub fn save(&self, saved: &Saved) -> Result<()> {
-        let tmp = self.dir.join(".state.json.tmp");
         let data = serde_json::to_vec(saved).expect("state serialises");
-        std::fs::write(&tmp, data).map_err(|e| Error::io("cannot write", &tmp, e))?;
-        let path = self.dir.join(STATE_FILE);
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write", &path, e))
+        self.write(STATE_FILE, &data)
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        rootdir::write_atomic(self.fd(), name, data).map_err(|e| match e {
+            nix::Error::ELOOP => symlink_refused(&path),
+            e => Error::sys(format!("write {}", path.display()), e),
+        })
     }
 
     /// The saved state, or `None` while `create` has not finished (or died half way).
@@ -230,9 +265,8 @@ impl StateDir {
 
     /// Records the cgroup `create` claimed (see the module's layout).
     pub fn save_cgroup(&self, cg: &corral_cgroups::Cgroup) -> Result<()> {
-        let path = self.dir.join(CGROUP_FILE);
         let data = serde_json::to_vec(cg).expect("cgroup serialises");
-        std::fs::write(&path, data).map_err(|e| Error::io("cannot write", &path, e))
+        self.write(CGROUP_FILE, &data)
     }
 
     /// The cgroup `create` claimed, if it got that far.
@@ -240,15 +274,40 @@ impl StateDir {
         self.read_json(CGROUP_FILE)
     }
 
+    /// The cgroups of the other containers under the root (as far as they can be read).
+    pub fn others_cgroups(&self) -> Vec<corral_cgroups::Cgroup> {
+        let names = self.root.dir_names().unwrap_or_default();
+        names
+            .iter()
+            .filter(|n| **n != self.id && id::check(n).is_ok())
+            .filter_map(|n| rootdir::open_dir_at(self.root.fd(), n).ok())
+            .filter_map(|fd| rootdir::read_at(fd.as_raw_fd(), CGROUP_FILE).ok().flatten())
+            .filter_map(|data| serde_json::from_slice(&data).ok())
+            .collect()
+    }
+
+    /// Holds an exclusive lock on the whole root until the guard is dropped: for the
+    /// cgroup parents containers share (made by one, removed by the last).
+    pub fn lock_root(&self) -> Result<OwnedFd> {
+        let path = &self.root.path;
+        // A new open file description of the root: flock locks belong to those.
+        let fd = rootdir::open_dir_at(self.root.fd(), ".")
+            .map_err(|e| Error::sys(format!("open state root {}", path.display()), e))?;
+        rootdir::lock(fd.as_raw_fd())
+            .map_err(|e| Error::sys(format!("lock state root {}", path.display()), e))?;
+        Ok(fd)
+    }
+
     /// The JSON file `name` of the dir, `None` if it does not exist.
     fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         let path = self.dir.join(name);
-        match std::fs::read(&path) {
-            Ok(data) => serde_json::from_slice(&data)
+        match rootdir::read_at(self.fd(), name) {
+            Ok(Some(data)) => serde_json::from_slice(&data)
                 .map(Some)
                 .map_err(|e| Error::Other(format!("corrupt state file {}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("cannot read", &path, e)),
+            Ok(None) => Ok(None),
+            Err(nix::Error::ELOOP) => Err(symlink_refused(&path)),
+            Err(e) => Err(Error::sys(format!("read {}", path.display()), e)),
         }
     }
 
@@ -259,9 +318,9 @@ impl StateDir {
         if !process_alive(saved.pid, saved.pid_start) {
             return Status::Stopped;
         }
-        if self.dir.join(CREATING).exists() {
+        if rootdir::exists_at(self.fd(), CREATING) {
             Status::Creating
-        } else if self.fifo_path().exists() {
+        } else if rootdir::exists_at(self.fd(), FIFO) {
             Status::Created
         } else if saved.cgroup.as_ref().is_some_and(|c| c.frozen()) {
             Status::Paused
@@ -272,7 +331,34 @@ impl StateDir {
 
     /// Removes the directory and everything in it; the lock goes with it.
     pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io("cannot remove", &self.dir, e))
+        let fail = |e| Error::sys(format!("remove {}", self.dir.display()), e);
+        rootdir::empty_dir(self.fd()).map_err(fail)?;
+        nix::unistd::unlinkat(
+            Some(self.root.fd()),
+            self.id.as_str(),
+            UnlinkatFlags::RemoveDir,
+        )
+        .map_err(fail)
+    }
+}
+
+fn symlink_refused(path: &Path) -> Error {
+    Error::Other(format!(
+        "{} is a symbolic link, which corral does not follow",
+        path.display()
+    ))
+}
+
+/// Why `path` (expected to be a directory) could not be opened.
+fn not_a_dir(path: &Path, e: nix::Error) -> Error {
+    match e {
+        // O_NOFOLLOW on a symlink gives ELOOP (ENOTDIR with O_DIRECTORY on some).
+        nix::Error::ELOOP | nix::Error::ENOTDIR => Error::Other(format!(
+            "{} is not a directory (a symbolic link or a file in its place): \
+             corral does not follow it",
+            path.display()
+        )),
+        e => Error::sys(format!("open {}", path.display()), e),
     }
 }
 
@@ -317,15 +403,12 @@ pub fn oci_state(saved: &Saved, status: Status) -> serde_json::Value {
 
 /// The ids of the containers under `root`, sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(Error::io("cannot read", root, e)),
+    let Some(root) = Root::open(root)? else {
+        return Ok(vec![]);
     };
-    let mut ids: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
+    let mut ids: Vec<String> = root
+        .dir_names()?
+        .into_iter()
         .filter(|n| id::check(n).is_ok())
         .collect();
     ids.sort();

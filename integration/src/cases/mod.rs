@@ -4,6 +4,7 @@ mod activation;
 mod cgroup_fields;
 mod cgroup_lifecycle;
 mod cgroup_ops;
+mod cgroup_parents;
 mod cgroup_update;
 mod cgroups;
 mod errors;
@@ -25,6 +26,7 @@ mod mounts;
 mod paths;
 mod process;
 mod seccomp;
+mod state_dir;
 mod terminal;
 mod userns;
 
@@ -65,9 +67,11 @@ pub fn all() -> Vec<Case> {
     v.extend(exec::cases());
     v.extend(cgroup_fields::cases());
     v.extend(cgroup_lifecycle::cases());
+    v.extend(cgroup_parents::cases());
     v.extend(hooks::cases());
     v.extend(activation::cases());
     v.extend(flags::cases());
+    v.extend(state_dir::cases());
     v
 }
 

@@ -27,7 +27,7 @@ pub fn cases() -> Vec<Case> {
 const TEST_USER: &str = "corraltest";
 
 /// The test user's uid and gid, from /etc/passwd.
-fn test_user() -> Result<(u32, u32), String> {
+pub(super) fn test_user() -> Result<(u32, u32), String> {
     let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| e.to_string())?;
     passwd
         .lines()
@@ -262,7 +262,12 @@ pub(super) fn rootless_exec(cx: &mut Ctx) -> CaseResult {
     let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
     cx.rt_as(user, &b, &env, &["run", "-d", "c1"])
         .ok("run -d as the test user")?;
-    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    // As the user: corral run as root refuses a root that another user owns.
+    let o = cx.rt_as(user, &b, &env, &["state", "c1"]);
+    let state: Value = serde_json::from_str(&o.ok("state as the test user")?.stdout)
+        .map_err(|e| format!("state: {e}: {}", o.stdout))?;
+    let init = state["pid"].as_i64().unwrap_or(0) as i32;
+    cx.track(init);
     super::exec::sleeping(init)?;
     let script = "echo pid=$$; echo init=$(tr '\\0' ' ' < /proc/1/cmdline); \
                   echo uidmap=$(tr -s ' ' < /proc/self/uid_map); exit 4";

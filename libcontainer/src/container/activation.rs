@@ -12,11 +12,13 @@
 //!   of the container but that it is starting.
 
 use super::CreateOptions;
+use crate::state::StateDir;
 use crate::{Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::{FchmodatFlags, Mode};
+use nix::unistd::UnlinkatFlags;
 use oci_spec::runtime::{Mount, Spec};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::{Path, PathBuf};
 
@@ -52,12 +54,14 @@ fn push_env(spec: &mut Spec, var: String) {
     }
 }
 
-/// Makes `<state dir>/notify`, which the container gets as /run/notify.
-pub(super) fn make_notify_dir(state_dir: &Path) -> Result<()> {
-    let d = state_dir.join(DIR);
-    std::fs::create_dir(&d).map_err(|e| Error::io("cannot create", &d, e))?;
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| Error::io("cannot chmod", &d, e))
+/// Makes `<state dir>/notify`, which the container gets as /run/notify. It is 0755,
+/// the one exception to the state dir's 0700: every user of the container must reach
+/// the socket in it (and it holds nothing else).
+pub(super) fn make_notify_dir(dir: &StateDir) -> Result<()> {
+    let fd = dir.make_subdir(DIR, 0o755)?;
+    // The mode given to mkdir is cut by the umask.
+    nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(0o755))
+        .map_err(|e| Error::sys(format!("chmod {}", dir.dir.join(DIR).display()), e))
 }
 
 /// The container's end of the notify socket, and where READY goes.
@@ -81,17 +85,24 @@ fn host_addr(host: &Path) -> Result<SocketAddr> {
 impl Notify {
     /// Binds the socket the container sees as $NOTIFY_SOCKET; `None` when the
     /// container was created without one.
-    pub(super) fn bind(state_dir: &Path, host: &Path) -> Result<Option<Notify>> {
-        let dir = state_dir.join(DIR);
-        if !dir.is_dir() {
+    pub(super) fn bind(state_dir: &StateDir, host: &Path) -> Result<Option<Notify>> {
+        let Some(dir) = state_dir.subdir(DIR)? else {
             return Ok(None);
-        }
-        let path = dir.join(SOCKET);
-        let _ = std::fs::remove_file(&path);
-        let socket = UnixDatagram::bind(&path).map_err(|e| Error::io("cannot bind", &path, e))?;
+        };
+        let path = state_dir.dir.join(DIR).join(SOCKET);
+        let _ = nix::unistd::unlinkat(Some(dir.as_raw_fd()), SOCKET, UnlinkatFlags::NoRemoveDir);
+        // Bound through the directory's fd (its /proc link), not by a path that could
+        // be changed on the way.
+        let via_fd = format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd());
+        let socket = UnixDatagram::bind(via_fd).map_err(|e| Error::io("cannot bind", &path, e))?;
         // Any user of the container may notify, as with systemd's own socket.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
-            .map_err(|e| Error::io("cannot chmod", &path, e))?;
+        nix::sys::stat::fchmodat(
+            Some(dir.as_raw_fd()),
+            SOCKET,
+            Mode::from_bits_truncate(0o777),
+            FchmodatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| Error::sys(format!("chmod {}", path.display()), e))?;
         socket
             .set_nonblocking(true)
             .map_err(|e| Error::io("cannot set non-blocking", &path, e))?;

@@ -7,6 +7,7 @@ use crate::validate::cgroup_error;
 use crate::{Error, Result};
 use corral_cgroups::{Cgroup, DeviceRule};
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources, Spec};
+use std::path::Path;
 
 /// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
 /// checks that the host has what `linux.resources` needs there, and `--systemd-cgroup`.
@@ -45,7 +46,13 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
 /// Once that is checked, the cgroup is recorded in the state dir before anything is
 /// made, so that a failed `create`, or `delete` after a `create` that died half way,
 /// removes it, and neither ever touches a cgroup this container did not claim.
-pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<()> {
+///
+/// Returns the cgroup with the parents it made for a nested cgroupsPath (recorded again
+/// once made), which `delete` removes when they are empty. A parent that exists is
+/// shared if another container under the root recorded it (it may be deleted first,
+/// and then this one removes it); one made by someone else is never removed. The
+/// root stays locked meanwhile, so that no delete removes a parent this one goes into.
+pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
     if let Some(pid) = cg.pids().first() {
         return Err(Error::Other(format!(
             "linux.cgroupsPath: cgroup {} exists and holds process {pid}: not joined",
@@ -53,10 +60,20 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<()> {
         )));
     }
     dir.save_cgroup(cg)?;
-    cg.create()?;
+    let mut made = cg.clone();
+    {
+        let _root = dir.lock_root()?;
+        let others = dir.others_cgroups();
+        let shared = |p: &Path| others.iter().any(|o| o.made().any(|m| m == p));
+        let created = made.create(&shared);
+        if made != *cg {
+            dir.save_cgroup(&made)?;
+        }
+        created?;
+    }
     let none = LinuxResources::default();
-    cg.apply(resources(spec).unwrap_or(&none), &device_rules(spec))?;
-    Ok(())
+    made.apply(resources(spec).unwrap_or(&none), &device_rules(spec))?;
+    Ok(made)
 }
 
 /// Devices every container may use after the spec's own rules (runc's list: null, zero,

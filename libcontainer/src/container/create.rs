@@ -5,9 +5,7 @@ use crate::bundle::Bundle;
 use crate::process::{connect_pidfd_socket, send_pidfd, spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
 use crate::{hooks, id, timefmt, Error, Result};
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -86,6 +84,7 @@ pub(super) fn create_locked(
             // The init is dead by now (spawn kills and reaps it on failure). Only a
             // cgroup this create claimed (recorded in the dir) is removed.
             if let Ok(Some(cg)) = dir.load_cgroup() {
+                let _root = cg.made().next().map(|_| dir.lock_root());
                 let _ = cg.destroy();
             }
             let _ = dir.remove();
@@ -130,25 +129,17 @@ fn create_in(
     run_console: Option<BorrowedFd>,
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
-    if let Some(cg) = cgroup {
-        super::cgroup::make(cg, &bundle.spec, dir)?;
-    }
+    let made = match cgroup {
+        Some(cg) => Some(super::cgroup::make(cg, &bundle.spec, dir)?),
+        None => None,
+    };
+    let cgroup = made.as_ref();
     if opts.notify_socket.is_some() {
-        super::activation::make_notify_dir(&dir.dir)?;
+        super::activation::make_notify_dir(dir)?;
     }
-    let fifo_path = dir.fifo_path();
-    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
-        .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
     // Read-write, which never blocks on Linux: the init reads start's byte from it and,
     // should a startContainer hook fail, writes the error back (see start::release).
-    let fd = nix::fcntl::open(
-        &fifo_path,
-        OFlag::O_RDWR | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let fifo = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fifo = dir.make_fifo()?;
     let pidfd_socket = opts.pidfd_socket.map(connect_pidfd_socket).transpose()?;
     // Relative mount sources are relative to the bundle.
     nix::unistd::chdir(&bundle.dir)
@@ -166,7 +157,8 @@ fn create_in(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.listen_fds + opts.preserve_fds,
-        parent_fds: [dir.lock_fd()]
+        parent_fds: dir
+            .parent_fds()
             .into_iter()
             .chain(pidfd_socket.as_ref().map(|s| s.as_raw_fd()))
             .collect(),

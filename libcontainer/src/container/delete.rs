@@ -34,6 +34,8 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
         None => dir.load_cgroup()?,
     };
     if let Some(cg) = &cgroup {
+        // Locked: a create under the root must not go into a parent removed meanwhile.
+        let _root = cg.made().next().map(|_| dir.lock_root()).transpose()?;
         cg.destroy()?;
     }
     dir.remove()?;

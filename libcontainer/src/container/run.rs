@@ -44,7 +44,7 @@ pub fn run(opts: &CreateOptions, r: &RunOptions) -> Result<i32> {
             .load()?
             .ok_or_else(|| Error::Other(format!("container {}: no state", opts.id)))?;
         let notify = match opts.notify_socket {
-            Some(host) => Notify::bind(&dir.dir, host)?,
+            Some(host) => Notify::bind(&dir, host)?,
             None => None,
         };
         let tty = relay(ours.as_ref())?;

@@ -14,8 +14,7 @@ use crate::state::{Saved, StateDir, Status};
 use crate::{sys, Error, Result};
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::stat::Mode;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// `notify_socket` is the caller's `NOTIFY_SOCKET`; `warn` logs a failed poststart hook.
@@ -31,7 +30,7 @@ pub fn start(
     let msg = match (status, saved) {
         (Status::Created, Some(saved)) => {
             let notify = match notify_socket {
-                Some(host) => Notify::bind(&dir.dir, host)?,
+                Some(host) => Notify::bind(&dir, host)?,
                 None => None,
             };
             start_locked(root, dir, &saved, warn)?;
@@ -103,21 +102,11 @@ impl From<Error> for Released {
     }
 }
 
-fn open_fifo(path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-    let fd = nix::fcntl::open(
-        path,
-        flags | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// Lets the init (blocked on exec.fifo) exec the user program; returns once it has.
 fn release(dir: &StateDir) -> std::result::Result<(), Released> {
     let path = dir.fifo_path();
     // Non-blocking: with no reader (the init died) this fails with ENXIO at once.
-    let fd = match open_fifo(&path, OFlag::O_WRONLY) {
+    let fd = match dir.open_fifo(OFlag::O_WRONLY) {
         Ok(fd) => fd,
         Err(nix::Error::ENXIO) => {
             return Err(Error::Other(format!(
@@ -131,8 +120,8 @@ fn release(dir: &StateDir) -> std::result::Result<(), Released> {
     nix::unistd::write(&fd, b"0")
         .map_err(|e| Error::sys(format!("write {}", path.display()), e))?;
     wait_no_reader(&fd).map_err(|e| Error::sys("poll exec.fifo", e))?;
-    let left = read_back(&path).map_err(|e| Error::sys(format!("read {}", path.display()), e))?;
-    std::fs::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
+    let left = read_back(dir).map_err(|e| Error::sys(format!("read {}", path.display()), e))?;
+    dir.remove_fifo()?;
     match left.split_first() {
         None => Ok(()),
         Some((b'E', msg)) => Err(Released::HookFailed(
@@ -160,8 +149,8 @@ fn wait_no_reader(fd: &OwnedFd) -> nix::Result<()> {
 
 /// What the init left in the fifo: nothing once it has exec'd, an error message if a
 /// startContainer hook failed, or our own byte if it died before reading it.
-fn read_back(path: &Path) -> nix::Result<Vec<u8>> {
-    let fd = open_fifo(path, OFlag::O_RDONLY)?;
+fn read_back(dir: &StateDir) -> nix::Result<Vec<u8>> {
+    let fd = dir.open_fifo(OFlag::O_RDONLY)?;
     let mut buf = vec![0u8; 4096];
     match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
         Ok(n) => buf.truncate(n),

@@ -8,7 +8,7 @@ pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
     let dir = StateDir::peek(root, id)?;
     let saved = dir.load()?;
     // Read without the lock: a delete may have removed the directory meanwhile.
-    if saved.is_none() && !dir.dir.exists() {
+    if saved.is_none() && !dir.exists() {
         return Err(crate::Error::NotFound(id.to_string()));
     }
     Ok(match saved {
