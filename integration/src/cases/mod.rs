@@ -23,6 +23,7 @@ mod mounts;
 mod paths;
 mod process;
 mod seccomp;
+mod seccomp_engines;
 mod terminal;
 mod userns;
 
@@ -54,6 +55,7 @@ pub fn all() -> Vec<Case> {
     v.extend(process::cases());
     v.extend(userns::cases());
     v.extend(seccomp::cases());
+    v.extend(seccomp_engines::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
     v.extend(cgroup_ops::cases());

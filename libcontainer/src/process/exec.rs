@@ -216,7 +216,8 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
     }
     match setup(cfg, flags, fork, &chan) {
         Ok(exec) => {
-            if chan.send(&ChildMsg::Ready).is_err() {
+            if let Err(e) = chan.send(&ChildMsg::Ready) {
+                let _ = chan.send(&ChildMsg::Error(e.to_string()));
                 sys::exit_now(1);
             }
             // The channel stays open: execve closes it (close-on-exec), which tells the
@@ -274,6 +275,8 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
     let last = LastSteps {
         process,
         seccomp: cfg.seccomp,
+        profile: cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        caller: super::filter::Caller::Exec,
         preserve_fds: cfg.preserve_fds,
         personality: cfg
             .spec
