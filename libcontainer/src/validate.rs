@@ -366,14 +366,17 @@ fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
             .flatten()
             .any(|ns| ns.typ() == t && ns.path().is_none())
     };
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts)
-    {
-        return Err(cx.invalid("hostname", "needs a new uts namespace"));
-    }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !new_ns(LinuxNamespaceType::Uts)
-    {
-        return Err(cx.invalid("domainname", "needs a new uts namespace"));
+    // Set in the container's uts namespace, new or joined by path (as runc does); never
+    // in the runtime's own.
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_deref().is_some_and(|h| !h.is_empty())
+            && !seen.contains(&LinuxNamespaceType::Uts)
+        {
+            return Err(cx.invalid(field, "needs a uts namespace in linux.namespaces"));
+        }
     }
     let has_maps = linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some());
     if new_ns(LinuxNamespaceType::User) {
