@@ -129,7 +129,15 @@ fn unknown_id(cx: &mut Ctx) -> CaseResult {
         &["kill", "nope", "KILL"],
         &["delete", "nope"],
     ] {
-        cx.rt(cmd).failed(&cmd.join(" "))?;
+        let o = cx.rt(cmd);
+        o.failed(&cmd.join(" "))?;
+        // Tools grep stderr for "error": runc's line is `level=error msg=...`.
+        ensure!(
+            o.stderr.contains("error"),
+            "{}: stderr does not say error: {}",
+            cmd.join(" "),
+            o.stderr.trim()
+        );
     }
     // runc: a forced delete of a container that does not exist is not an error.
     cx.rt(&["delete", "--force", "nope"])
