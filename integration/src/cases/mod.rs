@@ -22,6 +22,7 @@ mod mount_features;
 mod mounts;
 mod paths;
 mod process;
+mod realworld;
 mod seccomp;
 mod seccomp_engines;
 mod terminal;
@@ -56,6 +57,7 @@ pub fn all() -> Vec<Case> {
     v.extend(userns::cases());
     v.extend(seccomp::cases());
     v.extend(seccomp_engines::cases());
+    v.extend(realworld::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
     v.extend(cgroup_ops::cases());
