@@ -21,7 +21,10 @@ pub fn cases() -> Vec<Case> {
         Case::new("bad_container_ids", bad_ids),
         Case::new("bad_unknown_id", unknown_id),
         Case::new("bad_duplicate_id", duplicate_id),
-        Case::extension("bad_needs_mount_namespace", needs_mount_ns),
+        Case::new(
+            "bad_masked_paths_need_a_mount_namespace",
+            masked_needs_mount_ns,
+        ),
         Case::extension("bad_unsupported_field_is_refused", unsupported_field),
         Case::extension("bad_relative_namespace_path", relative_ns_path),
     ]
@@ -168,10 +171,13 @@ fn duplicate_id(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-fn needs_mount_ns(cx: &mut Ctx) -> CaseResult {
+/// Without a mount namespace a container runs (see `realworld`), but masked paths
+/// need one (runc's rule).
+fn masked_needs_mount_ns(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
     cfg["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "uts" }]);
-    refused(cx, &cfg, "mount namespace")
+    cfg["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+    refused(cx, &cfg, "linux.maskedPaths")
 }
 
 fn unsupported_field(cx: &mut Ctx) -> CaseResult {

@@ -16,6 +16,9 @@ pub fn cases() -> Vec<Case> {
         Case::new("hostname_in_a_joined_uts_namespace", joined_uts_hostname),
         Case::new("listed_device_stays_denied", listed_device_denied),
         Case::new("mount_options_silent_and_iversion", silent_and_iversion),
+        // runc 1.1.5 runs it, but leaves the mounts in the host's mount namespace after
+        // delete and execs `exec`'s process in the host's root, not the container's.
+        Case::extension("no_mount_namespace", no_mount_namespace),
     ]
 }
 
@@ -162,6 +165,80 @@ fn silent_and_iversion(cx: &mut Ctx) -> CaseResult {
     ensure!(
         field(&out, "mounts") == Some("2"),
         "tmpfs not mounted: {out}"
+    );
+    Ok(())
+}
+
+/// The host's mount points at or under `root`.
+fn host_mounts_under(root: &std::path::Path) -> Result<Vec<String>, String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let root = root.to_string_lossy().into_owned();
+    Ok(info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| *p == root || p.starts_with(&format!("{root}/")))
+        .map(str::to_string)
+        .collect())
+}
+
+/// No mount namespace in `linux.namespaces`: the container runs in its rootfs with its
+/// mounts, `exec` lands in the same root, and once deleted nothing of it is left in the
+/// host's mount table.
+fn no_mount_namespace(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["sleep", "1000"]);
+    cfg["linux"]["namespaces"] = json!([
+        { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "network" }
+    ]);
+    cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("nomnt"));
+    let b = cx.bundle(&cfg)?;
+    let rootfs = b.join("rootfs").canonicalize().map_err(|e| e.to_string())?;
+    std::fs::write(rootfs.join("marker"), "in-the-rootfs\n").map_err(|e| e.to_string())?;
+    let before = host_mounts_under(&rootfs)?;
+    let bs = b.to_string_lossy().into_owned();
+    cx.rt(&["create", "--bundle", &bs, "c1"]).ok("create")?;
+    cx.rt(&["start", "c1"]).ok("start")?;
+    let o = cx.rt(&[
+        "exec",
+        "c1",
+        "sh",
+        "-c",
+        "echo marker=$(cat /marker); echo proc=$(test -r /proc/self/status && echo yes); \
+         echo dev=$(test -c /dev/null && echo yes); echo pid=$$",
+    ]);
+    o.ok("exec")?;
+    ensure!(
+        field(&o.stdout, "marker") == Some("in-the-rootfs"),
+        "exec is not in the container's root: {}",
+        o.stdout
+    );
+    ensure!(
+        field(&o.stdout, "proc") == Some("yes") && field(&o.stdout, "dev") == Some("yes"),
+        "the container's mounts are missing: {}",
+        o.stdout
+    );
+    let during = host_mounts_under(&rootfs)?;
+    ensure!(
+        during.len() > before.len(),
+        "no container mount under the rootfs in the shared mount namespace: {during:?}"
+    );
+    cx.rt(&["delete", "--force", "c1"]).ok("delete --force")?;
+    let after = host_mounts_under(&rootfs)?;
+    ensure!(
+        after == before,
+        "mounts left behind after delete: {after:?}"
+    );
+    // A create that fails in the init after some mounts are made leaves none either.
+    cfg["mounts"].as_array_mut().expect("mounts").push(json!({
+        "destination": "/gone", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=not-a-size"]
+    }));
+    std::fs::write(b.join("config.json"), cfg.to_string()).map_err(|e| e.to_string())?;
+    cx.rt(&["create", "--bundle", &bs, "c2"])
+        .failed("create with a bad tmpfs option")?;
+    let after = host_mounts_under(&rootfs)?;
+    ensure!(
+        after == before,
+        "mounts left behind by a failed create: {after:?}"
     );
     Ok(())
 }

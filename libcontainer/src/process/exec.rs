@@ -257,6 +257,14 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
         // Our host ids may be unmapped there: become its root until set_identity.
         init::become_root();
     }
+    if !super::has_mount_ns(cfg.spec) {
+        // The container shares our mount namespace, and its init is chrooted into its
+        // rootfs (see `rootfs::host`): so is this process, or it would run in the host's.
+        let root = format!("/proc/{}/root", cfg.init_pid);
+        nix::unistd::chroot(root.as_str())
+            .map_err(|e| Error::sys(format!("chroot to the container's root {root}"), e))?;
+        nix::unistd::chdir("/").map_err(|e| Error::sys("chdir /", e))?;
+    }
     if fork {
         match sys::clone3_fork(libc::CLONE_PARENT as u64, None) {
             Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,

@@ -158,6 +158,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         spec,
         rootfs: cfg.rootfs,
         no_pivot: cfg.no_pivot,
+        own_mount_ns: namespaces::has_mount_ns(spec),
         in_userns,
         idmapped: cfg.idmapped,
         cgroup: cfg.cgroup,

@@ -19,6 +19,7 @@ mod init_hooks;
 pub mod lsm;
 mod maps;
 mod namespaces;
+pub use namespaces::has_mount_ns;
 mod procfs;
 mod sched;
 mod seccomp_listener;
