@@ -83,6 +83,7 @@ fn joined_uts_hostname(cx: &mut Ctx) -> CaseResult {
     .map_err(|e| e.to_string())?;
     let pid = holder.0.id();
     let mut cfg = config(&["true"]);
+    cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("joined-uts"));
     cfg["hostname"] = json!("rw-joined-uts");
     cfg["domainname"] = json!("rw-joined.example");
     for ns in cfg["linux"]["namespaces"]
@@ -147,6 +148,7 @@ fn listed_device_denied(cx: &mut Ctx) -> CaseResult {
 /// (`tmpfs: Unknown parameter 'silent'`).
 fn silent_and_iversion(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
+    cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("silent"));
     let mounts = cfg["mounts"].as_array_mut().expect("mounts");
     for (i, opts) in [["silent", "iversion"], ["loud", "noiversion"]]
         .iter()

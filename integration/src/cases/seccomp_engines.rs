@@ -12,6 +12,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("seccomp_engine_profiles", engine_profiles),
         Case::new("seccomp_profile_denies_an_init_call", denies_an_init_call),
+        Case::new("seccomp_profile_kills_poll", kills_poll),
     ]
 }
 
@@ -97,8 +98,10 @@ fn engine_profiles(cx: &mut Ctx) -> CaseResult {
     for (name, p) in profiles {
         for nnp in [true, false] {
             let what = format!("{name}, noNewPrivileges {nnp}");
-            let out = run_script(cx, user_config(p.clone(), nnp), script)
-                .map_err(|e| format!("{what}: {e}"))?;
+            let mut cfg = user_config(p.clone(), nnp);
+            // A cgroup of its own: parallel runs never share one.
+            cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("engine-profile"));
+            let out = run_script(cx, cfg, script).map_err(|e| format!("{what}: {e}"))?;
             ensure!(
                 field(&out, "uid") == Some("1000")
                     && field(&out, "gid") == Some("1000")
@@ -126,7 +129,9 @@ fn engine_profiles(cx: &mut Ctx) -> CaseResult {
 fn denies_an_init_call(cx: &mut Ctx) -> CaseResult {
     let (_, docker) = PROFILES[0];
     let p = without(profile(docker)?, "capset");
-    let b = cx.bundle(&user_config(p.clone(), false))?;
+    let mut cfg = user_config(p.clone(), false);
+    cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("denied"));
+    let b = cx.bundle(&cfg)?;
     let o = cx.rt(&["run", "--bundle", &b.to_string_lossy(), "c1"]);
     o.failed("run with capset denied")?;
     if cx.is_corral {
@@ -137,7 +142,23 @@ fn denies_an_init_call(cx: &mut Ctx) -> CaseResult {
         );
     }
     cx.rt(&["state", "c1"]).failed("state after a failed run")?;
-    let out = run_script(cx, user_config(p, true), "echo uid=$(id -u)")?;
+    let mut cfg = user_config(p, true);
+    cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("denied-nnp"));
+    let out = run_script(cx, cfg, "echo uid=$(id -u)")?;
     ensure!(field(&out, "uid") == Some("1000"), "with nnp: {out}");
+    Ok(())
+}
+
+/// The init waits for `start` with a blocking read, not poll: a profile that kills poll
+/// (which the container's program may never need) still runs, as with runc.
+fn kills_poll(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["cgroupsPath"] = json!(cx.cgroup_name("kills-poll"));
+    cfg["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["poll", "ppoll"], "action": "SCMP_ACT_KILL_PROCESS" }]
+    });
+    let out = run_script(cx, cfg, "echo ran=yes")?;
+    ensure!(field(&out, "ran") == Some("yes"), "did not run: {out}");
     Ok(())
 }

@@ -17,7 +17,7 @@
 //! | drops it)                              |                                             |
 //! | the init                               | `sendto` (Ready), `fcntl` (F_GETFD: a debug |
 //! |                                        | build's check before close), `close` (the   |
-//! |                                        | channel), `poll`, `read` (exec.fifo),       |
+//! |                                        | channel), `read` (exec.fifo, blocking),     |
 //! |                                        | `execve`                                    |
 //! | `corral exec`'s process                | `sendto` (Ready), `execve`                  |
 //! | a failure                              | `sendto` or else `write` (the error), `exit_group` |
@@ -79,7 +79,6 @@ fn calls_after_load(
     if caller == Caller::Init {
         calls.push(("fcntl", vec![(1, libc::F_GETFD as u64)]));
         calls.push(("close", vec![]));
-        calls.push(("poll", vec![]));
         calls.push(("read", vec![]));
     }
     calls.push(("execve", vec![]));

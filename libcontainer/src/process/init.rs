@@ -16,11 +16,10 @@ use super::{filter, init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -48,7 +47,7 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         // (it execs or _exits), so nothing closes them twice.
         unsafe { libc::close(*fd) };
     }
-    let exec = match setup(cfg, plan, &chan) {
+    let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan)) {
         Ok(exec) => exec,
         Err(e) => {
             let _ = chan.send(&ChildMsg::Error(e.to_string()));
@@ -354,21 +353,28 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 /// Blocks until `start` writes a byte to exec.fifo. The fifo is open read-write here
-/// (see `container::start`), so poll sleeps until a byte comes: no busy loop, and a
-/// writer that leaves without writing changes nothing.
+/// (see `container::start`), so a blocking read sleeps until a byte comes: a writer that
+/// leaves without writing changes nothing. One call (`read`) under the seccomp filter.
 fn wait_for_start(fifo: &OwnedFd) -> bool {
     loop {
-        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(_) => return false,
-        }
         let mut b = [0u8; 1];
         match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
             Ok(1) => return true,
             Ok(_) => return false,
-            Err(nix::Error::EAGAIN | nix::Error::EINTR) => continue,
+            Err(nix::Error::EINTR) => continue,
             Err(_) => return false,
         }
     }
+}
+
+/// `create` opens exec.fifo non-blocking (an open of a fifo would block otherwise);
+/// the init's copy is its own open file now, and blocks (see `wait_for_start`).
+fn blocking(fifo: &OwnedFd) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fifo.as_raw_fd(), FcntlArg::F_GETFL)
+        .map_err(|e| Error::sys("read exec.fifo's flags", e))?;
+    let flags = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+    fcntl(fifo.as_raw_fd(), FcntlArg::F_SETFL(flags))
+        .map(drop)
+        .map_err(|e| Error::sys("make exec.fifo blocking", e))
 }

@@ -62,7 +62,7 @@ fn ended_before_ready(pid: Pid) -> String {
         Ok(WaitStatus::Signaled(_, Signal::SIGSYS, _)) => "the container init was killed by \
             SIGSYS: linux.seccomp stops a system call the init makes after loading the \
             filter (setresuid, prctl, capget, capset without noNewPrivileges; sendmsg with \
-            a listener; sendto, write, close, poll, read, execve)"
+            a listener; sendto, write, fcntl, close, read, execve)"
             .into(),
         Ok(WaitStatus::Signaled(_, sig, _)) => {
             format!("the container init was killed by {sig} before it was ready")
