@@ -61,7 +61,7 @@ impl Logger {
         if self.file.is_some() {
             self.write("error", msg);
         }
-        eprintln!("corral: {msg}");
+        eprintln!("corral: error: {msg}");
     }
 
     pub fn warn(&self, msg: &str) {

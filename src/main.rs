@@ -313,7 +313,7 @@ fn main() {
     let log = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("corral: cannot open log file: {e}");
+            eprintln!("corral: error: cannot open log file: {e}");
             std::process::exit(1);
         }
     };

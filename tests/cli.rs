@@ -95,8 +95,9 @@ fn unknown_container_fails_with_exit_1() {
     for cmd in ["state", "start", "delete"] {
         let o = corral(&["--root", r, cmd, "nope"]);
         assert_eq!(o.status.code(), Some(1), "{cmd}");
+        // "error" as runc's lines say (level=error): tools grep stderr for it.
         assert!(
-            stderr(&o).contains("container nope does not exist"),
+            stderr(&o).contains("corral: error: container nope does not exist"),
             "{cmd}: {}",
             stderr(&o)
         );

@@ -39,7 +39,8 @@ impl Bundle {
             path: config_path.clone(),
             err,
         })?;
-        let warnings = skip_unknown_capabilities(&mut raw, last_cap());
+        let mut warnings = skip_unknown_capabilities(&mut raw, last_cap());
+        warnings.extend(skip_kernel_memory(&mut raw));
         spec_scheduler_flags(&mut raw);
         let resources = raw.pointer("/linux/resources").cloned();
         let spec: Spec = json::from_value(raw).map_err(|m| {
@@ -129,6 +130,22 @@ fn cap_number(name: &str) -> Option<u8> {
     serde_json::from_value::<oci_spec::runtime::Capability>(Value::from(bare)).ok()?;
     let cap: caps::Capability = format!("CAP_{bare}").parse().ok()?;
     Some(cap.index())
+}
+
+/// `linux.resources.memory.kernel` and `kernelTCP`: the kernel dropped kmem limits
+/// (5.16: kmem.limit_in_bytes is gone, cgroup v2 never had them); runc and crun accept
+/// and ignore them, and so does corral, with a warning each.
+fn skip_kernel_memory(raw: &mut Value) -> Vec<String> {
+    let Some(Value::Object(m)) = raw.pointer_mut("/linux/resources/memory") else {
+        return vec![];
+    };
+    ["kernel", "kernelTCP"]
+        .into_iter()
+        .filter(|k| m.remove(*k).is_some())
+        .map(|k| {
+            format!("linux.resources.memory.{k}: kernel memory limits are ignored (as runc does)")
+        })
+        .collect()
 }
 
 /// runtime-spec: a capability the runtime does not know, or the kernel lacks, is logged

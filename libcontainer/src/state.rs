@@ -61,6 +61,10 @@ pub struct Saved {
     /// config may have changed since (runtime.md: it must not affect the container).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Without a mount namespace of its own: the mount ID of the rootfs bind the init
+    /// made in the host's mount namespace, which `delete` detaches (see `rootfs::host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mount: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -387,24 +387,48 @@ fn namespaces(cx: &Ctx, spec: &Spec) -> Result<()> {
         }
     }
     if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(cx.invalid(
-            "linux.namespaces",
-            "corral needs a mount namespace to set up the rootfs without touching the host's mounts",
-        ));
+        // The container's mounts are then made in the runtime's mount namespace, on a
+        // private bind of the rootfs (see `rootfs::host`). What needs the container's
+        // own view of the host's mounts is refused, as runc refuses masked and
+        // read-only paths.
+        let l = linux.as_ref();
+        for (field, set) in [
+            (
+                "linux.maskedPaths",
+                l.and_then(|l| l.masked_paths().as_ref())
+                    .is_some_and(|p| !p.is_empty()),
+            ),
+            (
+                "linux.readonlyPaths",
+                l.and_then(|l| l.readonly_paths().as_ref())
+                    .is_some_and(|p| !p.is_empty()),
+            ),
+            (
+                "linux.rootfsPropagation",
+                l.is_some_and(|l| l.rootfs_propagation().is_some()),
+            ),
+        ] {
+            if set {
+                return Err(cx.invalid(field, "needs a mount namespace in linux.namespaces"));
+            }
+        }
     }
     let new_ns = |t| {
         nss.into_iter()
             .flatten()
             .any(|ns| ns.typ() == t && ns.path().is_none())
     };
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts)
-    {
-        return Err(cx.invalid("hostname", "needs a new uts namespace"));
-    }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !new_ns(LinuxNamespaceType::Uts)
-    {
-        return Err(cx.invalid("domainname", "needs a new uts namespace"));
+    // Set in the container's uts namespace, new or joined by path (as runc does); never
+    // in the runtime's own.
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_deref().is_some_and(|h| !h.is_empty())
+            && !seen.contains(&LinuxNamespaceType::Uts)
+        {
+            return Err(cx.invalid(field, "needs a uts namespace in linux.namespaces"));
+        }
     }
     let has_maps = linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some());
     if new_ns(LinuxNamespaceType::User) {

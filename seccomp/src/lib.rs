@@ -5,16 +5,19 @@
 //!   (an unknown action, architecture, operator or flag).
 //! - [`compile`]: builds the filter in memory; [`Compiled::load`] attaches it to the
 //!   calling thread and returns the notify fd when a rule uses `SCMP_ACT_NOTIFY`.
+//! - [`denial`]: how a profile stops one system call, read from the profile.
 //! - [`features`]: what this build and this libseccomp can do, for `corral features`.
 
 mod compile;
 mod features;
 mod names;
 mod raw;
+mod verdict;
 
 pub use compile::{check, compile, Compiled};
 pub use features::features;
 pub use raw::check_json;
+pub use verdict::{denial, Denial};
 
 /// An error in `linux.seccomp`, or while loading the filter.
 #[derive(Debug, thiserror::Error)]

@@ -188,3 +188,36 @@ fn raw_json_errors_name_the_field() {
     }
     check_json(&json!({"defaultAction": "SCMP_ACT_ALLOW"})).unwrap();
 }
+
+#[test]
+fn denial_reads_the_profile_like_the_filter() {
+    let p = profile(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [
+            {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+        ],
+    }));
+    assert_eq!(denial(&p, "write", &[]), None);
+    assert_eq!(
+        denial(&p, "close_range", &[]),
+        Some(Denial::Errno(libc::EPERM))
+    );
+    assert_eq!(denial(&p, "clone3", &[]), Some(Denial::Errno(libc::ENOSYS)));
+    assert_eq!(
+        denial(&p, "kill", &[]),
+        Some(Denial::Action(
+            oci_spec::runtime::LinuxSeccompAction::ScmpActKillProcess
+        ))
+    );
+    assert_eq!(denial(&p, "personality", &[(0, 8)]), None);
+    assert_eq!(
+        denial(&p, "personality", &[(0, 9)]),
+        Some(Denial::Errno(libc::EPERM))
+    );
+    // An argument not given: not known.
+    assert_eq!(denial(&p, "personality", &[]), None);
+}

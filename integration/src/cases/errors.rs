@@ -27,7 +27,10 @@ pub fn cases() -> Vec<Case> {
             "bad_json_type_in_process_file_and_resources",
             json_type_exec_update,
         ),
-        Case::extension("bad_needs_mount_namespace", needs_mount_ns),
+        Case::new(
+            "bad_masked_paths_need_a_mount_namespace",
+            masked_needs_mount_ns,
+        ),
         Case::extension("bad_unsupported_field_is_refused", unsupported_field),
         Case::extension("bad_relative_namespace_path", relative_ns_path),
     ]
@@ -135,7 +138,15 @@ fn unknown_id(cx: &mut Ctx) -> CaseResult {
         &["kill", "nope", "KILL"],
         &["delete", "nope"],
     ] {
-        cx.rt(cmd).failed(&cmd.join(" "))?;
+        let o = cx.rt(cmd);
+        o.failed(&cmd.join(" "))?;
+        // Tools grep stderr for "error": runc's line is `level=error msg=...`.
+        ensure!(
+            o.stderr.contains("error"),
+            "{}: stderr does not say error: {}",
+            cmd.join(" "),
+            o.stderr.trim()
+        );
     }
     // runc: a forced delete of a container that does not exist is not an error.
     cx.rt(&["delete", "--force", "nope"])
@@ -166,10 +177,13 @@ fn duplicate_id(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-fn needs_mount_ns(cx: &mut Ctx) -> CaseResult {
+/// Without a mount namespace a container runs (see `realworld`), but masked paths
+/// need one (runc's rule).
+fn masked_needs_mount_ns(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
     cfg["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "uts" }]);
-    refused(cx, &cfg, "mount namespace")
+    cfg["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+    refused(cx, &cfg, "linux.maskedPaths")
 }
 
 fn unsupported_field(cx: &mut Ctx) -> CaseResult {

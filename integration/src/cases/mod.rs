@@ -25,7 +25,9 @@ mod mount_features;
 mod mounts;
 mod paths;
 mod process;
+mod realworld;
 mod seccomp;
+mod seccomp_engines;
 mod state_dir;
 mod terminal;
 mod userns;
@@ -60,6 +62,8 @@ pub fn all() -> Vec<Case> {
     v.extend(process::cases());
     v.extend(userns::cases());
     v.extend(seccomp::cases());
+    v.extend(seccomp_engines::cases());
+    v.extend(realworld::cases());
     v.extend(terminal::cases());
     v.extend(cgroups::cases());
     v.extend(cgroup_ops::cases());

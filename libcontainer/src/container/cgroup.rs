@@ -6,7 +6,7 @@ use crate::state::StateDir;
 use crate::validate::cgroup_error;
 use crate::{Error, Result};
 use corral_cgroups::{Cgroup, DeviceRule};
-use oci_spec::runtime::{LinuxDeviceType, LinuxResources, Spec};
+use oci_spec::runtime::{LinuxResources, Spec};
 use std::path::Path;
 
 /// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
@@ -72,21 +72,23 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
         created?;
     }
     let none = LinuxResources::default();
-    made.apply(resources(spec).unwrap_or(&none), &device_rules(spec))?;
+    made.apply(resources(spec).unwrap_or(&none), &device_rules())?;
     Ok(made)
 }
 
-/// Devices every container may use after the spec's own rules (runc's list: null, zero,
-/// full, random, urandom, tty, ptmx, pts, tun, and mknod of any node), then the
-/// spec's `linux.devices`.
-fn device_rules(spec: &Spec) -> Vec<DeviceRule> {
+/// Devices every container may use after the spec's own rules: runc's list (null, zero,
+/// full, random, urandom, tty, ptmx, pts, tun, and mknod of any node), nothing more.
+/// The nodes of `linux.devices` get no rule of their own: a config that lists a node
+/// but denies it in `linux.resources.devices` keeps it denied, as with runc (engines
+/// that want it usable add the allow rule themselves).
+fn device_rules() -> Vec<DeviceRule> {
     let rule = |typ, major, minor, access: &str| DeviceRule {
         typ,
         major,
         minor,
         access: access.into(),
     };
-    let mut v = vec![
+    vec![
         rule('c', None, None, "m"),
         rule('b', None, None, "m"),
         rule('c', Some(1), Some(3), "rwm"),
@@ -98,15 +100,5 @@ fn device_rules(spec: &Spec) -> Vec<DeviceRule> {
         rule('c', Some(5), Some(2), "rwm"),
         rule('c', Some(136), None, "rwm"),
         rule('c', Some(10), Some(200), "rwm"),
-    ];
-    let devs = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
-    for d in devs.into_iter().flatten() {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::P => continue,
-            _ => 'c',
-        };
-        v.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
-    v
+    ]
 }

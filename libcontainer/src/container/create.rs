@@ -60,6 +60,19 @@ pub(super) fn create_locked(
     let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
     let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
     super::activation::edit_spec(&mut bundle.spec, opts);
+    // Without a mount namespace the init's mounts land in ours: what is on the rootfs
+    // now is not the container's (see `rootfs::host`).
+    let host_root = match crate::process::has_mount_ns(&bundle.spec) {
+        true => None,
+        false => {
+            let root = bundle
+                .rootfs
+                .canonicalize()
+                .map_err(|e| Error::io("cannot resolve", &bundle.rootfs, e))?;
+            let before = crate::rootfs::host::mount_ids_at(&root)?;
+            Some((root, before))
+        }
+    };
     let dir = StateDir::create(opts.root, opts.id)?;
     let made = create_in(
         &dir,
@@ -69,6 +82,10 @@ pub(super) fn create_locked(
         opts,
         console,
     )
+    .and_then(|pid| match &host_root {
+        Some((root, before)) => record_host_mount(&dir, root, before).map(|()| pid),
+        None => Ok(pid),
+    })
     .and_then(|pid| match dir.created() {
         Ok(()) => Ok(pid),
         Err(e) => {
@@ -82,7 +99,15 @@ pub(super) fn create_locked(
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
             // The init is dead by now (spawn kills and reaps it on failure). Only a
-            // cgroup this create claimed (recorded in the dir) is removed.
+            // cgroup this create claimed (recorded in the dir) is removed, and only
+            // the rootfs bind this create's init made.
+            if let Some((root, before)) = &host_root {
+                while let Ok(Some(id)) = crate::rootfs::host::made_since(root, before) {
+                    if crate::rootfs::host::unmount(root, id).is_err() {
+                        break;
+                    }
+                }
+            }
             if let Ok(Some(cg)) = dir.load_cgroup() {
                 let _root = cg.made().next().map(|_| dir.lock_root());
                 let _ = cg.destroy();
@@ -206,6 +231,7 @@ fn create_in(
             cgroup: cgroup.cloned(),
             resources: bundle.resources.clone(),
             hooks: bundle.spec.hooks().clone(),
+            host_mount: None,
         };
         dir.save(&saved)
     };
@@ -228,6 +254,16 @@ fn create_in(
         return Err(e);
     }
     Ok(pid)
+}
+
+/// Records the rootfs bind the init made in the host's mount namespace, for `delete`.
+fn record_host_mount(dir: &StateDir, root: &Path, before: &[u64]) -> Result<()> {
+    let id = crate::rootfs::host::made_since(root, before)?;
+    let mut saved = dir
+        .load()?
+        .ok_or_else(|| Error::Init("the container's state was not saved".into()))?;
+    saved.host_mount = id;
+    dir.save(&saved)
 }
 
 /// Writes the pid file atomically: a reader sees no file or the whole pid.

@@ -38,6 +38,10 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
         let _root = cg.made().next().map(|_| dir.lock_root()).transpose()?;
         cg.destroy()?;
     }
+    if let Some((s, id)) = saved.as_ref().and_then(|s| Some((s, s.host_mount?))) {
+        let root = s.rootfs.canonicalize().unwrap_or_else(|_| s.rootfs.clone());
+        crate::rootfs::host::unmount(&root, id)?;
+    }
     dir.remove()?;
     if let Some(saved) = &saved {
         hooks::poststop(saved.hooks.as_ref(), &hooks::State::of_saved(saved), warn);

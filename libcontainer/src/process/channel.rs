@@ -20,7 +20,11 @@
 //!        |  connect to linux.seccomp.listenerPath, SCM_RIGHTS, right after the filter is loaded)
 //!        |  send it the container process state and the fd, close the fd
 //!        |                <-- Ready            (set up, blocked on exec.fifo)
-//!        |             or <-- Error(message)   (setup failed; the child exits 1)
+//!        |             or <-- Error(message)   (setup failed; the child exits 1. Sent
+//!        |                                      with write(2) if send(2) fails: a
+//!        |                                      seccomp profile may deny it. Without
+//!        |                                      any message the parent reports how
+//!        |                                      the child ended, e.g. SIGSYS)
 //! ```
 //! Each direction has its own message type, so a message can only travel one way. The
 //! parent's end has SO_PASSCRED: the kernel stamps every message with its sender's pid,
@@ -185,7 +189,11 @@ impl ChildEnd {
                 b.push(b'E');
                 b.extend_from_slice(m.as_bytes());
                 b.truncate(60 * 1024);
+                // After the seccomp filter is loaded a profile may deny send(2); a
+                // write(2) on the socket is the same datagram, and no profile can deny
+                // write and still run a container.
                 send_bytes(&self.0, &b)
+                    .or_else(|e| nix::unistd::write(&self.0, &b).map(drop).map_err(|_| e))
             }
         }
     }

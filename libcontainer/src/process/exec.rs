@@ -216,7 +216,8 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
     }
     match setup(cfg, flags, fork, &chan) {
         Ok(exec) => {
-            if chan.send(&ChildMsg::Ready).is_err() {
+            if let Err(e) = chan.send(&ChildMsg::Ready) {
+                let _ = chan.send(&ChildMsg::Error(e.to_string()));
                 sys::exit_now(1);
             }
             // The channel stays open: execve closes it (close-on-exec), which tells the
@@ -256,6 +257,14 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
         // Our host ids may be unmapped there: become its root until set_identity.
         init::become_root();
     }
+    if !super::has_mount_ns(cfg.spec) {
+        // The container shares our mount namespace, and its init is chrooted into its
+        // rootfs (see `rootfs::host`): so is this process, or it would run in the host's.
+        let root = format!("/proc/{}/root", cfg.init_pid);
+        nix::unistd::chroot(root.as_str())
+            .map_err(|e| Error::sys(format!("chroot to the container's root {root}"), e))?;
+        nix::unistd::chdir("/").map_err(|e| Error::sys("chdir /", e))?;
+    }
     if fork {
         match sys::clone3_fork(libc::CLONE_PARENT as u64, None) {
             Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,
@@ -274,6 +283,8 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
     let last = LastSteps {
         process,
         seccomp: cfg.seccomp,
+        profile: cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        caller: super::filter::Caller::Exec,
         preserve_fds: cfg.preserve_fds,
         personality: cfg
             .spec

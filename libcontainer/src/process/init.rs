@@ -2,25 +2,24 @@
 //!
 //! not dumpable → wait until placed in the cgroup (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
-//! (inside the root), executable lookup, fds → personality, exec labels → no_new_privs →
-//! seccomp → Ready → block on exec.fifo → startContainer hooks → execve. (oomScoreAdj is written by the parent;
-//! without noNewPrivileges, seccomp is loaded before the identity change instead: see
-//! `load_seccomp`.)
+//! (inside the root), executable lookup, fds → personality, exec labels → groups, gid,
+//! no_new_privs → seccomp → uid, capabilities → Ready → block on exec.fifo →
+//! startContainer hooks → execve. (oomScoreAdj is written by the parent.) After the
+//! seccomp filter the init makes only the calls listed in `filter`.
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
 //! The steps from the scheduler on are [`finish`], which `exec` shares.
 
 use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
 use super::procfs::Procfs;
-use super::{init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
+use super::{filter, init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxPersonality, Process};
+use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -48,14 +47,15 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         // (it execs or _exits), so nothing closes them twice.
         unsafe { libc::close(*fd) };
     }
-    let exec = match setup(cfg, plan, &chan) {
+    let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan)) {
         Ok(exec) => exec,
         Err(e) => {
             let _ = chan.send(&ChildMsg::Error(e.to_string()));
             sys::exit_now(1);
         }
     };
-    if chan.send(&ChildMsg::Ready).is_err() {
+    if let Err(e) = chan.send(&ChildMsg::Ready) {
+        let _ = chan.send(&ChildMsg::Error(e.to_string()));
         sys::exit_now(1);
     }
     drop(chan);
@@ -75,10 +75,6 @@ pub(super) fn exec_now(exec: &Exec) -> ! {
 
 /// execve; returns only on failure, with what failed.
 pub(super) fn execve(exec: &Exec) -> String {
-    // The Rust runtime ignores SIGPIPE in corral, and an ignored signal stays ignored
-    // across execve: the user's program gets the default, as with any other runtime.
-    // SAFETY: signal(2) with SIG_DFL installs no handler.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
     format!("exec {:?}: {err}", exec.path)
 }
@@ -161,6 +157,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         spec,
         rootfs: cfg.rootfs,
         no_pivot: cfg.no_pivot,
+        own_mount_ns: namespaces::has_mount_ns(spec),
         in_userns,
         idmapped: cfg.idmapped,
         cgroup: cfg.cgroup,
@@ -180,6 +177,8 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     let last = LastSteps {
         process,
         seccomp: cfg.seccomp,
+        profile: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        caller: filter::Caller::Init,
         preserve_fds: cfg.preserve_fds,
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
     };
@@ -190,6 +189,9 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
 pub(super) struct LastSteps<'a> {
     pub process: &'a Process,
     pub seccomp: Option<&'a corral_seccomp::Compiled>,
+    /// The profile `seccomp` was compiled from, to check before loading it.
+    pub profile: Option<&'a LinuxSeccomp>,
+    pub caller: filter::Caller,
     /// Extra fds after stdio that the process keeps (`--preserve-fds`).
     pub preserve_fds: u32,
     pub personality: Option<&'a LinuxPersonality>,
@@ -197,8 +199,10 @@ pub(super) struct LastSteps<'a> {
 
 /// The last steps before the user's program, in the order the kernel needs: scheduler
 /// and io priority (while still root), LSM labels opened in `procfs` (the private
-/// procfs, when the process asks for labels), rlimits, identity, umask, cwd, the
-/// executable, fds, no_new_privs and seccomp, personality, labels written.
+/// procfs, when the process asks for labels), rlimits, cwd, the executable, fds,
+/// personality, labels written, groups and gid, no_new_privs, then the seccomp filter
+/// and, without no_new_privs, uid and capabilities after it. After the filter only the
+/// calls listed in `filter` are made.
 pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> Result<Exec> {
     let process = s.process;
     // While still root: real-time policies, negative nice and the RT io class need it.
@@ -210,30 +214,14 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     };
     drop(procfs);
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
-    let nnp = process.no_new_privileges() == Some(true);
-    if !nnp {
-        // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
-        // filter; set_identity drops capabilities, so the filter goes on just before.
-        load_seccomp(s.seccomp, chan)?;
-    }
-    user::set_identity(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
+    // As root, as runc does: a cwd only root may enter is entered.
     chdir_inside(process.cwd())?;
     let env = process.env().clone().unwrap_or_default();
     let args = process.args().as_deref().expect("validated");
     let path = find_executable(&args[0], &env)?;
-    sys::cloexec_from(3 + s.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
-    if nnp {
-        user::set_no_new_privileges()?;
-        // As late as possible, so the filter constrains as little of corral as it can.
-        load_seccomp(s.seccomp, chan)?;
-    }
-    sched::set_personality(s.personality)?;
-    if let Some(labels) = labels {
-        labels.apply()?;
-    }
-    Ok(Exec {
+    let exec = Exec {
         path: cstring(path.as_os_str().as_encoded_bytes())?,
         args: args
             .iter()
@@ -243,7 +231,38 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
             .iter()
             .map(|e| cstring(e.as_bytes()))
             .collect::<Result<_>>()?,
-    })
+    };
+    sys::cloexec_from(3 + s.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
+    sched::set_personality(s.personality)?;
+    if let Some(labels) = labels {
+        labels.apply()?;
+    }
+    // The Rust runtime ignores SIGPIPE in corral, and an ignored signal stays ignored
+    // across execve: the user's program gets the default, as with any other runtime.
+    // The channel's sends use MSG_NOSIGNAL.
+    // SAFETY: signal(2) with SIG_DFL installs no handler.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    user::set_groups_and_gid(process)?;
+    let nnp = process.no_new_privileges() == Some(true);
+    if nnp {
+        user::set_uid_and_caps(process)?;
+        user::set_no_new_privileges()?;
+    }
+    let loaded = s.seccomp.zip(s.profile);
+    if let Some((filter, profile)) = loaded {
+        filter::check(profile, process, filter.uses_notify(), s.caller)?;
+        filter::load(filter, chan)?;
+    }
+    if !nnp {
+        // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
+        // filter, and the uid change drops capabilities: it comes after the load, and
+        // its calls are in `filter`'s list.
+        user::set_uid_and_caps(process).map_err(|e| match loaded {
+            Some(_) => filter::after_load(e),
+            None => e,
+        })?;
+    }
+    Ok(exec)
 }
 
 /// chdir to `process.cwd`, which must be inside the container's root: a cwd such as
@@ -260,26 +279,6 @@ fn chdir_inside(cwd: &Path) -> Result<()> {
             cwd.display()
         ))),
     }
-}
-
-/// Loads the filter compiled before clone (libseccomp only turns it into BPF here) and
-/// sends the notify fd, if any, to the parent for the listener. From here on the init's own
-/// system calls pass the filter too: what it still makes is read/poll/close on exec.fifo,
-/// send/close on the channel, and execve (a profile that denies these fails the
-/// container, as with runc).
-fn load_seccomp(seccomp: Option<&corral_seccomp::Compiled>, chan: &ChildEnd) -> Result<()> {
-    let Some(filter) = seccomp else {
-        return Ok(());
-    };
-    let fd = filter
-        .load()
-        .map_err(|e| Error::Other(format!("linux.seccomp: {e}")))?;
-    if let Some(fd) = fd {
-        chan.send(&ChildMsg::SeccompFd(fd))?;
-        // Dropped here: the fd must not reach the container, which could otherwise
-        // answer its own notifications.
-    }
-    Ok(())
 }
 
 fn cstring(b: &[u8]) -> Result<CString> {
@@ -354,21 +353,28 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 /// Blocks until `start` writes a byte to exec.fifo. The fifo is open read-write here
-/// (see `container::start`), so poll sleeps until a byte comes: no busy loop, and a
-/// writer that leaves without writing changes nothing.
+/// (see `container::start`), so a blocking read sleeps until a byte comes: a writer that
+/// leaves without writing changes nothing. One call (`read`) under the seccomp filter.
 fn wait_for_start(fifo: &OwnedFd) -> bool {
     loop {
-        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(_) => return false,
-        }
         let mut b = [0u8; 1];
         match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
             Ok(1) => return true,
             Ok(_) => return false,
-            Err(nix::Error::EAGAIN | nix::Error::EINTR) => continue,
+            Err(nix::Error::EINTR) => continue,
             Err(_) => return false,
         }
     }
+}
+
+/// `create` opens exec.fifo non-blocking (an open of a fifo would block otherwise);
+/// the init's copy is its own open file now, and blocks (see `wait_for_start`).
+fn blocking(fifo: &OwnedFd) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fifo.as_raw_fd(), FcntlArg::F_GETFL)
+        .map_err(|e| Error::sys("read exec.fifo's flags", e))?;
+    let flags = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+    fcntl(fifo.as_raw_fd(), FcntlArg::F_SETFL(flags))
+        .map(drop)
+        .map_err(|e| Error::sys("make exec.fifo blocking", e))
 }

@@ -8,15 +8,18 @@
 //! - [`exec`]: `corral exec`'s process, in the namespaces and cgroup of a container's
 //!   init, set up as the init's own.
 //! - `maps`: the uid/gid maps the parent writes, directly or with newuidmap/newgidmap.
+//! - `filter`: the seccomp filter's load, and the calls the init makes after it.
 //! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
 pub mod channel;
 pub mod exec;
+mod filter;
 pub mod init;
 mod init_hooks;
 pub mod lsm;
 mod maps;
 mod namespaces;
+pub use namespaces::has_mount_ns;
 mod procfs;
 mod sched;
 mod seccomp_listener;

@@ -54,6 +54,26 @@ pub(super) fn placed(cgroup: Option<&Cgroup>, child: Pid, parent: &ParentEnd) ->
     Ok(())
 }
 
+/// How the init (a child of ours) ended without a message: a seccomp profile that
+/// kills a call the init makes after loading it leaves only SIGSYS to go by.
+fn ended_before_ready(pid: Pid) -> String {
+    use nix::sys::wait::WaitStatus;
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Signaled(_, Signal::SIGSYS, _)) => "the container init was killed by \
+            SIGSYS: linux.seccomp stops a system call the init makes after loading the \
+            filter (setresuid, prctl, capget, capset without noNewPrivileges; sendmsg with \
+            a listener; sendto, write, fcntl, close, read, execve)"
+            .into(),
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            format!("the container init was killed by {sig} before it was ready")
+        }
+        Ok(WaitStatus::Exited(_, code)) => {
+            format!("the container init exited with status {code} before it was ready")
+        }
+        _ => "the container init exited before it was ready".into(),
+    }
+}
+
 /// Clones the init and runs it up to Ready: it then waits on `fifo` for `start`.
 /// `on_cloned` runs in the parent while the init sets itself up (the two overlap).
 pub fn spawn(
@@ -146,9 +166,9 @@ pub fn spawn(
                 )))
             }
             None => {
-                return Err(Error::Init(
-                    "the container init exited before it was ready".into(),
-                ))
+                // Reaped here, so the guard must not signal the pid again.
+                let who = guard.0.pop().unwrap_or(pid);
+                return Err(Error::Init(ended_before_ready(who)));
             }
         }
     }

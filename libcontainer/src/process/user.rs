@@ -125,11 +125,12 @@ fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<()> {
         .map_err(|e| Error::sys(format!("prctl({op})"), e))
 }
 
-/// Sets groups, gid, uid and the capability sets of `process`.
-pub fn set_identity(process: &Process) -> Result<()> {
+/// The part of the identity change that keeps every capability: the bounding set,
+/// groups and gid. The seccomp filter can still be loaded after it without
+/// no_new_privs (that needs CAP_SYS_ADMIN, which [`set_uid_and_caps`] drops).
+pub fn set_groups_and_gid(process: &Process) -> Result<()> {
     let user = process.user();
-    let caps = process.capabilities().as_ref();
-    if let Some(c) = caps {
+    if let Some(c) = process.capabilities() {
         drop_bounding(c)?;
         prctl(libc::PR_SET_KEEPCAPS, 1)?;
     }
@@ -148,11 +149,17 @@ pub fn set_identity(process: &Process) -> Result<()> {
     }
     let gid = nix::unistd::Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid)
-        .map_err(|e| Error::sys(format!("process.user.gid: setgid {gid}"), e))?;
-    let uid = nix::unistd::Uid::from_raw(user.uid());
+        .map_err(|e| Error::sys(format!("process.user.gid: setgid {gid}"), e))
+}
+
+/// The rest: uid (capabilities kept across it), then the capability sets. Its system
+/// calls are setresuid, prctl(PR_SET_KEEPCAPS), capget, capset and
+/// prctl(PR_CAP_AMBIENT): the init may make them after the seccomp filter is loaded.
+pub fn set_uid_and_caps(process: &Process) -> Result<()> {
+    let uid = nix::unistd::Uid::from_raw(process.user().uid());
     nix::unistd::setresuid(uid, uid, uid)
         .map_err(|e| Error::sys(format!("process.user.uid: setuid {uid}"), e))?;
-    if let Some(c) = caps {
+    if let Some(c) = process.capabilities() {
         prctl(libc::PR_SET_KEEPCAPS, 0)?;
         set_caps(c)?;
     }

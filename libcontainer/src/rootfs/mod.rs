@@ -1,10 +1,12 @@
-//! The container's filesystem view, built inside its new mount namespace:
+//! The container's filesystem view, built inside its new mount namespace (or, without
+//! one, on a private bind of the rootfs in the host's: see `host`):
 //! propagation → bind the rootfs → `mounts` in order → `/dev` → hooks → pivot_root →
 //! masked and read-only paths → read-only root.
 
 mod cgroupfs;
 mod copyup;
 mod devices;
+pub mod host;
 pub mod idmap;
 mod masks;
 mod mounts;
@@ -26,6 +28,8 @@ pub struct RootfsConfig<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub no_pivot: bool,
+    /// The container has a mount namespace of its own (see `host` when it has not).
+    pub own_mount_ns: bool,
     /// The init is in a new user namespace: device nodes cannot be made, only bound.
     pub in_userns: bool,
     /// The idmapped trees the parent prepared, by index of `mounts` (see `idmap`).
@@ -55,15 +59,17 @@ pub(crate) fn kernel_err(what: impl Into<String>, e: Errno) -> Error {
 }
 
 pub fn setup(cfg: &RootfsConfig) -> Result<()> {
-    // Nothing we mount may propagate back to the host: make every mount a slave first.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys_err("make / a recursive slave"))?;
+    if cfg.own_mount_ns {
+        // Nothing we mount may propagate back to the host: make every mount a slave first.
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(sys_err("make / a recursive slave"))?;
+    }
     // The kernel's name for the rootfs, which `paths` compares resolved paths with.
     let rootfs = std::fs::canonicalize(cfg.rootfs)
         .map_err(|e| Error::io("cannot resolve", cfg.rootfs, e))?;
@@ -77,6 +83,18 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         None::<&str>,
     )
     .map_err(sys_err(format!("bind mount rootfs {}", rootfs.display())))?;
+    if !cfg.own_mount_ns {
+        // In the host's mount namespace: only this bind and its copies of submounts
+        // change, and nothing mounted under it from now on propagates anywhere.
+        mount(
+            None::<&str>,
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(sys_err(format!("make rootfs {} private", rootfs.display())))?;
+    }
     let root = paths::InRoot::open(rootfs)?;
     let linux = cfg.spec.linux().as_ref();
     let env = |i: usize| mounts::Env {
@@ -104,7 +122,9 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     }
     drop(root);
     (cfg.before_pivot)()?;
-    if cfg.no_pivot {
+    if !cfg.own_mount_ns {
+        chroot(rootfs)?;
+    } else if cfg.no_pivot {
         move_root(rootfs)?;
     } else {
         pivot(rootfs)?;
@@ -164,6 +184,16 @@ fn pivot(rootfs: &Path) -> Result<()> {
     )
     .map_err(sys_err("make old root a slave"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(sys_err("unmount old root"))?;
+    nix::unistd::chdir("/").map_err(sys_err("chdir /"))
+}
+
+/// Without a mount namespace of its own: chroot into the rootfs, as runc does (see
+/// `host`). The container shares the host's mount table, so a process of it with
+/// CAP_SYS_CHROOT or CAP_SYS_ADMIN is not confined by the chroot: configs that drop the
+/// mount namespace trust their container.
+fn chroot(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).map_err(sys_err("chdir to rootfs"))?;
+    nix::unistd::chroot(".").map_err(sys_err("chroot to rootfs"))?;
     nix::unistd::chdir("/").map_err(sys_err("chdir /"))
 }
 

@@ -83,6 +83,14 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("nolazytime", true, MsFlags::MS_LAZYTIME),
     ("nosymfollow", false, MS_NOSYMFOLLOW),
     ("symfollow", true, MS_NOSYMFOLLOW),
+    // No fsconfig(2) key sets these on a new filesystem: `silent` only quiets the
+    // kernel log at mount time (corral reports the fs context's own log), and the
+    // filesystems that keep i_version (ext4 since Linux 6.2, xfs, btrfs) always do.
+    // They reach mount(2) with `remount`, and are never filesystem data.
+    ("silent", false, MsFlags::MS_SILENT),
+    ("loud", true, MsFlags::MS_SILENT),
+    ("iversion", false, MsFlags::MS_I_VERSION),
+    ("noiversion", true, MsFlags::MS_I_VERSION),
     ("bind", false, MsFlags::MS_BIND),
     ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
 ];
