@@ -13,6 +13,7 @@ pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod id;
+pub mod netdev;
 pub mod process;
 pub mod rootfs;
 pub mod signal;

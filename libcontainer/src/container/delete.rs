@@ -36,6 +36,7 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
     if let Some(cg) = &cgroup {
         cg.destroy()?;
     }
+    crate::netdev::restore(&dir.dir, warn);
     dir.remove()?;
     if let Some(saved) = &saved {
         hooks::poststop(saved.hooks.as_ref(), &hooks::State::of_saved(saved), warn);

@@ -10,6 +10,7 @@
 //! - `maps`: the uid/gid maps the parent writes, directly or with newuidmap/newgidmap.
 //! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
+pub(crate) mod affinity;
 pub mod channel;
 pub mod exec;
 pub mod init;
@@ -17,6 +18,7 @@ mod init_hooks;
 pub mod lsm;
 mod maps;
 mod namespaces;
+pub mod numa;
 mod procfs;
 mod sched;
 mod seccomp_listener;
