@@ -22,7 +22,6 @@ pub fn cases() -> Vec<Case> {
         Case::new("bad_unknown_id", unknown_id),
         Case::new("bad_duplicate_id", duplicate_id),
         Case::extension("bad_needs_mount_namespace", needs_mount_ns),
-        Case::extension("bad_unsupported_field_is_refused", unsupported_field),
         Case::extension("bad_relative_namespace_path", relative_ns_path),
     ]
 }
@@ -164,12 +163,6 @@ fn needs_mount_ns(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
     cfg["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "uts" }]);
     refused(cx, &cfg, "mount namespace")
-}
-
-fn unsupported_field(cx: &mut Ctx) -> CaseResult {
-    let mut cfg = config(&["true"]);
-    cfg["linux"]["intelRdt"] = json!({ "closID": "c1" });
-    refused(cx, &cfg, "linux.intelRdt: not supported")
 }
 
 fn relative_ns_path(cx: &mut Ctx) -> CaseResult {

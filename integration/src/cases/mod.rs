@@ -23,6 +23,7 @@ mod mounts;
 mod paths;
 mod process;
 mod seccomp;
+mod spec13_fields;
 mod terminal;
 mod userns;
 
@@ -64,6 +65,7 @@ pub fn all() -> Vec<Case> {
     v.extend(hooks::cases());
     v.extend(activation::cases());
     v.extend(flags::cases());
+    v.extend(spec13_fields::cases());
     v
 }
 
