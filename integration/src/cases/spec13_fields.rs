@@ -24,6 +24,7 @@ pub fn cases() -> Vec<Case> {
             "net_devices_back_when_create_fails",
             net_devices_failed_create,
         ),
+        Case::extension("net_devices_in_user_namespace", net_devices_userns),
         Case::extension("bad_net_devices", bad_net_devices),
         // runc 1.1.5 creates the container anyway (closID alone, no resctrl mounted),
         // against the spec's MUST.
@@ -332,6 +333,32 @@ fn net_devices(cx: &mut Ctx) -> CaseResult {
         "after run: {host:?}"
     );
     Ok(())
+}
+
+/// The container's network namespace belongs to its own user namespace.
+fn net_devices_userns(cx: &mut Ctx) -> CaseResult {
+    let net = ScratchNet::new("userns")?;
+    let mut cfg = net_config(
+        json!({ "i0": { "name": "u0" } }),
+        "ls /sys/class/net | tr '\\n' ' '",
+    );
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces is an array")
+        .push(json!({ "type": "user" }));
+    cfg["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    cfg["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let b = cx.bundle(&cfg)?;
+    let b = b.to_string_lossy().into_owned();
+    in_scratch(cx, &net, |cx| {
+        let o = net.rt(cx, &["run", "--bundle", &b, "c1"]);
+        o.ok("run")?;
+        let seen: Vec<&str> = o.stdout.split_whitespace().collect();
+        ensure!(seen.contains(&"u0"), "the container's interfaces: {seen:?}");
+        let host = net.links()?;
+        ensure!(host.iter().any(|l| l == "i0"), "i0 is not back: {host:?}");
+        Ok(())
+    })
 }
 
 /// The second move fails ("lo" exists in every network namespace): `create` fails
