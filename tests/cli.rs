@@ -287,6 +287,12 @@ fn features_is_truthful_json() {
             "poststop"
         ])
     );
+    // The 1.3 fields, each listed once implemented (integration: spec13_fields).
+    let linux = &v["linux"];
+    assert_eq!(linux["memoryPolicy"]["modes"].as_array().unwrap().len(), 7);
+    assert_eq!(linux["memoryPolicy"]["flags"].as_array().unwrap().len(), 3);
+    assert_eq!(linux["netDevices"]["enabled"], true);
+    assert_eq!(linux["intelRdt"]["enabled"], false);
     // seccomp: what this libseccomp can do, and no more.
     let sc = &v["linux"]["seccomp"];
     assert_eq!(sc["enabled"], true);

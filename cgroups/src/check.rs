@@ -126,8 +126,15 @@ fn cpu(r: &LinuxResources, v: Version) -> Result<()> {
 
 /// The kernel's list syntax: `0-3,5,7-8` (empty: unset).
 fn cpu_list(s: &str) -> std::result::Result<(), String> {
+    parse_list(s).map(drop)
+}
+
+/// The numbers named in the kernel's list syntax (`0-3,5,7-8`; empty: none), as cpusets,
+/// `execCPUAffinity` and `memoryPolicy.nodes` write them.
+pub fn parse_list(s: &str) -> std::result::Result<Vec<u32>, String> {
+    let mut out = vec![];
     if s.trim().is_empty() {
-        return Ok(());
+        return Ok(out);
     }
     for part in s.trim().split(',') {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
@@ -136,8 +143,12 @@ fn cpu_list(s: &str) -> std::result::Result<(), String> {
         if a > b {
             return Err(format!("{part:?} is a range that ends before it starts"));
         }
+        if b - a > 65536 {
+            return Err(format!("{part:?} is a range of more than 65536 numbers"));
+        }
+        out.extend(a..=b);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Device rules: the same on both versions (v1 writes them to files, v2 to a BPF program).

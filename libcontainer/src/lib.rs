@@ -14,6 +14,7 @@ pub mod features;
 pub mod hooks;
 pub mod id;
 pub mod json;
+pub mod netdev;
 pub mod process;
 pub mod rootdir;
 pub mod rootfs;

@@ -31,7 +31,6 @@ pub fn cases() -> Vec<Case> {
             "bad_masked_paths_need_a_mount_namespace",
             masked_needs_mount_ns,
         ),
-        Case::extension("bad_unsupported_field_is_refused", unsupported_field),
         Case::extension("bad_relative_namespace_path", relative_ns_path),
     ]
 }
@@ -184,12 +183,6 @@ fn masked_needs_mount_ns(cx: &mut Ctx) -> CaseResult {
     cfg["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "uts" }]);
     cfg["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
     refused(cx, &cfg, "linux.maskedPaths")
-}
-
-fn unsupported_field(cx: &mut Ctx) -> CaseResult {
-    let mut cfg = config(&["true"]);
-    cfg["linux"]["intelRdt"] = json!({ "closID": "c1" });
-    refused(cx, &cfg, "linux.intelRdt: not supported")
 }
 
 fn relative_ns_path(cx: &mut Ctx) -> CaseResult {

@@ -29,6 +29,7 @@ mod realworld;
 mod seccomp;
 mod seccomp_engines;
 mod state_dir;
+mod spec13_fields;
 mod terminal;
 mod userns;
 
@@ -76,6 +77,7 @@ pub fn all() -> Vec<Case> {
     v.extend(activation::cases());
     v.extend(flags::cases());
     v.extend(state_dir::cases());
+    v.extend(spec13_fields::cases());
     v
 }
 

@@ -32,7 +32,7 @@ use super::channel::{self, ChildEnd, ChildMsg, ParentEnd, ParentMsg};
 use super::init::{self, Exec, LastSteps};
 use super::procfs::Procfs;
 use super::spawn::{self, KillOnDrop};
-use super::{lsm, seccomp_listener, tty};
+use super::{affinity, lsm, seccomp_listener, tty};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use corral_cgroups::Cgroup;
@@ -135,7 +135,13 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     // child copies.
     init::set_dumpable(false)?;
     let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
-    let first = match sys::clone3_fork(0, cgroup_fd) {
+    // The child starts on the `initial` CPUs and keeps them until it is in the cgroup.
+    let before = affinity::initial(cfg.process.exec_cpu_affinity().as_ref())?;
+    let cloned = sys::clone3_fork(0, cgroup_fd);
+    if !matches!(cloned, Ok(Forked::Child)) {
+        affinity::restore(before);
+    }
+    let first = match cloned {
         Err(e) => return Err(Error::sys("clone3 the exec process", e)),
         Ok(Forked::Child) => {
             drop(parent);
@@ -280,17 +286,16 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
     if process.terminal() == Some(true) {
         tty::setup(process, cfg.console_socket, false)?;
     }
+    let linux = cfg.spec.linux().as_ref();
     let last = LastSteps {
         process,
         seccomp: cfg.seccomp,
         profile: cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         caller: super::filter::Caller::Exec,
         preserve_fds: cfg.preserve_fds,
-        personality: cfg
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.personality().as_ref()),
+        personality: linux.and_then(|l| l.personality().as_ref()),
+        memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+        exec_cpu_affinity: process.exec_cpu_affinity().as_ref(),
     };
     init::finish(&last, procfs, chan)
 }

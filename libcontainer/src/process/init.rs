@@ -17,7 +17,9 @@ use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
+use oci_spec::runtime::{
+    ExecCPUAffinity, LinuxMemoryPolicy, LinuxPersonality, LinuxSeccomp, Process,
+};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -181,6 +183,12 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         caller: filter::Caller::Init,
         preserve_fds: cfg.preserve_fds,
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+        memory_policy: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.memory_policy().as_ref()),
+        // runtime-spec: execCPUAffinity is "not applicable to the container's init process".
+        exec_cpu_affinity: None,
     };
     finish(&last, procfs, chan)
 }
@@ -195,16 +203,24 @@ pub(super) struct LastSteps<'a> {
     /// Extra fds after stdio that the process keeps (`--preserve-fds`).
     pub preserve_fds: u32,
     pub personality: Option<&'a LinuxPersonality>,
+    /// `linux.memoryPolicy` of the container, for the init and `exec` alike.
+    pub memory_policy: Option<&'a LinuxMemoryPolicy>,
+    /// `process.execCPUAffinity`, whose `final` CPUs an `exec` process moves to.
+    pub exec_cpu_affinity: Option<&'a ExecCPUAffinity>,
 }
 
-/// The last steps before the user's program, in the order the kernel needs: scheduler
-/// and io priority (while still root), LSM labels opened in `procfs` (the private
-/// procfs, when the process asks for labels), rlimits, cwd, the executable, fds,
-/// personality, labels written, groups and gid, no_new_privs, then the seccomp filter
-/// and, without no_new_privs, uid and capabilities after it. After the filter only the
-/// calls listed in `filter` are made.
+/// The last steps before the user's program, in the order the kernel needs: final CPU
+/// affinity and memory policy (in the cgroup by now), scheduler and io priority (while
+/// still root), LSM labels opened in `procfs` (the private procfs, when the process asks
+/// for labels), rlimits, cwd, the executable, fds, personality, labels written, groups
+/// and gid, no_new_privs, then the seccomp filter and, without no_new_privs, uid and
+/// capabilities after it. After the filter only the calls listed in `filter` are made.
 pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> Result<Exec> {
     let process = s.process;
+    super::affinity::final_cpus(s.exec_cpu_affinity)?;
+    if let Some(p) = s.memory_policy {
+        super::numa::apply(p)?;
+    }
     // While still root: real-time policies, negative nice and the RT io class need it.
     sched::set_scheduler(process)?;
     sched::set_io_priority(process)?;

@@ -11,6 +11,7 @@
 //! - `filter`: the seccomp filter's load, and the calls the init makes after it.
 //! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
+pub(crate) mod affinity;
 pub mod channel;
 pub mod exec;
 mod filter;
@@ -20,6 +21,7 @@ pub mod lsm;
 mod maps;
 mod namespaces;
 pub use namespaces::has_mount_ns;
+pub mod numa;
 mod procfs;
 mod sched;
 mod seccomp_listener;

@@ -1,6 +1,7 @@
 //! Thin wrappers over the system calls nix and libc do not wrap for us.
 
 pub mod mount;
+pub mod rtnl;
 
 use nix::errno::Errno;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
