@@ -8,7 +8,9 @@ Every config gets root.path "rootfs"; 64-hex container ids become corpus-N ids (
 @BUNDLE@/files/file-NAME or dir-NAME (made empty by corral-corpus); a namespace path
 /proc/PID/ns/T becomes @NS:T@ and one under the capture directory (Docker's host network)
 @HOSTNS:T@; linux.cgroupsPath becomes @CGROUP@ (corral-corpus gives each replay its own);
-hooks are dropped (they name the engine's binary, gone after the capture). Anything else
+hooks are dropped (they name the engine's binary, gone after the capture); creation times
+become 2000-01-01; podman's own binds go last, sorted, and its environment is sorted (its
+order varies from run to run). Anything else
 still naming the capture directory is an error.
 """
 import json
@@ -33,15 +35,29 @@ for name in names:
         ids.setdefault(h, "corpus-%d" % (len(ids) + 1))
     for h, n in ids.items():
         text = text.replace(h, n.ljust(64, "0")).replace(h[:12], n)
+    # A short id whose full form is not in the config (a joined container's hostname).
+    text = re.sub(r'"HOSTNAME=[0-9a-f]{12}"', '"HOSTNAME=corpus-peer"', text)
     cfg = json.loads(text)
     notes = []
+    for k in cfg.get("annotations", {}):
+        if k.endswith(".Created"):
+            cfg["annotations"][k] = "2000-01-01T00:00:00Z"
     cfg.setdefault("root", {})["path"] = "rootfs"
     for m in cfg.get("mounts", []):
         src = m.get("source", "")
         if src.startswith(cap + "/"):
-            real = HEX.sub(lambda _: "", src)
             kind = "dir" if m.get("destination") == "/dev/shm" or src.endswith("/shm") else "file"
             m["source"] = "@BUNDLE@/files/%s-%s" % (kind, os.path.basename(src.rstrip("/")))
+    # podman orders its own bind mounts (files, and /dev/shm, whose parents come before
+    # them) and its environment differently from run to run: the binds go last, sorted by
+    # destination, the environment is sorted.
+    mounts = cfg.get("mounts", [])
+    own = [m for m in mounts if m.get("source", "").startswith("@BUNDLE@/files/")]
+    rest = [m for m in mounts if m not in own]
+    if own:
+        cfg["mounts"] = rest + sorted(own, key=lambda m: m.get("destination", ""))
+    if name.startswith("podman"):
+        cfg["process"]["env"] = sorted(cfg["process"].get("env", []))
     linux = cfg.get("linux")
     if isinstance(linux, dict):
         for ns in linux.get("namespaces", []):
@@ -63,7 +79,7 @@ for name in names:
         sys.exit("%s: still names the capture directory %s" % (name, cap))
     with open(os.path.join(out, name + ".json"), "w") as f:
         f.write(text)
-    cmd = commands.get(name, "?").replace(cap, "$T")
+    cmd = re.sub(r"/proc/\d+/", "/proc/PID/", commands.get(name, "?").replace(cap, "$T"))
     index.append("- `%s`: `%s`%s" % (name, cmd, "".join("; " + n for n in notes)))
 with open(os.path.join(out, "INDEX.md"), "w") as f:
     f.write("\n".join(index) + "\n")
