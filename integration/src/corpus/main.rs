@@ -548,3 +548,58 @@ fn main() {
     println!("{passed} passed, {} failed", failed.len());
     std::process::exit(i32::from(!failed.is_empty()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every committed config parses, has the busybox rootfs, and names nothing of the
+    /// host it was captured on: no capture directory, no process's namespace, no
+    /// engine's cgroup.
+    #[test]
+    fn the_corpus_is_neutral() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            n += 1;
+            let text = std::fs::read_to_string(&p).unwrap();
+            let cfg: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(cfg["root"]["path"], "rootfs", "{}", p.display());
+            for bad in ["/tmp/", "/var/lib/", "libpod_parent", "/proc/1", "/proc/2"] {
+                assert!(!text.contains(bad), "{} names {bad:?}", p.display());
+            }
+            let path = &cfg["linux"]["cgroupsPath"];
+            assert!(
+                path.is_null() || path == "@CGROUP@",
+                "{}: {path}",
+                p.display()
+            );
+        }
+        assert!(n >= 29, "{n} configs in {}", dir.display());
+    }
+
+    #[test]
+    fn known_differences_are_name_and_reason() {
+        let f = std::env::temp_dir().join(format!("corral-corpus-known-{}", std::process::id()));
+        std::fs::write(&f, "# a comment\n\nx-one  because of y\nx-two\n").unwrap();
+        let k = known(&f).unwrap();
+        std::fs::remove_file(&f).unwrap();
+        assert_eq!(k.len(), 2);
+        assert_eq!(k["x-one"], "because of y");
+        assert_eq!(k["x-two"], "");
+        assert!(known(Path::new("/nonexistent/known")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_the_differing_lines_are_shown() {
+        let s = saw_differently("a\nb\nc\n", "a\nB\nc\n");
+        assert!(
+            s.contains(r#"["b"] under the runtime, ["B"] under the reference"#),
+            "{s}"
+        );
+    }
+}
