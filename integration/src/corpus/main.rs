@@ -185,7 +185,6 @@ impl Replayer {
         )
         .map_err(|e| format!("{}: {e}", file.display()))?;
         let id = format!("corpus-{tag}-{name}");
-        let mounts_before = mount_points();
         let rt = |args: &[&str]| {
             let mut c = Command::new(runtime);
             c.arg("--root").arg(&root).args(args).current_dir(&bundle);
@@ -217,11 +216,15 @@ impl Replayer {
         // engine would call it; then whatever is still there is a leak.
         let _ = run(rt(&["delete", "--force", &id]), &tag_dir);
         leaks.extend(end_processes(&[self.holder.unshare.id() as i32]));
-        for m in mount_points() {
-            if !mounts_before.contains(&m) {
-                leaks.push(format!("mount {m}"));
-                let _ = nix_umount(&m);
-            }
+        // Only mounts below this replay's directory: other sessions on the host mount
+        // and unmount their own things meanwhile, and those are none of ours.
+        for m in mount_points()
+            .into_iter()
+            .rev()
+            .filter(|m| Path::new(m).starts_with(&tag_dir))
+        {
+            leaks.push(format!("mount {m}"));
+            let _ = nix_umount(&m);
         }
         for d in cgroup_dirs(&cgroup) {
             if d.exists() {
@@ -541,7 +544,19 @@ fn main() {
     let Replayer { dir, holder } = r;
     drop(holder);
     procs::reap_except(&[]);
-    let _ = std::fs::remove_dir_all(&dir);
+    // Never through a mount (a leaked bind of a host directory): kept, and a failure.
+    if mount_points()
+        .iter()
+        .any(|m| Path::new(m).starts_with(&dir))
+    {
+        println!(
+            "FAIL cleanup: {} kept: something is still mounted below it",
+            dir.display()
+        );
+        failed.push("cleanup".into());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     for d in cgroup_dirs(&format!("/corral-corpus-{}", std::process::id())) {
         remove_cgroup_tree(&d);
     }
