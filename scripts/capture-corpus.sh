@@ -36,7 +36,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-mkdir -p "$T"/{raw,bin,state}
+mkdir -p "$T"/{raw,bin,state,vol}
 
 # The wrapper: named runc (engines pick behaviour by the name). On create it copies
 # config.json to raw/NAME.json (NAME from $T/current; the first create of a case wins)
@@ -112,6 +112,13 @@ capture podman-device "${PRUN[@]}" --device /dev/zero:/dev/corpus-zero "$IMG" tr
 capture podman-ulimit "${PRUN[@]}" --ulimit core=0:0 --ulimit memlock=65536:65536 "$IMG" true
 capture podman-ipc-pid-host "${PRUN[@]}" --ipc host --pid host "$IMG" true
 capture podman-no-new-privileges "${PRUN[@]}" --security-opt no-new-privileges "$IMG" true
+capture podman-seccomp-unconfined "${PRUN[@]}" --security-opt seccomp=unconfined "$IMG" true
+capture podman-resources "${PRUN[@]}" --memory 64m --memory-reservation 32m --pids-limit 100 \
+  --cpus 0.5 --cpu-shares 512 --cpuset-cpus 0 "$IMG" true
+capture podman-volume-tmpfs "${PRUN[@]}" -v "$T/vol:/data" --tmpfs /scratch:size=1m --workdir /data \
+  --env FOO=bar --hostname corpus-host "$IMG" true
+capture podman-cgroupns-private "${PRUN[@]}" --cgroupns private "$IMG" true
+capture podman-init "${PRUN[@]}" --init "$IMG" true
 # A container whose namespaces the next ones join, and a pod with an infra container.
 : >"$T/current"
 "${POD[@]}" run -d --name corpus-peer --network none --ulimit nofile=20000:20000 \
@@ -167,6 +174,11 @@ for _ in $(seq 300); do "${CTR[@]}" version >/dev/null 2>&1 && break; sleep 0.1;
 CRUN=("${CTR[@]}" run --rm --fifo-dir "$C/fifo" --runc-binary "$T/bin/runc" --runc-root "$T/state/ctr")
 capture ctr-default "${CRUN[@]}" "$IMG" corpus-ctr-default true
 capture ctr-privileged "${CRUN[@]}" --privileged "$IMG" corpus-ctr-privileged true
+capture ctr-seccomp "${CRUN[@]}" --seccomp "$IMG" corpus-ctr-seccomp true
+capture ctr-resources "${CRUN[@]}" --memory-limit 67108864 --cpus 0.5 --cpu-shares 512 "$IMG" \
+  corpus-ctr-resources true
+capture ctr-read-only-mount "${CRUN[@]}" --read-only --mount "type=bind,src=$T/vol,dst=/data,options=rbind:ro" \
+  "$IMG" corpus-ctr-read-only-mount true
 # A process whose network, ipc and uts namespaces the next container joins.
 unshare --net --ipc --uts sleep 600 &
 HOLDER=$!
@@ -198,6 +210,11 @@ capture docker-kernel-memory "${DRUN[@]}" --network none --kernel-memory 64m "$I
 capture docker-seccomp-unconfined "${DRUN[@]}" --network none --security-opt seccomp=unconfined "$IMG" true
 capture docker-user-cap-read-only "${DRUN[@]}" --network none --user 1000:1000 --cap-add SYS_ADMIN \
   --cap-drop CHOWN --read-only "$IMG" true
+capture docker-resources "${DRUN[@]}" --network none --memory 64m --memory-swap 128m --pids-limit 100 \
+  --cpus 0.5 --cpu-shares 512 --oom-score-adj 100 --shm-size 16m "$IMG" true
+capture docker-volume-tmpfs "${DRUN[@]}" --network none -v "$T/vol:/data" --tmpfs /scratch --workdir /data \
+  --hostname corpus-host --group-add 10 --sysctl kernel.msgmax=65536 "$IMG" true
+capture docker-cap-drop-all "${DRUN[@]}" --network none --cap-drop ALL --cap-add NET_BIND_SERVICE "$IMG" true
 
 # --- the spec generators ---
 spec() {

@@ -46,7 +46,8 @@ for name in names:
     for m in cfg.get("mounts", []):
         src = m.get("source", "")
         if src.startswith(cap + "/"):
-            kind = "dir" if m.get("destination") == "/dev/shm" or src.endswith("/shm") else "file"
+            is_dir = os.path.isdir(src) or m.get("destination") == "/dev/shm"
+            kind = "dir" if is_dir else "file"
             m["source"] = "@BUNDLE@/files/%s-%s" % (kind, os.path.basename(src.rstrip("/")))
     # podman orders its own bind mounts (files, and /dev/shm, whose parents come before
     # them) and its environment differently from run to run: the binds go last, sorted by
