@@ -4,11 +4,13 @@
 //!
 //! Each replay gets a fresh bundle with a busybox rootfs, its own container id, its own
 //! `--root` and an absolute `linux.cgroupsPath` of its own (the engine's is replaced), and
-//! runs `sh -c 'echo corpus-ok'` with `run`. A replay either runs (exit 0, the line
-//! printed) or is refused (non-zero exit with an error on stderr); either way it must leave
-//! nothing behind: no state under its root, no cgroup, no mount, no process. With a
-//! reference, a config that one runtime runs and the other refuses is a difference: it
-//! fails unless the known-differences file lists it (`NAME  REASON`, `#` comments).
+//! runs PROBE with `run`. A replay either runs (exit 0, PROBE's output ending in
+//! corpus-ok) or is refused (non-zero exit with an error on stderr); either way it must
+//! leave nothing behind: no state under its root, no cgroup, no mount, no process. With a
+//! reference, a config that one runtime runs and the other refuses, or where the container
+//! saw something else, is a difference: it fails unless the known-differences file lists it
+//! (`NAME  REASON`; `mount PATH  REASON` leaves that mount's line out of every comparison;
+//! `#` comments).
 //!
 //! Placeholders in the corpus: `@BUNDLE@` (the bundle directory; a mount source
 //! `@BUNDLE@/files/file-X` or `dir-X` is made as an empty file or directory) and
@@ -31,6 +33,11 @@ const MARK: &str = "corpus-ok";
 /// What the container prints: the settings a config decides, for comparing runtimes.
 const PROBE: &str = "id; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; \
                      cat /proc/self/limits; hostname; touch /corpus-rw 2>/dev/null && echo rw; \
+                     awk '{for (i = 7; $i != \"-\"; i++); print $5, $6, $(i + 1)}' /proc/self/mountinfo \
+                     | sort; \
+                     cd /sys/fs/cgroup 2>/dev/null && grep -H . memory/memory.limit_in_bytes \
+                     memory/memory.soft_limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us \
+                     cpu/cpu.shares cpuset/cpuset.cpus 2>/dev/null; \
                      echo corpus-ok";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -419,7 +426,19 @@ fn saw_differently(a: &str, b: &str) -> String {
     )
 }
 
-/// The known differences: config name → reason.
+/// The probe's output without the lines of the mounts that the known-differences file
+/// lists (`mount PATH REASON`: the mount at PATH differs everywhere, for that reason).
+fn compared(out: &str, known: &BTreeMap<String, String>) -> String {
+    out.lines()
+        .filter(|l| {
+            let point = l.split(' ').next().unwrap_or("");
+            !known.contains_key(&format!("mount {point}"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The known differences: config name → reason, and `mount PATH` → reason.
 fn known(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -430,9 +449,17 @@ fn known(path: &Path) -> Result<BTreeMap<String, String>, String> {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(char::is_whitespace) {
-            Some((n, r)) => (n.to_string(), r.trim().to_string()),
-            None => (l.to_string(), String::new()),
+        .map(|l| {
+            let (key, rest) = match l.strip_prefix("mount ") {
+                Some(m) => {
+                    let (path, r) = m.trim().split_once(char::is_whitespace).unwrap_or((m, ""));
+                    (format!("mount {path}"), r)
+                }
+                None => l
+                    .split_once(char::is_whitespace)
+                    .map_or((l.to_string(), ""), |(n, r)| (n.to_string(), r)),
+            };
+            (key, rest.trim().to_string())
         })
         .collect())
 }
@@ -509,7 +536,10 @@ fn main() {
             })
             .collect();
         let (differs, saw) = match outcomes.as_slice() {
-            [Outcome::Ran(a), Outcome::Ran(b)] if a != b => (true, saw_differently(a, b)),
+            [Outcome::Ran(a), Outcome::Ran(b)] => {
+                let (a, b) = (compared(a, &known), compared(b, &known));
+                (a != b, saw_differently(&a, &b))
+            }
             [a, b] => (
                 matches!(a, Outcome::Ran(_)) != matches!(b, Outcome::Ran(_)),
                 String::new(),
@@ -600,10 +630,19 @@ mod tests {
     #[test]
     fn known_differences_are_name_and_reason() {
         let f = std::env::temp_dir().join(format!("corral-corpus-known-{}", std::process::id()));
-        std::fs::write(&f, "# a comment\n\nx-one  because of y\nx-two\n").unwrap();
+        std::fs::write(
+            &f,
+            "# a comment\n\nx-one  because of y\nx-two\nmount /a/b  z\n",
+        )
+        .unwrap();
         let k = known(&f).unwrap();
         std::fs::remove_file(&f).unwrap();
-        assert_eq!(k.len(), 2);
+        assert_eq!(k.len(), 3);
+        assert_eq!(k["mount /a/b"], "z");
+        assert_eq!(
+            compared("/a/b ro tmpfs\n/a ro tmpfs\n", &k),
+            "/a ro tmpfs\n"
+        );
         assert_eq!(k["x-one"], "because of y");
         assert_eq!(k["x-two"], "");
         assert!(known(Path::new("/nonexistent/known")).unwrap().is_empty());
