@@ -2,7 +2,8 @@
 # Every test of corral: format, lints, unit and CLI tests, then the conformance suite as
 # root against corral and against runc (drop-in behaviour), then part of it against corral
 # again in a QEMU guest with pure cgroup v2 (this host is hybrid; see scripts/v2-guest.sh),
-# then the engine suite (podman, containerd, Docker) against runc and corral.
+# then the engine suite (podman, containerd, Docker) against runc and corral, then the
+# corpus of configs those engines write, replayed against corral and runc.
 # Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,5 +49,9 @@ echo "=== engines: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$(command -v runc)"
 echo "=== engines: corral ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$BIN_DIR"/debug/corral
+# The corpus of real configs (integration/corpus, scripts/capture-corpus.sh) replayed
+# against corral and runc: a difference not in integration/corpus/known-differences fails.
+echo "=== corpus: corral against runc ==="
+"$BIN_DIR"/debug/corral-corpus --runtime "$BIN_DIR"/debug/corral --reference "$(command -v runc)"
 echo "=== the cgroup cases in a legacy cgroup v1 guest (hugetlb, rdma, net_cls, net_prio) ==="
 guest --cgroup-v1 --filter cgroup_

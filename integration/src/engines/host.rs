@@ -2,7 +2,7 @@
 //! mounts, the cgroups engines make at the top of each hierarchy, the few system paths
 //! engines write whatever they are told, and processes.
 
-pub use crate::procs::children;
+pub use crate::procs::reap_except;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -222,24 +222,6 @@ pub fn cgroup_dir(pid: i32, controller: &str) -> Option<PathBuf> {
 }
 
 /// Whether `pid` has exited and waits to be reaped.
-fn zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| Some(s[s.rfind(')')? + 2..].starts_with('Z')))
-        .unwrap_or(true)
-}
-
-/// Reaps exited children except `keep` (daemons, waited for through their `Child`,
-/// whose pids must not be freed behind its back).
-pub fn reap_except(keep: &[i32]) {
-    for pid in children() {
-        if !keep.contains(&pid) && zombie(pid) {
-            // SAFETY: waitpid on our own exited child, null status pointer.
-            unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
-        }
-    }
-}
-
 /// `pid`'s command line, for messages.
 pub fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))

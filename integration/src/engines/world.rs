@@ -258,11 +258,7 @@ impl Drop for World {
 fn end_processes(keep: &[i32], limit: Duration) -> Vec<String> {
     let start = Instant::now();
     loop {
-        host::reap_except(keep);
-        let left: Vec<i32> = host::children()
-            .into_iter()
-            .filter(|p| !keep.contains(p))
-            .collect();
+        let left = crate::procs::others(keep);
         if left.is_empty() {
             return vec![];
         }
@@ -282,10 +278,7 @@ fn end_processes(keep: &[i32], limit: Duration) -> Vec<String> {
 /// container's processes on to us).
 fn kill_children(keep: &[i32]) {
     for _ in 0..5 {
-        let left: Vec<i32> = host::children()
-            .into_iter()
-            .filter(|p| !keep.contains(p))
-            .collect();
+        let left = crate::procs::others(keep);
         if left.is_empty() {
             return;
         }
