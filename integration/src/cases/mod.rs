@@ -28,8 +28,8 @@ mod process;
 mod realworld;
 mod seccomp;
 mod seccomp_engines;
-mod state_dir;
 mod spec13_fields;
+mod state_dir;
 mod terminal;
 mod userns;
 
