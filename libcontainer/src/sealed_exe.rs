@@ -174,13 +174,15 @@ fn sealed_memfd(exe: &File) -> io::Result<OwnedFd> {
             }
         }
     }
-    // SAFETY (both): F_ADD_SEALS takes an integer argument.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS | F_SEAL_EXEC) } != 0
-        && unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0
-    {
+    if !add_seals(&copy, SEALS | F_SEAL_EXEC) && !add_seals(&copy, SEALS) {
         return Err(context("seal the copy", io::Error::last_os_error()));
     }
     Ok(copy)
+}
+
+fn add_seals(fd: &OwnedFd, seals: libc::c_int) -> bool {
+    // SAFETY: F_ADD_SEALS takes an integer argument and touches no memory of ours.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) == 0 }
 }
 
 /// execveat of the copy with our own arguments and environment.
