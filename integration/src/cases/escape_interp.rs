@@ -28,10 +28,12 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// The attacker, the pod's init: finds the process whose command line starts with
+/// The attacker, the pod's init: once the case has created /go (the victim's command is
+/// about to start; an emulated guest may take seconds to get there), finds the process whose command line starts with
 /// `/proc/self/exe` (the runtime loaded as the script's interpreter), opens its exe,
 /// waits for it to end, then writes through the fd; each step reported in /out.
-const ATTACKER: &str = "i=0; p=; \
+const ATTACKER: &str = "i=0; while [ ! -e /go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; \
+    i=0; p=; \
     while [ -z \"$p\" ] && [ $i -lt 40 ]; do \
       for d in /proc/[0-9]*; do \
         case \"$(tr '\\0' ' ' <$d/cmdline 2>/dev/null)\" in '/proc/self/exe '*) p=${d#/proc/};; esac; \
@@ -67,6 +69,12 @@ fn attacker_pod(cx: &mut Ctx) -> Result<(PathBuf, PathBuf), String> {
     cx.rt(&["run", "-d", "--bundle", &b.to_string_lossy(), "pod"])
         .ok("run the attacker pod")?;
     Ok((b.join("rootfs/out"), b))
+}
+
+/// Tells the attacker (whose report is `out`) to start looking.
+fn go(out: &Path) -> CaseResult {
+    let go = out.with_file_name("go");
+    std::fs::write(&go, "").map_err(|e| format!("write {}: {e}", go.display()))
 }
 
 /// A copy of the runtime for the victim's commands, and its bytes.
@@ -173,6 +181,7 @@ fn as_process(cx: &mut Ctx) -> CaseResult {
     std::fs::set_permissions(vb.join("rootfs/evil"), PermissionsExt::from_mode(0o755))
         .map_err(|e| e.to_string())?;
     let (pipe, w) = full_pipe()?;
+    go(&out)?;
     let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
     // Detached: the copy's own processes are gone when the attacker writes, as after a
     // `create` and `start` by an engine; only the interpreter runs the binary.
@@ -223,6 +232,7 @@ fn through_exec(cx: &mut Ctx) -> CaseResult {
     let (copy, original) = runtime_copy(cx)?;
     let (out, _) = attacker_pod(cx)?;
     let (pipe, w) = full_pipe()?;
+    go(&out)?;
     let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
     let exec = cx.rt_with(&["exec", "-d", "pod", "/evil"], |c| {
         c.stderr(w);
