@@ -40,13 +40,17 @@ pub fn check(r: &LinuxResources, v: Version) -> Result<()> {
 
 fn memory(r: &LinuxResources, v: Version) -> Result<()> {
     let Some(m) = r.memory() else { return Ok(()) };
-    for (f, set) in [
-        ("memory.kernel", m.kernel().is_some()),
-        ("memory.kernelTCP", m.kernel_tcp().is_some()),
-        ("memory.useHierarchy", m.use_hierarchy().is_some()),
-    ] {
-        if set {
-            return Err(unsupported(f, ""));
+    if m.use_hierarchy().is_some() {
+        return Err(unsupported("memory.useHierarchy", ""));
+    }
+    if v == Version::V2 {
+        for (f, set) in [
+            ("memory.kernel", m.kernel().is_some()),
+            ("memory.kernelTCP", m.kernel_tcp().is_some()),
+        ] {
+            if set {
+                return Err(unsupported(f, " (cgroup v2 has no kernel memory limit)"));
+            }
         }
     }
     for (f, val) in [
@@ -303,8 +307,8 @@ mod tests {
                 "linux.resources.unified",
             ),
             (
-                serde_json::json!({ "memory": { "kernel": 1 } }),
-                "linux.resources.memory.kernel",
+                serde_json::json!({ "memory": { "useHierarchy": true } }),
+                "linux.resources.memory.useHierarchy",
             ),
             (
                 serde_json::json!({ "memory": { "limit": -5 } }),
@@ -318,6 +322,13 @@ mod tests {
         for (v, f) in cases {
             assert_eq!(field(check(&res(v), Version::V1)), f);
         }
+        // Kernel memory limits exist only in v1's memory controller.
+        let kmem = serde_json::json!({ "memory": { "kernel": 1, "kernelTCP": 1 } });
+        assert!(check(&res(kmem.clone()), Version::V1).is_ok());
+        assert_eq!(
+            field(check(&res(kmem), Version::V2)),
+            "linux.resources.memory.kernel"
+        );
     }
 
     #[test]

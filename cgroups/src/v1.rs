@@ -69,6 +69,25 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
                 "linux.resources.memory.swappiness",
             )?;
         }
+        // Linux 5.16+ takes memory.kmem.limit_in_bytes but no longer enforces it (the
+        // kernel's choice, documented as deprecated); the TCP buffer limit still holds.
+        for (file, field, val) in [
+            ("memory.kmem.limit_in_bytes", "kernel", m.kernel()),
+            (
+                "memory.kmem.tcp.limit_in_bytes",
+                "kernelTCP",
+                m.kernel_tcp(),
+            ),
+        ] {
+            if let Some(v) = val {
+                write(
+                    dir,
+                    file,
+                    &num(v),
+                    &format!("linux.resources.memory.{field}"),
+                )?;
+            }
+        }
         if m.disable_oom_killer() == Some(true) {
             write(
                 dir,

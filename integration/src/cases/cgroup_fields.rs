@@ -19,6 +19,8 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_hugetlb_limits", hugetlb),
         Case::new("cgroup_hugetlb_bad_size_refused", hugetlb_bad_size),
         Case::new("cgroup_rdma_unknown_device_refused", rdma),
+        // runc 1.1.5 ignores both kernel memory fields: corral only.
+        Case::extension("cgroup_memory_kernel_tcp", kernel_memory),
         Case::new("cgroup_network_classid_priorities", network),
         Case::new("cgroup_unified_written", unified),
         Case::new("cgroup_unified_missing_file_refused", unified_missing),
@@ -289,6 +291,19 @@ fn hugetlb_bad_size(cx: &mut Ctx) -> CaseResult {
         "linux.resources.hugepageLimits"
     };
     refused_no_cgroup(cx, &cfg, &name, says)
+}
+
+/// v1: `kernelTCP` is the TCP buffer limit and `kernel` is written too (Linux 5.16+
+/// takes it without enforcing it, so only the TCP limit is read back); v2 has neither
+/// knob: refused, naming the field.
+fn kernel_memory(cx: &mut Ctx) -> CaseResult {
+    let res = json!({ "memory": { "kernel": 33554432, "kernelTCP": 16777216 } });
+    let (cfg, name) = cg_config(cx, "kmem", res);
+    if v2() {
+        return refused_no_cgroup(cx, &cfg, &name, "linux.resources.memory.kernel");
+    }
+    let w = want(&[("memory.kmem.tcp.limit_in_bytes", "16777216".into())]);
+    check_files(cx, &cfg, &name, &w)
 }
 
 fn rdma(cx: &mut Ctx) -> CaseResult {
