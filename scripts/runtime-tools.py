@@ -336,7 +336,7 @@ def main():
                 if v and k == "suite_cgroups":
                     print(f"    the suite's own empty cgroups (cleaned): {len(v)}")
                 elif v:
-                    print(f"    left behind: {k}: {' '.join(v)}")
+                    print(f"    left behind: {k}: {' '.join(map(str, v))}")
             if a.verbose:
                 print(r["out"])
     finally:
