@@ -3,7 +3,8 @@
 # root against corral and against runc (drop-in behaviour), then part of it against corral
 # again in a QEMU guest with pure cgroup v2 (this host is hybrid; see scripts/v2-guest.sh),
 # then the engine suite (podman, containerd, Docker) against runc and corral, then the
-# corpus of configs those engines write, replayed against corral and runc.
+# corpus of configs those engines write, replayed against corral and runc. The OCI
+# runtime-tools suite runs against corral after the conformance suite.
 # Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,13 @@ echo "=== conformance: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$BIN_DIR"/debug/corral
+# The OCI runtime-tools validation suite (../shared/conformance) against corral, compared
+# with runc 1.1.5's recorded run: scripts/runtime-tools.sh --runtime "$(command -v runc)"
+# --tsv tests/runtime-tools/runc-1.1.5.tsv records it again. About 1 min to build the suite
+# (Go from PyPI, cached under target/rtools/), 2-3 min to run it.
+echo "=== OCI runtime-tools validation suite: corral ==="
+scripts/runtime-tools.sh --runtime "$BIN_DIR"/debug/corral \
+  --compare tests/runtime-tools/runc-1.1.5.tsv --allow tests/runtime-tools/allow.tsv
 # The conformance suite against corral in a QEMU guest (scripts/v2-guest.sh's flags).
 guest() {
   CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
