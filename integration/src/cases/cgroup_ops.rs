@@ -5,6 +5,7 @@
 use super::cgroups::cg_config;
 use super::ensure;
 use crate::ctx::{cgroup_dirs, reap, Ctx};
+use crate::needs::DELETE_REMOVES;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -16,11 +17,19 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_paused_delete_force", paused_delete_force),
         Case::new("cgroup_ops_refused_nothing_left", refused),
         // runc 1.1.5 pauses a created container (its init, blocked before exec, frozen).
-        Case::extension("cgroup_pause_created_refused", pause_created),
+        Case::corral(
+            "cgroup_pause_created_refused",
+            "pause refused for a created container",
+            pause_created,
+        ),
         Case::new("cgroup_ps_init_and_child", ps),
         // runc 1.1.5 passes on the v1 host; in the v2 guest its delete --force left the
         // (emptied) cgroup directory behind.
-        Case::extension("cgroup_delete_force_ends_fork_loop", fork_loop),
+        Case::runc11_lacks(
+            "cgroup_delete_force_ends_fork_loop",
+            DELETE_REMOVES,
+            fork_loop,
+        ),
     ]
 }
 
