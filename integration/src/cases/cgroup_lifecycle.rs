@@ -125,6 +125,8 @@ fn create_died(cx: &mut Ctx) -> CaseResult {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Deliberate: nothing may happen in this window (create must stay blocked on the full
+    // socket), and "still blocked" has no event to await.
     std::thread::sleep(Duration::from_millis(200));
     ensure!(
         matches!(child.try_wait(), Ok(None)),
