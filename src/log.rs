@@ -74,3 +74,46 @@ impl Logger {
         }
     }
 }
+
+/// An error and its causes as one line, "what: why: why", each cause said once: a
+/// library error that ends its message with its cause (`open /x: No such file…`)
+/// also returns that cause as its `source()`, for callers that branch on the kind.
+pub fn sentence(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+    use anyhow::Context;
+
+    #[test]
+    fn each_cause_said_once() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let lib = libcontainer::Error::io("cannot open", "/b/config.json", io);
+        let want = "cannot open /b/config.json: No such file or directory (os error 2)";
+        let e = anyhow::Error::from(lib);
+        assert_eq!(sentence(&e), want);
+        let e = e.context("create c1");
+        assert_eq!(sentence(&e), format!("create c1: {want}"));
+        // A context over a plain cause still names the cause.
+        let e = Err::<(), _>(std::io::Error::from_raw_os_error(libc::EACCES))
+            .context("cannot write /p")
+            .unwrap_err();
+        assert_eq!(
+            sentence(&e),
+            "cannot write /p: Permission denied (os error 13)"
+        );
+    }
+}

@@ -331,7 +331,7 @@ fn main() {
     match dispatch(&cli, &log) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            log.error(&format!("{e:#}"));
+            log.error(&corral_cli::log::sentence(&e));
             std::process::exit(1);
         }
     }

@@ -18,6 +18,12 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// `create` of `id` from `bundle`, with its state under `root`.
+fn create(root: &std::path::Path, bundle: &str, id: &str) -> Output {
+    let root = root.to_str().unwrap();
+    corral(&["--root", root, "create", "--bundle", bundle, id])
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -198,17 +204,26 @@ fn json_log_gets_the_error() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// A library error ends its message with its cause and also returns it as its source:
+/// the line on stderr says the cause once.
+#[test]
+fn an_error_says_its_cause_once() {
+    let root = tmp("cause");
+    let o = create(&root, "/nonexistent-corral-bundle", "c1");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(
+        err.trim_end(),
+        "corral: error: bundle directory /nonexistent-corral-bundle: \
+         No such file or directory (os error 2)",
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 #[test]
 fn invalid_id_is_refused_before_anything_is_made() {
     let root = tmp("badid");
-    let o = corral(&[
-        "--root",
-        root.to_str().unwrap(),
-        "create",
-        "--bundle",
-        "/nonexistent",
-        "../x",
-    ]);
+    let o = create(&root, "/nonexistent", "../x");
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("invalid container id"),

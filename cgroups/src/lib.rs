@@ -58,12 +58,14 @@ pub enum Error {
         field: String,
         path: PathBuf,
         value: String,
+        #[source]
         err: std::io::Error,
     },
     #[error("{what} {path}: {err}")]
     Io {
         what: &'static str,
         path: PathBuf,
+        #[source]
         err: std::io::Error,
     },
     #[error("{0}")]

@@ -39,13 +39,6 @@ impl Out {
     }
 }
 
-pub fn runtime_is_corral(runtime: &Path) -> bool {
-    Command::new(runtime)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("corral"))
-}
-
 pub struct Ctx {
     pub runtime: PathBuf,
     pub dir: PathBuf,

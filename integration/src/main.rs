@@ -6,46 +6,66 @@
 //! them), `--skip S` leaves out those whose name contains S, and `--list` prints the
 //! names that would run instead of running them.
 //!
-//! Cases marked as corral extensions test behaviour runc does not have (or words of
-//! corral's errors); they are skipped for other runtimes. After every case, pass or
-//! fail, the harness deletes what is left (`delete --force`), then checks that nothing
+//! A case may say what it needs (`needs.rs`): a spec feature the runtime must report
+//! through `features`, a spec behaviour a known release lacks, a corral restriction or
+//! extension, or corral's wording. It is skipped, with the reason, where that is not
+//! met, and the skips are counted per reason. After every case, pass or fail, the harness deletes what is left (`delete --force`), then checks that nothing
 //! was left behind: no state under the root, no process, no mount.
 
 mod bundle;
 mod cases;
 mod ctx;
 mod loopdev;
+mod needs;
 mod procs;
 
 use ctx::Ctx;
+pub use needs::{Feature, Needs, RUNC_1_1};
 use std::path::PathBuf;
 
 pub type CaseResult = Result<(), String>;
 
 pub struct Case {
     pub name: &'static str,
-    /// Tests corral behaviour that runc does not share: skipped for other runtimes.
-    pub extension: bool,
+    /// What the runtime must report or be for the case to apply (see `needs.rs`).
+    pub needs: Needs,
     pub run: fn(&mut Ctx) -> CaseResult,
 }
 
 impl Case {
     /// A case every runtime must pass.
     pub fn new(name: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Self {
-        Case {
-            name,
-            extension: false,
-            run,
-        }
+        Self::needs(name, Needs::Nothing, run)
     }
 
-    /// A case of corral-only behaviour, skipped for other runtimes.
-    pub fn extension(name: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Self {
-        Case {
-            name,
-            extension: true,
-            run,
-        }
+    /// A case that applies where `needs` is met, and is skipped with its reason elsewhere.
+    pub fn needs(name: &'static str, needs: Needs, run: fn(&mut Ctx) -> CaseResult) -> Self {
+        Case { name, needs, run }
+    }
+
+    /// A spec feature the runtime must report through `features`.
+    pub fn feature(name: &'static str, f: Feature, run: fn(&mut Ctx) -> CaseResult) -> Self {
+        Self::needs(name, Needs::Feature(f), run)
+    }
+
+    /// A corral restriction or extension beyond the spec (`what` says which).
+    pub fn corral(name: &'static str, what: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Self {
+        Self::needs(name, Needs::Corral(what), run)
+    }
+
+    /// A case that asserts corral's own wording.
+    pub fn wording(name: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Self {
+        Self::needs(name, Needs::Wording, run)
+    }
+
+    /// Spec-required behaviour runc 1.1 was measured to lack (`spec`: the spec's words).
+    pub fn runc11_lacks(
+        name: &'static str,
+        spec: &'static str,
+        run: fn(&mut Ctx) -> CaseResult,
+    ) -> Self {
+        let lacking = RUNC_1_1;
+        Self::needs(name, Needs::Behaviour { spec, lacking }, run)
     }
 }
 
@@ -120,24 +140,26 @@ fn main() {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let work = std::env::temp_dir().join(format!("conformance-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("create work dir");
-    let is_corral = ctx::runtime_is_corral(&args.runtime);
+    let reported = needs::Reported::query(&args.runtime);
+    let is_corral = reported.is_corral();
     println!(
         "runtime {} ({})",
         args.runtime.display(),
         if is_corral {
             "corral"
         } else {
-            "not corral: extensions skipped"
+            "not corral: cases of corral's own behaviour skipped"
         }
     );
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let (mut passed, mut failed) = (0, 0);
+    let mut skips = [0usize; needs::REASONS.len()];
     for case in cases::all() {
         if !args.selects(case.name) {
             continue;
         }
-        if case.extension && !is_corral {
-            skipped += 1;
-            println!("skip {} (corral extension)", case.name);
+        if let Some((reason, why)) = reported.skip(&case.needs) {
+            skips[reason] += 1;
+            println!("skip {} ({}: {why})", case.name, needs::REASONS[reason]);
             continue;
         }
         let mut cx = Ctx::new(&args.runtime, &work, case.name, is_corral);
@@ -162,7 +184,15 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir(&work);
+    let skipped: usize = skips.iter().sum();
     if skipped > 0 {
+        let per: Vec<String> = needs::REASONS
+            .iter()
+            .zip(skips)
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
+        println!("skipped: {}", per.join(", "));
         println!("{passed} passed, {failed} failed, {skipped} skipped");
     } else {
         println!("{passed} passed, {failed} failed");

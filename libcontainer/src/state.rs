@@ -308,7 +308,7 @@ impl StateDir {
         match rootdir::read_at(self.fd(), name) {
             Ok(Some(data)) => serde_json::from_slice(&data)
                 .map(Some)
-                .map_err(|e| Error::Other(format!("corrupt state file {}: {e}", path.display()))),
+                .map_err(|err| Error::CorruptState { path, err }),
             Ok(None) => Ok(None),
             Err(nix::Error::ELOOP) => Err(symlink_refused(&path)),
             Err(e) => Err(Error::sys(format!("read {}", path.display()), e)),

@@ -67,6 +67,8 @@ fn notify(cx: &mut Ctx) -> CaseResult {
         "no {inside} after start"
     );
     let (early, waiting) = {
+        // Deliberate: nothing may happen in this window (no READY=1 is relayed and start
+        // does not return before the program says so), and that has no event to await.
         std::thread::sleep(Duration::from_millis(200));
         (
             received(&sock),

@@ -23,7 +23,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_unified_written", unified),
         Case::new("cgroup_unified_missing_file_refused", unified_missing),
         // runc writes both and the unified value wins; corral refuses the overlap.
-        Case::extension("cgroup_unified_conflict_refused", unified_conflict),
+        Case::corral(
+            "cgroup_unified_conflict_refused",
+            "unified keys that overlap typed resources refused",
+            unified_conflict,
+        ),
     ]
 }
 

@@ -6,6 +6,7 @@ use super::cgroups::cg_config;
 use super::ensure;
 use super::errors::refused;
 use crate::ctx::{cgroup_dirs, Ctx};
+use crate::needs::DELETE_REMOVES;
 use crate::{Case, CaseResult};
 use serde_json::json;
 use std::os::fd::AsRawFd;
@@ -15,15 +16,31 @@ use std::time::{Duration, Instant};
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::new("cgroup_systemd_flag_refused", systemd_flag),
+        Case::corral(
+            "cgroup_systemd_flag_refused",
+            "--systemd-cgroup refused (features: cgroup.systemd false)",
+            systemd_flag,
+        ),
         // runc connects to the console socket non-blocking (Go) and fails at once with
         // EAGAIN on a full one: there is no half-done create of runc to kill.
-        Case::extension("cgroup_delete_after_create_died", create_died),
+        Case::corral(
+            "cgroup_delete_after_create_died",
+            "delete after a create killed half-way (blocked on a full console socket)",
+            create_died,
+        ),
         // runc 1.1.5 kills the orphans but removes the cgroup without waiting for them
         // to be gone: in the v2 guest its delete left the cgroup behind (EBUSY).
-        Case::extension("cgroup_delete_kills_orphans_of_dead_init", orphans),
+        Case::runc11_lacks(
+            "cgroup_delete_kills_orphans_of_dead_init",
+            DELETE_REMOVES,
+            orphans,
+        ),
         // runc joins the other container's cgroup here; corral refuses, leaving it be.
-        Case::extension("cgroup_shared_path_refused_other_untouched", shared_path),
+        Case::corral(
+            "cgroup_shared_path_refused_other_untouched",
+            "a cgroupsPath another container uses refused",
+            shared_path,
+        ),
     ]
 }
 
@@ -108,6 +125,8 @@ fn create_died(cx: &mut Ctx) -> CaseResult {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Deliberate: nothing may happen in this window (create must stay blocked on the full
+    // socket), and "still blocked" has no event to await.
     std::thread::sleep(Duration::from_millis(200));
     ensure!(
         matches!(child.try_wait(), Ok(None)),

@@ -5,6 +5,7 @@
 use super::cgroups::cg_config;
 use super::ensure;
 use crate::ctx::{cgroup_dirs, reap, Ctx};
+use crate::needs::DELETE_REMOVES;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -16,11 +17,19 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_paused_delete_force", paused_delete_force),
         Case::new("cgroup_ops_refused_nothing_left", refused),
         // runc 1.1.5 pauses a created container (its init, blocked before exec, frozen).
-        Case::extension("cgroup_pause_created_refused", pause_created),
+        Case::corral(
+            "cgroup_pause_created_refused",
+            "pause refused for a created container",
+            pause_created,
+        ),
         Case::new("cgroup_ps_init_and_child", ps),
         // runc 1.1.5 passes on the v1 host; in the v2 guest its delete --force left the
         // (emptied) cgroup directory behind.
-        Case::extension("cgroup_delete_force_ends_fork_loop", fork_loop),
+        Case::runc11_lacks(
+            "cgroup_delete_force_ends_fork_loop",
+            DELETE_REMOVES,
+            fork_loop,
+        ),
     ]
 }
 
@@ -100,6 +109,8 @@ fn pause_resume(cx: &mut Ctx) -> CaseResult {
     let listed = listed_status(cx, "c1")?;
     ensure!(listed == "paused", "list after pause: {listed}");
     let before = counter(&b);
+    // Deliberate: nothing may happen in this window (the counter ticks every 50 ms when
+    // it runs), and there is no event to await for "did not change".
     std::thread::sleep(Duration::from_millis(400));
     ensure!(
         counter(&b) == before,
@@ -277,7 +288,24 @@ fn fork_loop(cx: &mut Ctx) -> CaseResult {
         .retain(|n| n["type"] != "pid");
     cfg["process"]["args"] = json!(["sh", "-c", "while true; do sleep 100 & done 2>/dev/null"]);
     let (_, _) = run_detached(cx, &cfg, "c1")?;
-    std::thread::sleep(Duration::from_millis(500));
+    // Only once the loop has really forked is there something to race: wait until the
+    // cgroup holds half the pids limit (the same count on every hierarchy).
+    let procs = cgroup_dirs(&name)
+        .into_iter()
+        .map(|d| d.join("cgroup.procs"))
+        .find(|p| p.exists())
+        .ok_or("the container's cgroup has no cgroup.procs")?;
+    let count = || std::fs::read_to_string(&procs).map_or(0, |s| s.lines().count());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < 32 {
+        ensure!(
+            Instant::now() < deadline,
+            "the fork loop never reached 32 processes ({} in {})",
+            count(),
+            procs.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     cx.rt(&["delete", "--force", "c1"]).ok("delete --force")?;
     cgroups_gone(&name)
 }

@@ -5,15 +5,24 @@
 use super::ensure;
 use crate::bundle::config;
 use crate::ctx::Ctx;
+use crate::needs::DELETE_REMOVES;
 use crate::{Case, CaseResult};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::extension("cgroup_nested_parents_removed", nested),
-        Case::extension("cgroup_shared_parents_removed_by_the_last", shared),
-        Case::extension("cgroup_existing_parent_kept", existing_parent),
+        Case::runc11_lacks("cgroup_nested_parents_removed", DELETE_REMOVES, nested),
+        Case::runc11_lacks(
+            "cgroup_shared_parents_removed_by_the_last",
+            DELETE_REMOVES,
+            shared,
+        ),
+        Case::runc11_lacks(
+            "cgroup_existing_parent_kept",
+            DELETE_REMOVES,
+            existing_parent,
+        ),
     ]
 }
 

@@ -21,7 +21,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("cgroup_bad_cpus_refused_nothing_left", bad_cpus),
         Case::new("cgroup_zero_values_mean_unset", zero_values),
         // runc writes the realtime files and kernel memory: corral refuses them (yet).
-        Case::extension("cgroup_unsupported_fields_named", unsupported_fields),
+        Case::corral(
+            "cgroup_unsupported_fields_named",
+            "cpu realtime and kernel memory limits refused (not implemented)",
+            unsupported_fields,
+        ),
     ]
 }
 

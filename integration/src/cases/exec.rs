@@ -6,6 +6,7 @@
 use super::{ensure, field, fsutil};
 use crate::bundle::config;
 use crate::ctx::{Ctx, Out};
+use crate::needs::TIME_NS;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_under_the_seccomp_profile", seccomp),
         Case::new("exec_and_init_sigpipe_not_ignored", sigpipe_not_ignored),
         // runc 1.1.5 has no time namespaces.
-        Case::extension("exec_time_namespace", time_namespace),
+        Case::feature("exec_time_namespace", TIME_NS, time_namespace),
     ];
     v.extend(super::exec_status::cases());
     v.extend(super::exec_io::cases());

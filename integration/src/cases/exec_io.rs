@@ -16,10 +16,18 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_tty_console_socket", tty),
         Case::new("exec_only_stdio_and_preserved_fds", fds),
         // runc 1.1.5 has no --pidfd-socket (runc 1.2 does).
-        Case::extension("exec_pidfd_socket", pidfd_socket),
-        Case::extension("exec_refusals_name_the_flag", refusals),
+        Case::corral(
+            "exec_pidfd_socket",
+            "--pidfd-socket, a flag of runc 1.2",
+            pidfd_socket,
+        ),
+        Case::wording("exec_refusals_name_the_flag", refusals),
         // The same for a container's init.
-        Case::extension("lifecycle_create_pidfd_socket", create_pidfd_socket),
+        Case::corral(
+            "lifecycle_create_pidfd_socket",
+            "--pidfd-socket, a flag of runc 1.2",
+            create_pidfd_socket,
+        ),
     ]
 }
 

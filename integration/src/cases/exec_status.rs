@@ -115,6 +115,8 @@ fn paused(cx: &mut Ctx) -> CaseResult {
     }
     let marker = bundle.join("rootfs/tmp/ran");
     let (child, _) = cx.rt_spawn(&["exec", "--ignore-paused", "c1", "touch", "/tmp/ran"])?;
+    // Deliberate: nothing may happen in this window (the exec'd process must not run
+    // while the container is frozen), and "did not run" has no event to await.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let early = marker.exists();
     set(thawed)?;

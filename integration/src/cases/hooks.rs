@@ -22,11 +22,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("hooks_failing_create_hook_leaves_nothing", failing_create),
         Case::new("hooks_timeout_kills_the_hook", timeout),
         Case::new("hooks_failing_poststop_still_deletes", failing_poststop),
-        Case::extension("hooks_poststart_after_the_program_starts", poststart_after),
-        Case::extension("hooks_failing_start_hook_fails_start", failing_start),
-        Case::extension("hooks_poststart_poststop_failures_warn", warn_and_go_on),
-        Case::extension("hooks_errors_name_the_hook", errors_name_the_hook),
-        Case::extension("hooks_can_read_the_state", hook_reads_state),
+        Case::runc11_lacks("hooks_poststart_after_the_program_starts", "config.md hooks: poststart \"MUST be called after the user-specified process is executed but before the start operation returns\"", poststart_after),
+        Case::runc11_lacks("hooks_failing_start_hook_fails_start", "runtime.md start: a failing startContainer hook MUST generate an error and stop the container", failing_start),
+        Case::wording("hooks_poststart_poststop_failures_warn", warn_and_go_on),
+        Case::wording("hooks_errors_name_the_hook", errors_name_the_hook),
+        Case::corral("hooks_can_read_the_state", "`state` answers while `create` holds the id lock", hook_reads_state),
     ]
 }
 

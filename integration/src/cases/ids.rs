@@ -15,7 +15,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("ids_exec_user_out_of_range_refused", exec_user),
         // runc 1.1.5 takes these: the kernel maps hostIDs up to 4294967294, and a device
         // owner of -1 is left as root by chown(2).
-        Case::extension("ids_mappings_and_devices_out_of_range_refused", mappings),
+        Case::corral(
+            "ids_mappings_and_devices_out_of_range_refused",
+            "ids beyond what the kernel or chown(2) take refused",
+            mappings,
+        ),
     ]
 }
 

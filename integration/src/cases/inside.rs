@@ -4,6 +4,7 @@
 use super::{ensure, field, run_script};
 use crate::bundle::config;
 use crate::ctx::Ctx;
+use crate::needs::{DOMAINNAME, TIME_NS};
 use crate::{Case, CaseResult};
 use serde_json::json;
 
@@ -23,10 +24,14 @@ pub fn cases() -> Vec<Case> {
         Case::new("inside_fds_closed_unless_preserved", preserve_fds),
         Case::new("inside_signals_start_at_default", signals_default),
         // runc 1.1.5 leaves the container's root unshared with rootfsPropagation rshared.
-        Case::extension("inside_rootfs_propagation", rootfs_propagation),
-        Case::extension("inside_cgroup_and_time_namespaces", cgroup_time_ns),
+        Case::runc11_lacks(
+            "inside_rootfs_propagation",
+            "config-linux.md rootfsPropagation: \"sets the rootfs's mount propagation\"",
+            rootfs_propagation,
+        ),
+        Case::feature("inside_cgroup_and_time_namespaces", TIME_NS, cgroup_time_ns),
         // runc 1.1.5 accepts `domainname` and does not set it.
-        Case::extension("inside_domainname", domainname),
+        Case::feature("inside_domainname", DOMAINNAME, domainname),
     ]
 }
 

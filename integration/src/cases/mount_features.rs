@@ -8,6 +8,7 @@ use super::fsutil::{
 use super::{ensure, field, run_script};
 use crate::bundle::config;
 use crate::ctx::Ctx;
+use crate::Feature;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 
@@ -15,10 +16,10 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("fs_tmpcopyup", tmpcopyup),
         // runc 1.1.5 has no idmapped mounts (`idmap` and mount uidMappings are ignored).
-        Case::extension("fs_idmap_mount_with_mappings", idmap_with_mappings),
-        Case::extension("fs_idmap_mount_in_user_namespace", idmap_in_userns),
+        Case::feature("fs_idmap_mount_with_mappings", Feature::IdmapMounts, idmap_with_mappings),
+        Case::feature("fs_idmap_mount_in_user_namespace", Feature::IdmapMounts, idmap_in_userns),
         // runc 1.1.5 lists `defaults` but passes it to a tmpfs as data: EINVAL.
-        Case::extension("fs_features_mount_options_all_work", features_options),
+        Case::runc11_lacks("fs_features_mount_options_all_work", "features.md mountOptions: the mount options the runtime recognizes (`defaults` on a tmpfs)", features_options),
     ]
 }
 

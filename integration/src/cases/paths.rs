@@ -25,8 +25,16 @@ pub fn cases() -> Vec<Case> {
             relative_destination,
         ),
         Case::new("fs_masked_and_readonly_paths", masked_and_readonly),
-        Case::extension("fs_masked_dirs_share_one_tmpfs", masked_dirs_share_tmpfs),
-        Case::extension("fs_masked_paths_need_a_real_dev_null", fake_dev_null),
+        Case::corral(
+            "fs_masked_dirs_share_one_tmpfs",
+            "masked directories share one read-only tmpfs",
+            masked_dirs_share_tmpfs,
+        ),
+        Case::corral(
+            "fs_masked_paths_need_a_real_dev_null",
+            "masking refused with a /dev/null that is not the null device",
+            fake_dev_null,
+        ),
         Case::new("fs_linux_devices", devices),
         Case::new("fs_linux_devices_in_user_namespace", devices_in_userns),
     ]

@@ -5,6 +5,7 @@ use super::errors::refused;
 use super::{ensure, field, run_script};
 use crate::bundle::config;
 use crate::ctx::Ctx;
+use crate::needs::{IO_PRIORITY, PERSONALITY, SCHEDULER, TIME_NS};
 use crate::{Case, CaseResult};
 use serde_json::json;
 
@@ -19,16 +20,20 @@ pub fn cases() -> Vec<Case> {
         Case::new("proc_sysctl_ipc_and_net", sysctl_ipc_net),
         Case::new("proc_sysctl_refused", sysctl_refused),
         // runc 1.1.5 (runtime-spec 1.0.2) ignores linux.personality.
-        Case::extension("proc_personality_linux32", personality),
+        Case::feature("proc_personality_linux32", PERSONALITY, personality),
         // runc 1.1.5 ignores process.scheduler (runtime-spec 1.2).
-        Case::extension("proc_scheduler_batch_nice", scheduler),
+        Case::feature("proc_scheduler_batch_nice", SCHEDULER, scheduler),
         // runc 1.1.5 ignores process.ioPriority (runtime-spec 1.2).
-        Case::extension("proc_io_priority", io_priority),
+        Case::feature("proc_io_priority", IO_PRIORITY, io_priority),
         // runc 1.1.5 has no time namespaces.
-        Case::extension("proc_time_offsets", time_offsets),
+        Case::feature("proc_time_offsets", TIME_NS, time_offsets),
         // runc 1.1.5 refuses kernel.ns_last_pid, and writes sysctls through the
         // container's /proc (CVE-2025-52881).
-        Case::extension("proc_sysctl_not_through_container_proc", sysctl_cve),
+        Case::corral(
+            "proc_sysctl_not_through_container_proc",
+            "sysctls written through corral's own /proc, not the container's (CVE-2025-52881)",
+            sysctl_cve,
+        ),
     ];
     // Only where AppArmor is on and the test profile is loaded (the v2 guest loads it;
     // this host has no AppArmor): a case that could not fail is no case.
@@ -44,8 +49,9 @@ pub fn cases() -> Vec<Case> {
     // v1 cpu controller) a new cgroup has none, for any runtime. The v2 guest has it off.
     if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
         // runc 1.1.5 ignores process.scheduler (runtime-spec 1.2).
-        v.push(Case::extension(
+        v.push(Case::feature(
             "proc_scheduler_policies",
+            SCHEDULER,
             scheduler_policies,
         ));
     }

@@ -6,6 +6,7 @@ use super::cgroups::cg_config;
 use super::{ensure, field, run_script};
 use crate::bundle::config;
 use crate::ctx::Ctx;
+use crate::needs::DELETE_REMOVES;
 use crate::{Case, CaseResult};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -18,7 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("mount_options_silent_and_iversion", silent_and_iversion),
         // runc 1.1.5 runs it, but leaves the mounts in the host's mount namespace after
         // delete and execs `exec`'s process in the host's root, not the container's.
-        Case::extension("no_mount_namespace", no_mount_namespace),
+        Case::runc11_lacks("no_mount_namespace", DELETE_REMOVES, no_mount_namespace),
     ]
 }
 

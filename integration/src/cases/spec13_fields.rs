@@ -1,5 +1,5 @@
-//! Fields of runtime-spec 1.3 that runc 1.1.5 does not know (it ignores them, so every
-//! case here is a corral extension): `linux.memoryPolicy`, `process.execCPUAffinity`,
+//! Fields of runtime-spec 1.3 that runc 1.1.5 does not know (it ignores them, and its
+//! `features` reports none of them): `linux.memoryPolicy`, `process.execCPUAffinity`,
 //! `linux.netDevices`, and the refusal of `linux.intelRdt` where resctrl is not mounted.
 
 use super::errors::refused;
@@ -7,6 +7,8 @@ use super::exec::{exec, exec_script, sleeper};
 use super::{ensure, run_script};
 use crate::bundle::config;
 use crate::ctx::{Ctx, Out};
+use crate::needs::EXEC_CPU_AFFINITY;
+use crate::Feature;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -14,21 +16,21 @@ use std::process::Command;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::extension("memory_policy_every_mode_and_flag", memory_policy_modes),
-        Case::extension("memory_policy_in_exec", memory_policy_exec),
-        Case::extension("bad_memory_policy", bad_memory_policy),
-        Case::extension("exec_cpu_affinity_final", exec_cpu_affinity),
-        Case::extension("bad_exec_cpu_affinity", bad_exec_cpu_affinity),
-        Case::extension("net_devices_moved_in_and_back", net_devices),
-        Case::extension(
-            "net_devices_back_when_create_fails",
+        Case::feature("memory_policy_every_mode_and_flag", Feature::MemoryPolicy, memory_policy_modes),
+        Case::feature("memory_policy_in_exec", Feature::MemoryPolicy, memory_policy_exec),
+        Case::feature("bad_memory_policy", Feature::MemoryPolicy, bad_memory_policy),
+        Case::feature("exec_cpu_affinity_final", EXEC_CPU_AFFINITY, exec_cpu_affinity),
+        Case::feature("bad_exec_cpu_affinity", EXEC_CPU_AFFINITY, bad_exec_cpu_affinity),
+        Case::feature("net_devices_moved_in_and_back", Feature::NetDevices, net_devices),
+        Case::feature(
+            "net_devices_back_when_create_fails", Feature::NetDevices,
             net_devices_failed_create,
         ),
-        Case::extension("net_devices_in_user_namespace", net_devices_userns),
-        Case::extension("bad_net_devices", bad_net_devices),
+        Case::feature("net_devices_in_user_namespace", Feature::NetDevices, net_devices_userns),
+        Case::feature("bad_net_devices", Feature::NetDevices, bad_net_devices),
         // runc 1.1.5 creates the container anyway (closID alone, no resctrl mounted),
         // against the spec's MUST.
-        Case::extension("bad_intel_rdt_without_resctrl", intel_rdt_refused),
+        Case::runc11_lacks("bad_intel_rdt_without_resctrl", "config-linux.md intelRdt: the runtime MUST write the process ID to the tasks file \"in a mounted resctrl pseudo-filesystem\"", intel_rdt_refused),
     ]
 }
 

@@ -16,11 +16,31 @@ use std::path::Path;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::extension("state_root_of_another_user_refused", other_users_root),
-        Case::extension("state_dir_swapped_for_symlink_not_followed", swapped_dir),
-        Case::extension("state_file_swapped_for_symlink_refused", swapped_file),
-        Case::extension("state_files_private", private_files),
-        Case::extension("state_root_writable_by_others_refused", writable_root),
+        Case::corral(
+            "state_root_of_another_user_refused",
+            "a state root another user controls refused",
+            other_users_root,
+        ),
+        Case::corral(
+            "state_dir_swapped_for_symlink_not_followed",
+            "state dirs opened without following symlinks",
+            swapped_dir,
+        ),
+        Case::corral(
+            "state_file_swapped_for_symlink_refused",
+            "state files opened without following symlinks",
+            swapped_file,
+        ),
+        Case::corral(
+            "state_files_private",
+            "state files readable by root alone",
+            private_files,
+        ),
+        Case::corral(
+            "state_root_writable_by_others_refused",
+            "a state root others may write refused",
+            writable_root,
+        ),
     ]
 }
 

@@ -17,7 +17,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("term_terminal_needs_a_console_socket", needs_socket),
         Case::new("term_run_relays_the_terminal", run_relays),
         // runc 1.1.5 opens and binds the slave by its path /dev/pts/N (CVE-2025-52565).
-        Case::extension("term_console_is_the_pty_not_its_path", console_not_by_path),
+        Case::corral(
+            "term_console_is_the_pty_not_its_path",
+            "the console is the pty corral opened, not its path (CVE-2025-52565)",
+            console_not_by_path,
+        ),
     ]
 }
 

@@ -20,7 +20,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("userns_rootless_undelegated_refused", rootless_undelegated),
         // runc 1.1.5's `spec --rootless` binds /sys with a plain `ro`: the host's cgroup
         // hierarchies below it stay writable (CVE-2023-25809).
-        Case::extension("userns_rootless_spec_sys_read_only", rootless_sys_read_only),
+        Case::corral(
+            "userns_rootless_spec_sys_read_only",
+            "`spec --rootless` binds /sys recursively read-only (CVE-2023-25809)",
+            rootless_sys_read_only,
+        ),
     ]
 }
 

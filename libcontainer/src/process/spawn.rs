@@ -110,17 +110,26 @@ pub fn spawn(
     drop(cgroup_dir);
     let mut guard = KillOnDrop(vec![pid]);
     placed(cfg.cgroup, pid, &parent)?;
-    let mut on_cloned = Some(on_cloned);
     let mut spawned = Spawned {
         pid,
         own_pid_ns: plan.new_pidns,
     };
-    if !plan.fork_init {
-        (on_cloned.take().expect("called once"))(&spawned)?;
-    }
+    let mut phase = if plan.fork_init {
+        Phase::AwaitingFork(on_cloned)
+    } else {
+        on_cloned(&spawned)?;
+        Phase::SettingUp { forked: false }
+    };
     loop {
-        match parent.recv()? {
-            Some((ChildMsg::MapRequest, sender)) => {
+        let Some((msg, sender)) = parent.recv()? else {
+            // Reaped here, so the guard must not signal the pid again.
+            let who = guard.0.pop().unwrap_or(pid);
+            return Err(Error::Init(ended_before_ready(who)));
+        };
+        let (action, next) = phase.accept(msg, sender)?;
+        phase = next;
+        match action {
+            Action::WriteMaps => {
                 // The sender is the process that made the user namespace.
                 let target = if sender > 0 {
                     Pid::from_raw(sender)
@@ -130,24 +139,20 @@ pub fn spawn(
                 maps::write(target, cfg.spec)?;
                 parent.send(ParentMsg::MapsWritten)?;
             }
-            Some((ChildMsg::Forked, sender)) if plan.fork_init && sender > 0 => {
+            Action::Forked(on_cloned) => {
                 // The first child has forked the real init and exits: reap it.
                 spawned.pid = Pid::from_raw(sender);
                 guard.0 = vec![spawned.pid];
                 let _ = waitpid(pid, None);
-                (on_cloned
-                    .take()
-                    .ok_or_else(|| Error::Init("init forked twice".into()))?)(
-                    &spawned
-                )?;
+                on_cloned(&spawned)?;
             }
-            Some((ChildMsg::Hooks, _)) if on_cloned.is_none() => {
+            Action::RunHooks => {
                 // The init has made its mounts and waits before pivot_root.
                 let pid = spawned.pid.as_raw();
                 crate::hooks::create_runtime(cfg.spec, cfg.id, cfg.bundle, pid)?;
                 parent.send(ParentMsg::HooksDone)?;
             }
-            Some((ChildMsg::SeccompFd(fd), _)) => {
+            Action::HandOver(fd) => {
                 let c = seccomp_listener::Container {
                     id: cfg.id,
                     bundle: cfg.bundle,
@@ -158,20 +163,117 @@ pub fn spawn(
                 // The init goes on meanwhile; a notified syscall it makes waits for the agent.
                 seccomp_listener::hand_over(cfg.spec, &c, fd)?;
             }
-            Some((ChildMsg::Ready, _)) if on_cloned.is_none() => break,
-            Some((ChildMsg::Error(msg), _)) => return Err(Error::Init(msg)),
-            Some((msg, _)) => {
-                return Err(Error::Init(format!(
-                    "unexpected message {msg:?} from the init"
-                )))
-            }
-            None => {
-                // Reaped here, so the guard must not signal the pid again.
-                let who = guard.0.pop().unwrap_or(pid);
-                return Err(Error::Init(ended_before_ready(who)));
-            }
+            Action::Ready => break,
         }
     }
     guard.0.clear();
     Ok(spawned)
+}
+
+/// Where the parent is in the protocol (see `channel`). Each phase accepts only the
+/// messages that may come in it, so an out-of-order message is an error by construction.
+enum Phase<F> {
+    /// The first child must fork the real init (a pid namespace to join, or a user
+    /// namespace to make first): it says `Forked`, once, and `F` then runs with the real
+    /// init's pid.
+    AwaitingFork(F),
+    /// The init (`forked`: the one the first child forked) sets itself up: it may ask
+    /// for the runtime's hooks, then says `Ready`.
+    SettingUp { forked: bool },
+}
+
+/// What the parent does for one message.
+#[derive(Debug)]
+enum Action<F> {
+    WriteMaps,
+    /// The real init was forked: run `F` with its pid.
+    Forked(F),
+    RunHooks,
+    HandOver(OwnedFd),
+    Ready,
+}
+
+impl<F> std::fmt::Debug for Phase<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::AwaitingFork(_) => f.write_str("AwaitingFork"),
+            Phase::SettingUp { forked } => write!(f, "SettingUp {{ forked: {forked} }}"),
+        }
+    }
+}
+
+impl<F> Phase<F> {
+    /// The action for `msg` (stamped with its `sender`'s pid, 0 if unknown) and the
+    /// phase after it.
+    fn accept(self, msg: ChildMsg, sender: i32) -> Result<(Action<F>, Phase<F>)> {
+        Ok(match (self, msg) {
+            (_, ChildMsg::Error(msg)) => return Err(Error::Init(msg)),
+            (p, ChildMsg::MapRequest) => (Action::WriteMaps, p),
+            (p, ChildMsg::SeccompFd(fd)) => (Action::HandOver(fd), p),
+            (Phase::AwaitingFork(f), ChildMsg::Forked) if sender > 0 => {
+                (Action::Forked(f), Phase::SettingUp { forked: true })
+            }
+            (Phase::SettingUp { forked: true }, ChildMsg::Forked) if sender > 0 => {
+                return Err(Error::Init("init forked twice".into()))
+            }
+            (p @ Phase::SettingUp { .. }, ChildMsg::Hooks) => (Action::RunHooks, p),
+            (p @ Phase::SettingUp { .. }, ChildMsg::Ready) => (Action::Ready, p),
+            (_, msg) => {
+                return Err(Error::Init(format!(
+                    "unexpected message {msg:?} from the init"
+                )))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(p: Phase<()>, msg: ChildMsg, sender: i32) -> std::result::Result<String, String> {
+        p.accept(msg, sender)
+            .map(|(a, next)| format!("{a:?} -> {next:?}"))
+            .map_err(|e| e.to_string())
+    }
+
+    const FORKING: fn() -> Phase<()> = || Phase::AwaitingFork(());
+    const DIRECT: Phase<()> = Phase::SettingUp { forked: false };
+    const FORKED: Phase<()> = Phase::SettingUp { forked: true };
+
+    #[test]
+    fn in_order() {
+        let ok = |p, m, s| accept(p, m, s).unwrap();
+        assert_eq!(
+            ok(FORKING(), ChildMsg::MapRequest, 9),
+            "WriteMaps -> AwaitingFork"
+        );
+        assert_eq!(
+            ok(FORKING(), ChildMsg::Forked, 9),
+            "Forked(()) -> SettingUp { forked: true }"
+        );
+        assert_eq!(
+            ok(FORKED, ChildMsg::Hooks, 9),
+            "RunHooks -> SettingUp { forked: true }"
+        );
+        assert_eq!(
+            ok(DIRECT, ChildMsg::Ready, 9),
+            "Ready -> SettingUp { forked: false }"
+        );
+    }
+
+    #[test]
+    fn out_of_order_is_an_error() {
+        let unexpected = |p, m| accept(p, m, 9).unwrap_err();
+        // Before the real init exists, it cannot ask for hooks or be ready.
+        assert!(unexpected(FORKING(), ChildMsg::Hooks).contains("unexpected message Hooks"));
+        assert!(unexpected(FORKING(), ChildMsg::Ready).contains("unexpected message Ready"));
+        // A fork from an init that was not to fork, a second fork, an unknown sender.
+        assert!(unexpected(DIRECT, ChildMsg::Forked).contains("unexpected message Forked"));
+        assert!(unexpected(FORKED, ChildMsg::Forked).contains("init forked twice"));
+        let e = accept(FORKING(), ChildMsg::Forked, 0).unwrap_err();
+        assert!(e.contains("unexpected message Forked"), "{e}");
+        let e = accept(DIRECT, ChildMsg::Error("no such file".into()), 9).unwrap_err();
+        assert_eq!(e, "container init failed: no such file");
+    }
 }
