@@ -108,8 +108,10 @@ pub fn spawn(
     drop(child);
     drop(fifo);
     drop(cgroup_dir);
+    crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![pid]);
     placed(cfg.cgroup, pid, &parent)?;
+    crate::trace::mark("join");
     let mut on_cloned = Some(on_cloned);
     let mut spawned = Spawned {
         pid,
@@ -117,6 +119,7 @@ pub fn spawn(
     };
     if !plan.fork_init {
         (on_cloned.take().expect("called once"))(&spawned)?;
+        crate::trace::mark("state");
     }
     loop {
         match parent.recv()? {
@@ -158,7 +161,11 @@ pub fn spawn(
                 // The init goes on meanwhile; a notified syscall it makes waits for the agent.
                 seccomp_listener::hand_over(cfg.spec, &c, fd)?;
             }
-            Some((ChildMsg::Ready, _)) if on_cloned.is_none() => break,
+            Some((ChildMsg::Trace(t), _)) => crate::trace::received(&t),
+            Some((ChildMsg::Ready, _)) if on_cloned.is_none() => {
+                crate::trace::mark("init");
+                break;
+            }
             Some((ChildMsg::Error(msg), _)) => return Err(Error::Init(msg)),
             Some((msg, _)) => {
                 return Err(Error::Init(format!(
