@@ -98,6 +98,7 @@ fn ms(ns: u64) -> String {
 }
 
 /// Logs every phase, the init's after the parent's, then the total, and clears them.
+/// Nothing when no phase ended (commands that start no process, or failed first).
 pub fn report(log: &dyn Fn(&str)) {
     if !on() {
         return;
@@ -106,6 +107,9 @@ pub fn report(log: &dyn Fn(&str)) {
         let mut tl = timeline();
         (std::mem::take(&mut tl.phases), std::mem::take(&mut tl.init))
     };
+    if phases.is_empty() && init.is_empty() {
+        return;
+    }
     for line in lines(&phases, &init) {
         log(&line);
     }
