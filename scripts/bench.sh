@@ -1,107 +1,255 @@
 #!/usr/bin/env bash
-# Benchmark corral against runc (and crun when it works on this host).
-# Usage: scripts/bench.sh [N]   (N = timed runs per runtime, default 50)
+# Benchmark corral against the bare-syscall floor, runc and crun, in two views of the
+# host's cgroups: "hybrid" (this host as it is: v1 hierarchies) and "v2" (a private mount
+# namespace with a fresh cgroup2 mount at /sys/fs/cgroup: a pure v2 host; see HOST.md).
+# Usage: scripts/bench.sh [N] [ROUNDS]   (N runs per runtime in a round, default 20;
+#        ROUNDS interleaved rounds, default 3: each figure is the best round's mean)
 # Env:   CORRAL=/path/to/corral skips the cargo build and uses that binary.
-# Prints ms per container (sequential `run` of /bin/true), the ratio to runc,
-# peak RSS (GNU time %M over 5 runs) and the stripped size of corral.
+# Prints per view: ms per `run` of /bin/true on a busybox bundle and the ratios to the
+# floor, crun and runc; ms per `exec` of /bin/true into a running container; 50
+# concurrent `run`s (total time, none may fail, nothing may be left); corral's phases from
+# its --debug trace; then peak RSS and corral's stripped size. crun 1.8 refuses hybrid
+# hosts: it is measured in the v2 view only.
 set -euo pipefail
 
-N=${1:-50}
-[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [N>0]" >&2; exit 2; }
+N=${1:-20}
+ROUNDS=${2:-3}
+[[ $N =~ ^[1-9][0-9]*$ && $ROUNDS =~ ^[1-9][0-9]*$ ]] || {
+  echo "usage: $0 [N>0] [ROUNDS>0]" >&2
+  exit 2
+}
 cd "$(dirname "$0")/.."
 REPO=$PWD
 die() { echo "bench: error: $*" >&2; exit 1; }
 
-# --- Tools: install only what is missing ---
 . scripts/lib.sh
-install_deps runc busybox-static time
+install_deps runc crun busybox-static time gcc
 
-# --- corral binary ---
 if [[ -z ${CORRAL:-} ]]; then
   cargo build --release -p corral
   CORRAL=$REPO/$BIN_DIR/release/corral
 fi
 [[ -x $CORRAL ]] || die "corral binary not found: $CORRAL"
 
-# --- Work dir (one --root per runtime) and cleanup, also on error ---
-WORK=$(mktemp -d)
-declare -A BIN=([corral]=$CORRAL [runc]=$(command -v runc) [crun]=$(command -v crun || true))
-# Delete (--force) any container still listed under a runtime's root.
+WORK=$(mktemp -d /tmp/corral-bench.XXXXXX)
+declare -A BIN=([corral]=$CORRAL [runc]=$(command -v runc) [crun]=$(command -v crun))
+VIEWS=(hybrid v2)
+# Runs "$@" in VIEW: as is on the host, or in the pure cgroup-v2 view.
+inview() {
+  local view=$1
+  shift
+  if [[ $view == hybrid ]]; then
+    "$@"
+  else
+    unshare -m --propagation private bash -c \
+      'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' bench "$@"
+  fi
+}
+# Deletes (--force) every container left under a runtime's root, in the view it was made in.
 sweep() {
-  local rt=$1 bin=${BIN[$1]} root=$WORK/root-$1 id
-  [[ -n $bin && -d $root ]] || return 0
-  for id in $("$bin" --root "$root" list -q 2>/dev/null); do
-    echo "bench: deleting leftover $rt container $id" >&2
-    "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+  local view=$1 rt=$2 root=$WORK/root-$1-$2 id
+  [[ -d $root ]] || return 0
+  for id in $(inview "$view" "${BIN[$rt]}" --root "$root" list -q 2>/dev/null); do
+    echo "bench: deleting leftover $rt container $id ($view)" >&2
+    inview "$view" "${BIN[$rt]}" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
   done
 }
-cleanup() { local rt; for rt in "${!BIN[@]}"; do sweep "$rt"; done; rm -rf "$WORK"; }
+cleanup() {
+  local v rt
+  for v in "${VIEWS[@]}"; do for rt in corral runc crun; do sweep "$v" "$rt"; done; done
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- Bundle: static busybox rootfs running /bin/true ---
-BUNDLE=$REPO/target/bench/bundle
+# --- The floor program and the bundles (/bin/true, and /bin/sleep for exec) ---
+gcc -O2 -o "$WORK/floor" scripts/floor.c
+FLOOR=$WORK/floor
+BUNDLE=$WORK/bundle
 make_bundle "$BUNDLE" "$CORRAL" '["/bin/true"]'
 # crun 1.8 refuses ociVersion 1.3.0 ("unknown version specified"); the config is 1.0-clean.
 sed -i 's/"ociVersion": "[^"]*"/"ociVersion": "1.0.2"/' "$BUNDLE/config.json"
+SLEEPER=$WORK/sleeper
+mkdir -p "$SLEEPER"
+python3 - "$BUNDLE/config.json" "$SLEEPER/config.json" "$BUNDLE/rootfs" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["process"]["args"] = ["/bin/sleep", "100000"]
+cfg["root"]["path"] = sys.argv[3]
+json.dump(cfg, open(sys.argv[2], "w"), indent=2)
+PY
 
-# One foreground run; abort with the exit status if it fails.
-run1() {
-  "${BIN[$1]}" --root "$WORK/root-$1" run --bundle "$BUNDLE" "$2" </dev/null >/dev/null ||
-    die "$1 run of container $2 failed (exit $?)"
+# The floor's cgroup parents: where the runtimes put a container without cgroupsPath
+# (below the bench's own cgroup), one per v1 hierarchy, or the one v2 directory.
+floor_args() {
+  if [[ $1 == v2 ]]; then
+    echo "v2 /sys/fs/cgroup"
+    return
+  fi
+  local line dirs=() h rel
+  while IFS=: read -r _ h rel; do
+    [[ -z $h ]] && continue
+    h=${h#name=}
+    dirs+=("/sys/fs/cgroup/${h%%,*}${rel%/}")
+  done </proc/self/cgroup
+  echo "v1 ${dirs[*]}"
 }
 
-# Warm up, time N runs, then measure peak RSS over 5 more runs.
-declare -A MS RSS
-bench() {
-  local rt=$1 i t0 t1 kb max=0
-  mkdir -p "$WORK/root-$rt"
-  for i in 1 2 3; do run1 "$rt" "w$i"; done
-  t0=$(date +%s%N)
-  for ((i = 0; i < N; i++)); do run1 "$rt" "b$i"; done
-  t1=$(date +%s%N)
-  MS[$rt]=$(awk -v ns=$((t1 - t0)) -v n="$N" 'BEGIN { printf "%.2f", ns / n / 1e6 }')
+# runtimes VIEW: those measured there.
+runtimes() { if [[ $1 == v2 ]]; then echo corral crun runc; else echo corral runc; fi; }
+
+# RUN, EXEC: "wall cpu" ms, the best round's of each; CONC: the concurrent runs' line.
+declare -A RUN EXEC CONC PH
+# best "W C" "W C": the smaller wall and the smaller CPU figure of the two.
+best() {
+  awk -v a="${1:-}" -v b="$2" 'BEGIN {
+    if (a == "") { print b; exit }
+    split(a, x, " "); split(b, y, " ")
+    printf "%s %s\n", (y[1] < x[1] ? y[1] : x[1]), (y[2] < x[2] ? y[2] : x[2]) }'
+}
+wall() { echo "${1%% *}"; }
+cpu() { echo "${1##* }"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+# One round of sequential runs in VIEW: floor, then each runtime, N each.
+round() {
+  local view=$1 r=$2 rt ms
+  # shellcheck disable=SC2046
+  ms=$(inview "$view" "$FLOOR" "$N" "$BUNDLE/rootfs" $(floor_args "$view")) || die "floor failed ($view)"
+  RUN[$view,floor]=$(best "${RUN[$view,floor]:-}" "$ms")
+  for rt in $(runtimes "$view"); do
+    mkdir -p "$WORK/root-$view-$rt"
+    ms=$(inview "$view" "$FLOOR" spawn "$N" "${BIN[$rt]}" --root "$WORK/root-$view-$rt" run \
+      --bundle "$BUNDLE" "r$r-{}" </dev/null) || die "$rt run failed ($view)"
+    RUN[$view,$rt]=$(best "${RUN[$view,$rt]:-}" "$ms")
+  done
+}
+
+# exec of /bin/true into a running container, N times per runtime, ROUNDS interleaved.
+exec_bench() {
+  local view=$1 rt r ms root
+  for rt in $(runtimes "$view"); do
+    root=$WORK/root-$view-$rt
+    inview "$view" "${BIN[$rt]}" --root "$root" run -d --bundle "$SLEEPER" sleeper \
+      </dev/null >/dev/null 2>"$WORK/err" || die "$rt run -d failed ($view): $(cat "$WORK/err")"
+  done
+  for ((r = 0; r < ROUNDS; r++)); do
+    for rt in $(runtimes "$view"); do
+      ms=$(inview "$view" "$FLOOR" spawn "$N" "${BIN[$rt]}" --root "$WORK/root-$view-$rt" \
+        exec sleeper /bin/true) || die "$rt exec failed ($view)"
+      EXEC[$view,$rt]=$(best "${EXEC[$view,$rt]:-}" "$ms")
+    done
+  done
+  for rt in $(runtimes "$view"); do
+    inview "$view" "${BIN[$rt]}" --root "$WORK/root-$view-$rt" delete --force sleeper
+  done
+}
+
+# 50 concurrent runs of distinct ids under one root per runtime: total ms; all must succeed.
+concurrent() {
+  local view=$1 rt root
+  for rt in $(runtimes "$view"); do
+    root=$WORK/root-$view-$rt-conc
+    mkdir -p "$root"
+    CONC[$view,$rt]=$(inview "$view" bash -c '
+      bin=$1 root=$2 bundle=$3
+      t0=$(date +%s%N)
+      for i in $(seq 50); do
+        "$bin" --root "$root" run --bundle "$bundle" "bench-conc-$i" </dev/null >/dev/null &
+      done
+      fail=0
+      for j in $(jobs -p); do wait "$j" || fail=$((fail + 1)); done
+      t1=$(date +%s%N)
+      left=$("$bin" --root "$root" list -q | wc -l)
+      echo "$(((t1 - t0) / 1000000)) ms, $fail failed, $left left"' bench "${BIN[$rt]}" "$root" "$BUNDLE")
+    # No cgroup may be left either, in any hierarchy (v2 view: the host's unified mount).
+    cgs=$(find /sys/fs/cgroup -maxdepth 5 -type d -name 'bench-conc-*' | wc -l)
+    CONC[$view,$rt]+=", $cgs cgroups left"
+  done
+}
+
+# corral's phases (--debug trace), averaged over N runs: "NAME ms" lines.
+phases() {
+  local view=$1 log=$WORK/trace-$1.log i
+  rm -f "$log"
+  for ((i = 0; i < N; i++)); do
+    inview "$view" "$CORRAL" --debug --log "$log" --root "$WORK/root-$view-corral" run \
+      --bundle "$BUNDLE" "t$i" </dev/null >/dev/null || die "corral --debug run failed ($view)"
+  done
+  python3 - "$log" "$N" <<'PY'
+import re, sys
+from collections import OrderedDict
+tot = OrderedDict()
+for line in open(sys.argv[1]):
+    m = re.search(r'msg="?phase (\S+) ([0-9.]+) ms( \(init\))?', line)
+    if m:
+        key = ("  init: " if m.group(3) else "") + m.group(1)
+        tot[key] = tot.get(key, 0.0) + float(m.group(2))
+    m = re.search(r'msg="?phases total ([0-9.]+) ms', line)
+    if m:
+        tot["total (traced)"] = tot.get("total (traced)", 0.0) + float(m.group(1))
+n = int(sys.argv[2])
+print("  ".join(f"{k.strip()}={v / n:.2f}" for k, v in tot.items() if not k.startswith("  ")))
+print("  init: " + "  ".join(f"{k[8:]}={v / n:.2f}" for k, v in tot.items() if k.startswith("  ")))
+PY
+}
+
+for view in "${VIEWS[@]}"; do
+  echo "== view $view: $ROUNDS interleaved rounds of $N runs each (best round shown) =="
+  for ((r = 0; r < ROUNDS; r++)); do round "$view" "$r"; done
+  exec_bench "$view"
+  concurrent "$view"
+  PH[$view]=$(phases "$view")
+  f=$(wall "${RUN[$view,floor]}")
+  printf '%-7s %-8s %-8s %-8s %-8s %-8s %-8s %-8s %s\n' runtime run-ms x-floor x-crun x-runc \
+    run-cpu exec-ms exec-cpu "50 concurrent runs"
+  printf '%-7s %-8s %-8s %-8s %-8s %-8s\n' floor "$f" - - - "$(cpu "${RUN[$view,floor]}")"
+  for rt in $(runtimes "$view"); do
+    w=$(wall "${RUN[$view,$rt]}")
+    printf '%-7s %-8s %-8s %-8s %-8s %-8s %-8s %-8s %s\n' "$rt" "$w" "$(ratio "$w" "$f")" \
+      "$([[ $view == v2 ]] && ratio "$w" "$(wall "${RUN[$view,crun]}")" || echo -)" \
+      "$(ratio "$w" "$(wall "${RUN[$view,runc]}")")" "$(cpu "${RUN[$view,$rt]}")" \
+      "$(wall "${EXEC[$view,$rt]}")" "$(cpu "${EXEC[$view,$rt]}")" "${CONC[$view,$rt]}"
+  done
+  echo "corral phases, ms per run (--debug trace, mean of $N):"
+  echo "${PH[$view]}" | sed 's/^/  /'
+  r() { ratio "$(wall "${1}")" "$(wall "${2}")"; }
+  if [[ $view == v2 ]]; then
+    echo "targets (wall): run <= 2x floor: $(r "${RUN[v2,corral]}" "$f"); <= 0.45x crun:" \
+      "$(r "${RUN[v2,corral]}" "${RUN[v2,crun]}"); exec <= 0.5x crun: $(r "${EXEC[v2,corral]}" \
+      "${EXEC[v2,crun]}"), <= 0.15x runc: $(r "${EXEC[v2,corral]}" "${EXEC[v2,runc]}")"
+  else
+    echo "targets (wall): run <= 1.2x floor: $(r "${RUN[hybrid,corral]}" "$f"); <= 0.15x runc:" \
+      "$(r "${RUN[hybrid,corral]}" "${RUN[hybrid,runc]}"); exec <= 0.15x runc:" \
+      "$(r "${EXEC[hybrid,corral]}" "${EXEC[hybrid,runc]}")"
+  fi
+  echo
+done
+
+# --- Peak RSS (GNU time %M, max over 5 runs, on the host) and binary size ---
+for rt in corral runc; do
+  max=0
   for i in 1 2 3 4 5; do
-    /usr/bin/time -f %M -o "$WORK/rss" "${BIN[$rt]}" --root "$WORK/root-$rt" \
-      run --bundle "$BUNDLE" "m$i" </dev/null >/dev/null || die "$rt rss run m$i failed (exit $?)"
+    /usr/bin/time -f %M -o "$WORK/rss" "${BIN[$rt]}" --root "$WORK/root-hybrid-$rt" \
+      run --bundle "$BUNDLE" "m$i" </dev/null >/dev/null || die "$rt rss run m$i failed"
     kb=$(tail -n1 "$WORK/rss")
     ((kb > max)) && max=$kb
   done
-  RSS[$rt]=$max
-}
-
-RUNTIMES=(corral runc)
-# crun: probe once; skip it if that single run fails.
-if [[ -z ${BIN[crun]} ]]; then
-  echo "crun: skipped (not installed)"
-elif mkdir -p "$WORK/root-crun" && "${BIN[crun]}" --root "$WORK/root-crun" run \
-  --bundle "$BUNDLE" probe </dev/null >/dev/null 2>"$WORK/crun.err"; then
-  RUNTIMES+=(crun)
-else
-  echo "crun: skipped ($(head -n1 "$WORK/crun.err"))"
-fi
-
-for rt in "${RUNTIMES[@]}"; do echo "benchmarking $rt ($N runs)..."; bench "$rt"; done
-
-# --- Report ---
-echo
-printf '%-9s %-14s %-15s %s\n' runtime ms/container ratio-to-runc peak-RSS
-for rt in "${RUNTIMES[@]}"; do
-  printf '%-9s %-14s %-15s %s\n' "$rt" "${MS[$rt]}" \
-    "$(awk -v a="${MS[$rt]}" -v b="${MS[runc]}" 'BEGIN { printf "%.2fx", a / b }')" \
-    "$(awk -v k="${RSS[$rt]}" 'BEGIN { printf "%.1f MiB (%d KiB)", k / 1024, k }')"
+  echo "$rt peak RSS: $(awk -v k="$max" 'BEGIN { printf "%.1f MiB (%d KiB)", k / 1024, k }')"
 done
-echo "corral/runc time ratio: $(awk -v a="${MS[corral]}" -v b="${MS[runc]}" \
-  'BEGIN { printf "%.2f", a / b }') (target <= 0.15)"
+echo "(target for corral: <= 3 MiB)"
 strip -o "$WORK/corral.stripped" "$CORRAL" 2>/dev/null || cp "$CORRAL" "$WORK/corral.stripped"
 echo "corral stripped size: $(awk -v b="$(stat -c %s "$WORK/corral.stripped")" \
   'BEGIN { printf "%.2f", b / 1048576 }') MiB (target <= 3 MiB)"
 
-# --- Leftover check: every runtime's `list -q` must print nothing ---
-for rt in "${!BIN[@]}"; do
-  sweep "$rt"
-  [[ -n ${BIN[$rt]} && -d $WORK/root-$rt ]] || continue
-  left=$("${BIN[$rt]}" --root "$WORK/root-$rt" list -q 2>&1) || true
-  [[ -z $left ]] || die "$rt still lists containers: $left"
+# --- Leftover check: every runtime's `list -q` prints nothing, in both views ---
+for view in "${VIEWS[@]}"; do
+  for rt in corral runc crun; do
+    for root in "$WORK"/root-"$view"-"$rt"*; do
+      [[ -d $root ]] || continue
+      left=$(inview "$view" "${BIN[$rt]}" --root "$root" list -q 2>&1) || true
+      [[ -z $left ]] || die "$rt still lists containers under $root ($view): $left"
+    done
+  done
 done
 echo "cleanup: no containers left"

@@ -317,6 +317,9 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if cli.debug {
+        libcontainer::trace::enable();
+    }
     // The commands that start processes in a container run from a sealed copy of corral
     // (see libcontainer/src/sealed_exe.rs): one exec here, before anything else is done.
     if matches!(
@@ -328,7 +331,10 @@ fn main() {
             std::process::exit(1);
         }
     }
-    match dispatch(&cli, &log) {
+    let done = dispatch(&cli, &log);
+    // `--debug`: where the command's time went (nothing without it).
+    libcontainer::trace::report(&|m| log.debug(m));
+    match done {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             log.error(&corral_cli::log::sentence(&e));

@@ -198,12 +198,18 @@ impl Cgroup {
     /// directory is no error.
     pub fn destroy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        match self.version {
-            Version::V2 => v2::kill(self),
-            Version::V1 => self.kill_frozen(),
+        // The usual case (the init's pid namespace is gone, and every process with it):
+        // nothing to freeze or kill. Only a process already in the subtree can add one
+        // to it, so an empty subtree stays empty; rmdir below would fail on any other.
+        let mut left = self.pids();
+        if !left.is_empty() {
+            match self.version {
+                Version::V2 => v2::kill(self),
+                Version::V1 => self.kill_frozen(),
+            }
+            left = self.pids();
         }
         loop {
-            let left = self.pids();
             if left.is_empty() {
                 break;
             }
@@ -220,6 +226,7 @@ impl Cgroup {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
             std::thread::sleep(Duration::from_millis(5));
+            left = self.pids();
         }
         // Sub-cgroups (exec --cgroup, or made by the container itself) go first.
         for d in self.dirs.iter().flat_map(|d| subtree(&d.path)) {

@@ -46,7 +46,9 @@ impl Bundle {
         let spec: Spec = json::from_value(raw).map_err(|m| {
             named_parse_error(&data, &config_path).unwrap_or_else(|| mismatch(&config_path, m))
         })?;
+        crate::trace::mark("parse");
         let rootfs = validate::check(&spec, &config_path, &dir)?;
+        crate::trace::mark("validate");
         Ok(Bundle {
             dir,
             config_path,

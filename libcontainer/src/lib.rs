@@ -24,6 +24,7 @@ pub mod state;
 pub mod sys;
 pub mod template;
 pub mod timefmt;
+pub mod trace;
 pub mod validate;
 
 pub use error::{Error, Result};

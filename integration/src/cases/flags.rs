@@ -1,5 +1,5 @@
 //! Flags of the command line around the container: `--pid-file`, `run --no-subreaper`,
-//! `--log` with `--log-format json` and `--debug`.
+//! `--log` with `--log-format json` and `--debug` (with its phase timings).
 
 use super::{ensure, field};
 use crate::bundle::config;
@@ -13,6 +13,11 @@ pub fn cases() -> Vec<Case> {
         Case::new("flags_run_is_subreaper_unless_told", subreaper),
         Case::new("flags_json_log_of_a_failed_create", json_log),
         Case::new("flags_json_log_of_a_failed_start", json_log_start),
+        Case::corral(
+            "flags_debug_logs_phase_timings",
+            "--debug logs the timings of create's phases",
+            phases,
+        ),
     ]
 }
 
@@ -185,4 +190,72 @@ fn rfc3339(t: &str) -> bool {
         && b[16] == b':'
         && digits(17..19)
         && (t.ends_with('Z') || t[19..].contains(['+', '-']))
+}
+
+/// `--debug` logs where a `run` spent its time: one `phase NAME MS ms` line per phase of
+/// corral's own, then the container init's (marked `(init)`, sent over from it), then
+/// the total; without `--debug`, none.
+fn phases(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["true"]))?;
+    let b = b.to_string_lossy();
+    let log = cx.dir.join("debug.log");
+    let l = log.to_string_lossy();
+    cx.rt(&["--log", &l, "--debug", "run", "--bundle", &b, "c1"])
+        .ok("run --debug")?;
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{log:?}: {e}"))?;
+    let mut seen = vec![];
+    for line in text.lines().filter(|l| l.contains("msg=\"phase")) {
+        let msg = line.split("msg=\"").nth(1).unwrap_or_default();
+        let words: Vec<&str> = msg.trim_end_matches('"').split(' ').collect();
+        let ms = match words[..] {
+            ["phase", name, ms, "ms"] => (name.to_string(), ms),
+            ["phase", name, ms, "ms", "(init)"] => (format!("init {name}"), ms),
+            ["phases", "total", ms, "ms"] => ("total".to_string(), ms),
+            _ => return Err(format!("phase line of another form: {line}")),
+        };
+        ensure!(ms.1.parse::<f64>().is_ok(), "not a number of ms: {line}");
+        seen.push(ms.0);
+    }
+    for want in [
+        "parse",
+        "validate",
+        "state",
+        "cgroup",
+        "clone",
+        "init",
+        "exec",
+        "delete",
+        "init clone",
+        "init mounts",
+        "init devices",
+        "init pivot",
+        "init masks",
+        "init seccomp",
+        "total",
+    ] {
+        ensure!(
+            seen.iter().any(|s| s == want),
+            "no phase {want:?} in the --debug log: {seen:?}"
+        );
+    }
+    ensure!(
+        seen.last().is_some_and(|s| s == "total"),
+        "the total is not last: {seen:?}"
+    );
+    let quiet = cx.dir.join("quiet.log");
+    cx.rt(&[
+        "--log",
+        &quiet.to_string_lossy(),
+        "run",
+        "--bundle",
+        &b,
+        "c2",
+    ])
+    .ok("run without --debug")?;
+    let text = std::fs::read_to_string(&quiet).unwrap_or_default();
+    ensure!(
+        !text.contains("phase"),
+        "phases logged without --debug: {text}"
+    );
+    Ok(())
 }

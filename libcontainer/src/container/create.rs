@@ -58,7 +58,9 @@ pub(super) fn create_locked(
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
     }
     let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
+    crate::trace::mark("seccomp");
     let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
+    crate::trace::mark("cgroup");
     super::activation::edit_spec(&mut bundle.spec, opts);
     // Without a mount namespace the init's mounts land in ours: what is on the rootfs
     // now is not the container's (see `rootfs::host`).
@@ -74,6 +76,7 @@ pub(super) fn create_locked(
         }
     };
     let dir = StateDir::create(opts.root, opts.id)?;
+    crate::trace::mark("state");
     let made = create_in(
         &dir,
         &bundle,
@@ -87,7 +90,10 @@ pub(super) fn create_locked(
         None => Ok(pid),
     })
     .and_then(|pid| match dir.created() {
-        Ok(()) => Ok(pid),
+        Ok(()) => {
+            crate::trace::mark("state");
+            Ok(pid)
+        }
         Err(e) => {
             // SAFETY: kill with plain integers, on the init this create made.
             unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -160,6 +166,7 @@ fn create_in(
         None => None,
     };
     let cgroup = made.as_ref();
+    crate::trace::mark("cgroup");
     if opts.notify_socket.is_some() {
         super::activation::make_notify_dir(dir)?;
     }

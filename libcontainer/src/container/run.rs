@@ -62,6 +62,7 @@ pub fn run(opts: &CreateOptions, r: &RunOptions) -> Result<i32> {
         let _ = delete(opts.root, opts.id, true, opts.warn);
         return Err(e);
     }
+    crate::trace::mark("exec");
     if r.detach {
         if let Some(n) = notify {
             start::wait_ready(&n, &saved, pid)?;
@@ -70,8 +71,10 @@ pub fn run(opts: &CreateOptions, r: &RunOptions) -> Result<i32> {
     }
     foreground::forward_signals(pid, tty.is_some())?;
     let code = foreground::wait(pid, tty, notify, opts.warn)?;
+    crate::trace::mark("wait");
     if !r.keep {
         delete(opts.root, opts.id, true, opts.warn)?;
+        crate::trace::mark("delete");
     }
     Ok(code)
 }

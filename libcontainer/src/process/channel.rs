@@ -19,6 +19,7 @@
 //!        |                                      SCMP_ACT_NOTIFY: the notify fd, as
 //!        |  connect to linux.seccomp.listenerPath, SCM_RIGHTS, right after the filter is loaded)
 //!        |  send it the container process state and the fd, close the fd
+//!        |                <-- Trace(phases)    (only with --debug: the init's timings)
 //!        |                <-- Ready            (set up, blocked on exec.fifo)
 //!        |             or <-- Error(message)   (setup failed; the child exits 1. Sent
 //!        |                                      with write(2) if send(2) fails: a
@@ -48,6 +49,8 @@ pub enum ChildMsg {
     Hooks,
     /// The seccomp notify fd, for the parent to hand to the listener.
     SeccompFd(OwnedFd),
+    /// `--debug` only: the init's phase timings (see `trace`), just before Ready.
+    Trace(String),
     Ready,
     Error(String),
 }
@@ -147,6 +150,7 @@ impl ParentEnd {
             Some((b'S', _)) => fd
                 .map(ChildMsg::SeccompFd)
                 .ok_or_else(|| Error::Other("the container init sent no seccomp notify fd".into())),
+            Some((b'T', t)) => Ok(ChildMsg::Trace(String::from_utf8_lossy(t).into_owned())),
             Some((b'R', _)) => Ok(ChildMsg::Ready),
             Some((b'E', msg)) => Ok(ChildMsg::Error(String::from_utf8_lossy(msg).into_owned())),
             _ => Err(Error::Other(format!(
@@ -183,6 +187,7 @@ impl ChildEnd {
                 .map(drop)
                 .map_err(|e| Error::sys("send the seccomp notify fd on init channel", e))
             }
+            ChildMsg::Trace(t) => send_bytes(&self.0, &[b"T", t.as_bytes()].concat()),
             ChildMsg::Ready => send_bytes(&self.0, b"R"),
             ChildMsg::Error(m) => {
                 let mut b = Vec::with_capacity(m.len() + 1);

@@ -134,6 +134,7 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     // runtime's binary) or /proc/PID/fd. The flag is part of the memory map, which the
     // child copies.
     init::set_dumpable(false)?;
+    crate::trace::mark("prepare");
     let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
     // The child starts on the `initial` CPUs and keeps them until it is in the cgroup.
     let before = affinity::initial(cfg.process.exec_cpu_affinity().as_ref())?;
@@ -153,6 +154,7 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     };
     drop(child);
     drop(cgroup_dir);
+    crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![first]);
     if let Some(adj) = cfg.process.oom_score_adj() {
         // Inherited by the process when the child forks it.
@@ -162,6 +164,7 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     }
     spawn::placed(cfg.cgroup, first, &parent)?;
     let pid = until_exec(cfg, &parent, first, fork_in_child, &mut guard)?;
+    crate::trace::mark("exec");
     guard.0.clear();
     Ok(pid)
 }

@@ -36,6 +36,8 @@ pub(super) struct Exec {
 }
 
 pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) -> ! {
+    crate::trace::restart_in_child();
+    crate::trace::mark("clone");
     // Until it execs, the init is the corral binary: not dumpable, no process of the
     // container may ptrace it, read its memory or open /proc/<pid>/exe (CVE-2019-5736:
     // a container that can reach the runtime's binary through that link can overwrite
@@ -56,7 +58,11 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
             sys::exit_now(1);
         }
     };
-    if let Err(e) = chan.send(&ChildMsg::Ready) {
+    let traced = match crate::trace::on() {
+        true => chan.send(&ChildMsg::Trace(crate::trace::encode())),
+        false => Ok(()),
+    };
+    if let Err(e) = traced.and_then(|()| chan.send(&ChildMsg::Ready)) {
         let _ = chan.send(&ChildMsg::Error(e.to_string()));
         sys::exit_now(1);
     }
@@ -89,6 +95,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
             ParentMsg::CgroupJoined => {}
             m => return Err(Error::Init(format!("expected CgroupJoined, got {m:?}"))),
         }
+        crate::trace::mark("join");
         if plan.cgroupns_late {
             // Made now, so that its root is the container's cgroup, not the runtime's.
             namespaces::unshare(libc::CLONE_NEWCGROUP as u64)?;
@@ -150,6 +157,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         sys::join_new_session_keyring().map_err(|e| Error::sys("join a new session keyring", e))?;
     }
     nix::sys::stat::umask(Mode::empty());
+    crate::trace::mark("namespaces");
     let in_userns = plan.new_userns
         || plan
             .child_joins
@@ -264,11 +272,13 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
         user::set_uid_and_caps(process)?;
         user::set_no_new_privileges()?;
     }
+    crate::trace::mark("process");
     let loaded = s.seccomp.zip(s.profile);
     if let Some((filter, profile)) = loaded {
         filter::check(profile, process, filter.uses_notify(), s.caller)?;
         filter::load(filter, chan)?;
     }
+    crate::trace::mark("seccomp");
     if !nnp {
         // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
         // filter, and the uid change drops capabilities: it comes after the load, and
@@ -278,6 +288,7 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
             None => e,
         })?;
     }
+    crate::trace::mark("user");
     Ok(exec)
 }
 

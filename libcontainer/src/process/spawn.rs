@@ -108,8 +108,10 @@ pub fn spawn(
     drop(child);
     drop(fifo);
     drop(cgroup_dir);
+    crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![pid]);
     placed(cfg.cgroup, pid, &parent)?;
+    crate::trace::mark("join");
     let mut spawned = Spawned {
         pid,
         own_pid_ns: plan.new_pidns,
@@ -118,6 +120,7 @@ pub fn spawn(
         Phase::AwaitingFork(on_cloned)
     } else {
         on_cloned(&spawned)?;
+        crate::trace::mark("state");
         Phase::SettingUp { forked: false }
     };
     loop {
@@ -163,7 +166,11 @@ pub fn spawn(
                 // The init goes on meanwhile; a notified syscall it makes waits for the agent.
                 seccomp_listener::hand_over(cfg.spec, &c, fd)?;
             }
-            Action::Ready => break,
+            Action::Trace(t) => crate::trace::received(&t),
+            Action::Ready => {
+                crate::trace::mark("init");
+                break;
+            }
         }
     }
     guard.0.clear();
@@ -190,6 +197,8 @@ enum Action<F> {
     Forked(F),
     RunHooks,
     HandOver(OwnedFd),
+    /// The init's phase timings (`--debug`).
+    Trace(String),
     Ready,
 }
 
@@ -210,6 +219,7 @@ impl<F> Phase<F> {
             (_, ChildMsg::Error(msg)) => return Err(Error::Init(msg)),
             (p, ChildMsg::MapRequest) => (Action::WriteMaps, p),
             (p, ChildMsg::SeccompFd(fd)) => (Action::HandOver(fd), p),
+            (p, ChildMsg::Trace(t)) => (Action::Trace(t), p),
             (Phase::AwaitingFork(f), ChildMsg::Forked) if sender > 0 => {
                 (Action::Forked(f), Phase::SettingUp { forked: true })
             }

@@ -113,6 +113,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     for (i, m) in spec_mounts.iter().enumerate() {
         mounts::mount_one(&env(i), m).map_err(|e| Error::Other(format!("mounts[{i}]: {e}")))?;
     }
+    crate::trace::mark("mounts");
     if !spec_mounts.iter().any(mounts::is_bind_of_dev) {
         let devices = linux
             .and_then(|l| l.devices().as_deref())
@@ -121,7 +122,9 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         devices::links(&root)?;
     }
     drop(root);
+    crate::trace::mark("devices");
     (cfg.before_pivot)()?;
+    crate::trace::mark("hooks");
     if !cfg.own_mount_ns {
         chroot(rootfs)?;
     } else if cfg.no_pivot {
@@ -129,6 +132,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     } else {
         pivot(rootfs)?;
     }
+    crate::trace::mark("pivot");
     if let Some(linux) = linux {
         let mut masks = masks::Masks::new()?;
         for p in linux.masked_paths().iter().flatten() {
@@ -152,6 +156,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         sys::mount::setattr_at(sys::mount::cwd(), Path::new("/"), false, &ro)
             .map_err(|e| kernel_err("make / read-only (root.readonly)", e))?;
     }
+    crate::trace::mark("masks");
     Ok(())
 }
 
