@@ -5,7 +5,7 @@
 
 mod cgroupfs;
 mod copyup;
-mod devices;
+pub(crate) mod devices;
 pub mod host;
 pub mod idmap;
 mod masks;
