@@ -25,6 +25,7 @@ pub mod hugetlb;
 mod knob;
 pub mod layout;
 pub mod net;
+pub mod pidfd;
 pub mod rdma;
 pub mod stats;
 pub mod sub;
@@ -212,10 +213,8 @@ impl Cgroup {
                 )));
             }
             // v1 has no cgroup.kill; on v2 this only catches what raced cgroup.kill.
-            for pid in left {
-                // SAFETY: kill takes plain integers. The pid was read from the cgroup just
-                // now; processes cannot leave a cgroup by themselves.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            for p in pidfd::pin_listed(|| self.pids()) {
+                let _ = p.signal(libc::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -7,12 +7,16 @@ use crate::bundle::config;
 use crate::ctx::Ctx;
 use crate::{Case, CaseResult};
 use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn cases() -> Vec<Case> {
     vec![
         Case::new("cgroup_device_rule_numbers_out_of_range", rule_numbers),
         // runc 1.1.5 cuts a node's numbers to 32 bits and makes c 1:1 (/dev/mem).
         Case::extension("bad_device_node_numbers_out_of_range", node_numbers),
+        // runc 1.1.5 signals the number with kill(2).
+        Case::extension("lifecycle_kill_never_reaches_a_recycled_pid", recycled_pid),
     ]
 }
 
@@ -72,4 +76,99 @@ fn node_numbers(cx: &mut Ctx) -> CaseResult {
         o.stdout.trim()
     );
     Ok(())
+}
+
+/// `kill` between its check of the init and its signal: the init dies and its number
+/// goes to another process. strace holds corral at the entry of the call that signals
+/// (kill or pidfd_send_signal) while the case kills and reaps the init (the suite is
+/// the subreaper) and makes a new process take its number (ns_last_pid). A signal to a
+/// pid number would kill that process; through a pidfd it reaches no one.
+fn recycled_pid(cx: &mut Ctx) -> CaseResult {
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
+        .ok("create")?;
+    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    ensure!(init > 1, "no init pid in the state");
+    let root = cx.root.to_string_lossy().into_owned();
+    let rt = cx.runtime.to_string_lossy().into_owned();
+    let mut strace = Command::new("strace")
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=kill,pidfd_send_signal",
+        ])
+        .args(["-e", "inject=kill,pidfd_send_signal:delay_enter=3000000"])
+        .args([rt.as_str(), "--root", &root, "kill", "c1", "KILL"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("strace: {e}"))?;
+    let result = (|| {
+        let tracer = strace.id() as i32;
+        wait_for(Duration::from_secs(10), || {
+            super::lifecycle::descendants(tracer).into_iter().find(|p| in_signal_call(*p))
+        })
+        .ok_or("the runtime never reached its signal call")?;
+        // The init dies and is reaped: its number is free.
+        // SAFETY: kill and waitpid with plain integers, on our own container's init.
+        unsafe { libc::kill(init, libc::SIGKILL) };
+        unsafe { libc::waitpid(init, std::ptr::null_mut(), 0) };
+        let mut victim = take_pid(init)?;
+        let code = strace.wait().map_err(|e| e.to_string())?;
+        let alive = victim.try_wait().map_err(|e| e.to_string())?.is_none();
+        let _ = victim.kill();
+        let _ = victim.wait();
+        ensure!(code.success(), "kill failed: {code}");
+        ensure!(
+            alive,
+            "kill signalled process {init}, which is not the container's any more"
+        );
+        Ok(())
+    })();
+    let _ = strace.kill();
+    let _ = strace.wait();
+    result?;
+    cx.rt(&["delete", "--force", "c1"]).ok("delete --force")?;
+    Ok(())
+}
+
+/// Polls `f` every 5 ms until it gives something or `limit` passes.
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether `pid` is at kill(2) (62) or pidfd_send_signal(2) (424).
+fn in_signal_call(pid: i32) -> bool {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    matches!(s.split(' ').next(), Some("62" | "424"))
+}
+
+/// A new process (a sleep) whose pid is `pid`: ns_last_pid set to the number before,
+/// then a fork; another process of the host may take the number first, so a few tries.
+fn take_pid(pid: i32) -> Result<Child, String> {
+    for _ in 0..100 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .map_err(|e| format!("ns_last_pid: {e}"))?;
+        let mut c = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        if c.id() as i32 == pid {
+            return Ok(c);
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    Err(format!("could not make a process with pid {pid}"))
 }

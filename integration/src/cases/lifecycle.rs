@@ -230,7 +230,7 @@ fn kill_all(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-fn descendants(pid: i32) -> Vec<i32> {
+pub(super) fn descendants(pid: i32) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()

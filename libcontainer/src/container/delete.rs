@@ -3,6 +3,7 @@
 
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{hooks, sys, Error, Result};
+use corral_cgroups::pidfd;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -62,9 +63,8 @@ fn kill_and_wait(saved: &Saved) -> Result<()> {
     if !process_alive(saved.pid, saved.pid_start) {
         return Ok(());
     }
-    for pid in super::kill::container_pids(saved) {
-        // SAFETY: kill takes plain integers.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+    for p in pidfd::pin_listed(|| super::kill::container_pids(saved)) {
+        let _ = p.signal(libc::SIGKILL);
     }
     // A paused container: thawed after the SIGKILLs, so that no process runs again
     // before it dies (and on kernels where a frozen task cannot die, so that it can).
