@@ -17,6 +17,9 @@ pub fn cases() -> Vec<Case> {
         Case::extension("bad_device_node_numbers_out_of_range", node_numbers),
         // runc 1.1.5 signals the number with kill(2).
         Case::extension("lifecycle_kill_never_reaches_a_recycled_pid", recycled_pid),
+        // runc 1.1.5 has other state files; its delete of a damaged one is not tested.
+        Case::extension("state_damaged_delete_force_cleans_up", damaged_state),
+        Case::extension("state_create_killed_at_every_write", killed_create),
     ]
 }
 
@@ -108,7 +111,9 @@ fn recycled_pid(cx: &mut Ctx) -> CaseResult {
     let result = (|| {
         let tracer = strace.id() as i32;
         wait_for(Duration::from_secs(10), || {
-            super::lifecycle::descendants(tracer).into_iter().find(|p| in_signal_call(*p))
+            super::lifecycle::descendants(tracer)
+                .into_iter()
+                .find(|p| in_signal_call(*p))
         })
         .ok_or("the runtime never reached its signal call")?;
         // The init dies and is reaped: its number is free.
@@ -171,4 +176,113 @@ fn take_pid(pid: i32) -> Result<Child, String> {
         let _ = c.wait();
     }
     Err(format!("could not make a process with pid {pid}"))
+}
+
+/// A created container with a cgroup of its own (relative cgroupsPath `name`).
+fn created_with_cgroup(cx: &mut Ctx, name: &str, id: &str) -> Result<String, String> {
+    let mut cfg = config(&["sleep", "1000"]);
+    cfg["linux"]["cgroupsPath"] = json!(name);
+    let b = cx.bundle(&cfg)?.to_string_lossy().into_owned();
+    cx.rt(&["create", "--bundle", &b, id]).ok("create")?;
+    Ok(b)
+}
+
+/// After `delete --force`: no state, no cgroup, no live init.
+fn nothing_left(cx: &mut Ctx, name: &str, id: &str, init: Option<i32>) -> CaseResult {
+    ensure!(
+        !cx.root.join(id).exists(),
+        "the state dir {} is still there",
+        cx.root.join(id).display()
+    );
+    let left: Vec<_> = crate::ctx::cgroup_dirs(name)
+        .into_iter()
+        .filter(|d| d.exists())
+        .collect();
+    ensure!(left.is_empty(), "cgroups left: {left:?}");
+    crate::ctx::reap();
+    if let Some(pid) = init {
+        ensure!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "the init {pid} is still there"
+        );
+    }
+    Ok(())
+}
+
+/// A state dir whose state.json is damaged (empty, as a write cut short by a crash left
+/// it before writes were atomic), with leftovers of an interrupted write: `delete
+/// --force` reports it, kills the init and removes the cgroup it finds in cgroup.json,
+/// and removes the directory.
+fn damaged_state(cx: &mut Ctx) -> CaseResult {
+    let name = cx.cgroup_name("harden-a-damaged");
+    created_with_cgroup(cx, &name, "c1")?;
+    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    let dir = cx.root.join("c1");
+    std::fs::write(dir.join("state.json"), "").map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(".cgroup.json.tmp"), "{\"dirs\"").map_err(|e| e.to_string())?;
+    let o = cx.rt(&["delete", "--force", "c1"]);
+    o.ok("delete --force of a damaged state dir")?;
+    ensure!(
+        o.stderr.contains("state.json"),
+        "the damaged file is not reported: {}",
+        o.stderr.trim()
+    );
+    nothing_left(cx, &name, "c1", Some(init))
+}
+
+/// `create` killed (strace injects SIGKILL) at each of its write(2) calls in turn, then
+/// at each rename: every time `delete --force` must leave no state dir, no cgroup, no
+/// process (and the suite checks mounts after the case).
+fn killed_create(cx: &mut Ctx) -> CaseResult {
+    let started = Instant::now();
+    let name = cx.cgroup_name("harden-a-killed");
+    let b = created_with_cgroup(cx, &name, "c0")?;
+    cx.rt(&["delete", "--force", "c0"]).ok("delete --force")?;
+    let root = cx.root.to_string_lossy().into_owned();
+    let rt = cx.runtime.to_string_lossy().into_owned();
+    // Output to files: the init, blocked on exec.fifo, keeps the runtime's stdio open.
+    let err = cx.dir.join("create.err");
+    let run = |strace_args: &[&str]| -> Result<std::process::ExitStatus, String> {
+        let stderr = std::fs::File::create(&err).map_err(|e| e.to_string())?;
+        Command::new("strace")
+            .args(["-qq", "-e", "trace=write,rename,renameat,renameat2"])
+            .args(strace_args)
+            .args([rt.as_str(), "--root", &root, "create", "--bundle", &b, "c1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .status()
+            .map_err(|e| format!("strace: {e}"))
+    };
+    // Counted once: how many writes and renames a whole create makes.
+    let log = cx.dir.join("create.strace").to_string_lossy().into_owned();
+    let st = run(&["-o", &log])?;
+    ensure!(
+        st.success(),
+        "create under strace failed: {}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    cx.rt(&["delete", "--force", "c1"]).ok("delete --force")?;
+    nothing_left(cx, &name, "c1", None)?;
+    let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+    let count = |call: &str| text.lines().filter(|l| l.starts_with(call)).count();
+    let (writes, renames) = (count("write("), count("rename"));
+    ensure!(writes > 0, "strace saw no write of create");
+    let at = |calls: &str, n: usize| format!("inject={calls}:signal=SIGKILL:when={n}");
+    let runs = (1..=writes)
+        .map(|n| at("write", n))
+        .chain((1..=renames).map(|n| at("rename,renameat,renameat2", n)));
+    for inject in runs {
+        let st = run(&["-o", "/dev/null", "-e", &inject])?;
+        ensure!(!st.success(), "create survived {inject}");
+        cx.rt(&["delete", "--force", "c1"])
+            .ok(&format!("delete --force after {inject}"))?;
+        nothing_left(cx, &name, "c1", None).map_err(|e| format!("after {inject}: {e}"))?;
+    }
+    ensure!(
+        started.elapsed() < Duration::from_secs(60),
+        "{writes} writes and {renames} renames took {:?}",
+        started.elapsed()
+    );
+    Ok(())
 }
