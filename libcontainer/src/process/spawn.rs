@@ -101,7 +101,10 @@ pub fn spawn(
         }
         Ok(Forked::Child) => {
             drop(parent);
-            init::run(cfg, &plan, child, fifo)
+            let report = child.try_clone().ok();
+            super::boundary::child("the container init", report, || {
+                init::run(cfg, &plan, child, fifo)
+            })
         }
         Ok(Forked::Parent(pid)) => pid,
     };
