@@ -19,25 +19,28 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace
 cargo test --workspace
+# Every suite below runs the binary that ships: the release build (LTO, panic = abort),
+# not the debug one (the harnesses themselves stay debug builds).
 # The size budget of the release binary (stripped, static): 3 MiB.
 cargo build --release -p corral
-size=$(stat -c %s "$BIN_DIR"/release/corral)
+CORRAL="$BIN_DIR"/release/corral
+size=$(stat -c %s "$CORRAL")
 echo "corral release binary: $size bytes (budget $((3 * 1024 * 1024)))"
 (( size <= 3 * 1024 * 1024 )) || { echo "corral's release binary is over 3 MiB" >&2; exit 1; }
 echo "=== conformance: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="
-"$BIN_DIR"/debug/corral-conformance --runtime "$BIN_DIR"/debug/corral
+"$BIN_DIR"/debug/corral-conformance --runtime "$CORRAL"
 # The OCI runtime-tools validation suite (../shared/conformance) against corral, compared
 # with runc 1.1.5's recorded run: scripts/runtime-tools.sh --runtime "$(command -v runc)"
 # --tsv tests/runtime-tools/runc-1.1.5.tsv records it again. About 1 min to build the suite
 # (Go from PyPI, cached under target/rtools/), 2-3 min to run it.
 echo "=== OCI runtime-tools validation suite: corral ==="
-scripts/runtime-tools.sh --runtime "$BIN_DIR"/debug/corral \
+scripts/runtime-tools.sh --runtime "$CORRAL" \
   --compare tests/runtime-tools/runc-1.1.5.tsv --allow tests/runtime-tools/allow.tsv
 # The conformance suite against corral in a QEMU guest (scripts/v2-guest.sh's flags).
 guest() {
-  CORRAL_BIN="$BIN_DIR"/debug/corral CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
+  CORRAL_BIN="$CORRAL" CONFORMANCE_BIN="$BIN_DIR"/debug/corral-conformance \
     scripts/v2-guest.sh "$@"
 }
 echo "=== conformance in a cgroup v2 guest: corral ==="
@@ -56,10 +59,10 @@ guest --selinux --filter proc_selinux --filter exec_process_label
 echo "=== engines: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$(command -v runc)"
 echo "=== engines: corral ==="
-"$BIN_DIR"/debug/corral-engines --runtime "$BIN_DIR"/debug/corral
+"$BIN_DIR"/debug/corral-engines --runtime "$CORRAL"
 # The corpus of real configs (integration/corpus, scripts/capture-corpus.sh) replayed
 # against corral and runc: a difference not in integration/corpus/known-differences fails.
 echo "=== corpus: corral against runc ==="
-"$BIN_DIR"/debug/corral-corpus --runtime "$BIN_DIR"/debug/corral --reference "$(command -v runc)"
+"$BIN_DIR"/debug/corral-corpus --runtime "$CORRAL" --reference "$(command -v runc)"
 echo "=== the cgroup cases in a legacy cgroup v1 guest (hugetlb, rdma, net_cls, net_prio) ==="
 guest --cgroup-v1 --filter cgroup_

@@ -17,9 +17,9 @@ pub struct Rule {
     pub allow: bool,
     /// 'a' (every device), 'b' or 'c'.
     pub typ: char,
-    /// None or negative: any.
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
+    /// None: any.
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
     /// Some of "rwm".
     pub access: String,
 }
@@ -61,6 +61,9 @@ const RSH32_K: u8 = 0x74; // BPF_ALU | BPF_RSH | BPF_K
 const MOV32_X: u8 = 0xbc; // BPF_ALU | BPF_MOV | BPF_X
 const MOV64_K: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
 const JNE_K: u8 = 0x55; // BPF_JMP | BPF_JNE | BPF_K
+                        // The context's numbers are u32, loaded zero-extended; a 64-bit compare with a
+                        // sign-extended immediate would never match one from 2^31 on. JMP32 compares 32 bits.
+const JNE32_K: u8 = 0x56; // BPF_JMP32 | BPF_JNE | BPF_K
 const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
 
 // struct bpf_cgroup_dev_ctx { u32 access_type (access << 16 | type); u32 major; u32 minor; }
@@ -93,7 +96,6 @@ fn access_bits(access: &str) -> i32 {
 /// else returns allow (1) or deny (0).
 fn block(r: &Rule) -> Vec<Insn> {
     let mut b = vec![];
-    let any = |v: Option<i64>| v.is_none_or(|v| v < 0);
     if r.typ != 'a' {
         b.push(insn(
             JNE_K,
@@ -102,11 +104,24 @@ fn block(r: &Rule) -> Vec<Insn> {
             0,
             if r.typ == 'b' { DEV_BLOCK } else { DEV_CHAR },
         ));
-        if let Some(major) = r.major.filter(|_| !any(r.major)) {
-            b.push(insn(JNE_K, R4, 0, 0, major as i32));
+        // The immediate holds the number's 32 bits as they are (no value is lost).
+        if let Some(major) = r.major {
+            b.push(insn(
+                JNE32_K,
+                R4,
+                0,
+                0,
+                i32::from_ne_bytes(major.to_ne_bytes()),
+            ));
         }
-        if let Some(minor) = r.minor.filter(|_| !any(r.minor)) {
-            b.push(insn(JNE_K, R5, 0, 0, minor as i32));
+        if let Some(minor) = r.minor {
+            b.push(insn(
+                JNE32_K,
+                R5,
+                0,
+                0,
+                i32::from_ne_bytes(minor.to_ne_bytes()),
+            ));
         }
     }
     let bits = access_bits(&r.access);
@@ -121,7 +136,7 @@ fn block(r: &Rule) -> Vec<Insn> {
     // Every jump goes to the first instruction after this block.
     let len = b.len();
     for (i, ins) in b.iter_mut().enumerate() {
-        if ins.code == JNE_K {
+        if matches!(ins.code, JNE_K | JNE32_K) {
             ins.off = (len - i - 1) as i16;
         }
     }
@@ -140,7 +155,7 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
     ];
     for r in rules.iter().rev() {
         let b = block(r);
-        let unconditional = !b.iter().any(|i| i.code == JNE_K);
+        let unconditional = !b.iter().any(|i| matches!(i.code, JNE_K | JNE32_K));
         p.extend(b);
         if unconditional {
             // Every access matches this rule: what follows could never run, and the
@@ -266,7 +281,7 @@ pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn rule(allow: bool, typ: char, major: i64, minor: i64, access: &str) -> Rule {
+    fn rule(allow: bool, typ: char, major: u32, minor: u32, access: &str) -> Rule {
         Rule {
             allow,
             typ,
@@ -293,6 +308,11 @@ mod tests {
                 MOV64_K => r[dst] = i.imm as i64 as u64,
                 JNE_K => {
                     if r[dst] != i.imm as i64 as u64 {
+                        pc += i.off as usize;
+                    }
+                }
+                JNE32_K => {
+                    if r[dst] as u32 != i.imm as u32 {
                         pc += i.off as usize;
                     }
                 }
@@ -324,6 +344,15 @@ mod tests {
         assert_eq!(run(&p, DEV_CHAR, ACC_READ, 10, 229), 1, "fuse r");
         assert_eq!(run(&p, DEV_CHAR, ACC_WRITE, 10, 229), 0, "fuse w");
         assert_eq!(run(&p, DEV_CHAR, ACC_READ, 4, 1), 0, "tty1");
+    }
+
+    /// Every u32 is compared whole: no number matches another one's low bits.
+    #[test]
+    fn large_numbers_are_compared_exactly() {
+        let p = program(&[rule(true, 'c', u32::MAX, 1 << 31, "rw")]);
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ, u32::MAX, 1 << 31), 1);
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ, 1, 1 << 31), 0);
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ, u32::MAX, 0), 0);
     }
 
     #[test]

@@ -168,6 +168,7 @@ fn devices(list: &[LinuxDeviceCgroup]) -> Result<()> {
                 "must be a, b or c in a device cgroup rule",
             ));
         }
+        crate::DeviceRule::from_spec(d, i)?;
     }
     Ok(())
 }
@@ -324,6 +325,16 @@ mod tests {
             (
                 serde_json::json!({ "devices": [{ "allow": true, "access": "x" }] }),
                 "linux.resources.devices[0].access",
+            ),
+            (
+                serde_json::json!({ "devices": [
+                    { "allow": true, "type": "c", "major": 4294967297_i64, "minor": 1 }] }),
+                "linux.resources.devices[0].major",
+            ),
+            (
+                serde_json::json!({ "devices": [{ "allow": true, "access": "r" },
+                    { "allow": false, "type": "c", "major": 1, "minor": -2 }] }),
+                "linux.resources.devices[1].minor",
             ),
         ];
         for (v, f) in cases {

@@ -38,10 +38,8 @@ impl Cgroup {
     /// a freezer the caller's kill loop does it all.
     pub(crate) fn kill_frozen(&self) {
         let frozen = self.freeze_within(Duration::from_secs(1)).is_ok();
-        for pid in self.pids() {
-            // SAFETY: kill takes plain integers. The pid was read from the cgroup just
-            // now; frozen, its task cannot exit, let alone be reaped and its pid reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+        for p in crate::pidfd::pin_listed(|| self.pids()) {
+            let _ = p.signal(libc::SIGKILL);
         }
         if frozen {
             let _ = self.thaw();

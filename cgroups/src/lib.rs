@@ -25,6 +25,7 @@ pub mod hugetlb;
 mod knob;
 pub mod layout;
 pub mod net;
+pub mod pidfd;
 pub mod rdma;
 pub mod stats;
 pub mod sub;
@@ -220,10 +221,8 @@ impl Cgroup {
                 )));
             }
             // v1 has no cgroup.kill; on v2 this only catches what raced cgroup.kill.
-            for pid in left {
-                // SAFETY: kill takes plain integers. The pid was read from the cgroup just
-                // now; processes cannot leave a cgroup by themselves.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            for p in pidfd::pin_listed(|| self.pids()) {
+                let _ = p.signal(libc::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(5));
             left = self.pids();
@@ -239,27 +238,41 @@ impl Cgroup {
     }
 }
 
-/// An extra device rule to allow (runc's defaults, `linux.devices`).
+/// One device rule. `None` for a number is the wildcard (`*`, `-1` in the spec).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRule {
     pub typ: char,
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
     pub access: String,
 }
 
 impl DeviceRule {
-    /// A rule of `linux.resources.devices` (its `allow` aside): an absent type is every
-    /// device, an absent access is `rwm`.
-    pub fn from_spec(d: &oci_spec::runtime::LinuxDeviceCgroup) -> Self {
-        DeviceRule {
+    /// Rule `i` of `linux.resources.devices` (its `allow` aside): an absent type is every
+    /// device, an absent access is `rwm`, an absent or `-1` number any number.
+    ///
+    /// A number is what v1's `devices.allow` and v2's device program both carry: a u32.
+    /// Anything else is refused rather than cut down (cut to 32 bits, 4294967297 would
+    /// be 1, and `c 1:1` is /dev/mem).
+    pub fn from_spec(d: &oci_spec::runtime::LinuxDeviceCgroup, i: usize) -> Result<Self> {
+        let number = |v: Option<i64>, name: &str| match v {
+            None | Some(-1) => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| Error::Invalid {
+                field: format!("linux.resources.devices[{i}].{name}"),
+                msg: format!(
+                    "{n} is neither -1 (any) nor a number from 0 to {}",
+                    u32::MAX
+                ),
+            }),
+        };
+        Ok(DeviceRule {
             typ: d
                 .typ()
                 .map_or('a', |t| t.as_str().chars().next().unwrap_or('a')),
-            major: d.major(),
-            minor: d.minor(),
+            major: number(d.major(), "major")?,
+            minor: number(d.minor(), "minor")?,
             access: d.access().clone().unwrap_or_else(|| "rwm".into()),
-        }
+        })
     }
 }
 

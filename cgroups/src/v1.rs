@@ -206,7 +206,7 @@ fn limit_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<(
 fn devices(dir: &Path, rules: &[LinuxDeviceCgroup], extra: &[DeviceRule]) -> Result<()> {
     write(dir, "devices.deny", "a", "linux.resources.devices")?;
     for (i, d) in rules.iter().enumerate() {
-        let rule = DeviceRule::from_spec(d);
+        let rule = DeviceRule::from_spec(d, i)?;
         let file = if d.allow() {
             "devices.allow"
         } else {
@@ -227,10 +227,7 @@ fn devices(dir: &Path, rules: &[LinuxDeviceCgroup], extra: &[DeviceRule]) -> Res
 
 /// `c 1:3 rwm`; `a` stands alone (the kernel reads "a" as every device).
 pub fn rule_text(r: &DeviceRule) -> String {
-    let n = |v: Option<i64>| {
-        v.filter(|v| *v >= 0)
-            .map_or("*".to_string(), |v| v.to_string())
-    };
+    let n = |v: Option<u32>| v.map_or("*".to_string(), |v| v.to_string());
     if r.typ == 'a' {
         return "a".into();
     }

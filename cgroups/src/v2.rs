@@ -67,9 +67,10 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, extra: &[DeviceRule]) -> Result<()
     let dir = &cg.dirs[0].path;
     // The device filter first: the limits below cannot fail in a way that matters less.
     let spec = r.devices().iter().flatten();
-    let mut rules: Vec<bpf::Rule> = spec
-        .map(|d| bpf::Rule::new(d.allow(), DeviceRule::from_spec(d)))
-        .collect();
+    let mut rules = spec
+        .enumerate()
+        .map(|(i, d)| Ok(bpf::Rule::new(d.allow(), DeviceRule::from_spec(d, i)?)))
+        .collect::<Result<Vec<_>>>()?;
     rules.extend(extra.iter().map(|e| bpf::Rule::new(true, e.clone())));
     // `update` passes no rules at all: the filter `create` attached stays.
     if r.devices().is_some() || !extra.is_empty() {

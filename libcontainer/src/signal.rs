@@ -22,6 +22,15 @@ pub fn parse(s: &str) -> Result<i32> {
         .map_err(|_| Error::Other(format!("unknown signal {s:?}")))
 }
 
+/// SIGKILL to a child of ours that we have not reaped (an init or exec process whose
+/// setup failed), through its pidfd like every signal to a container process. Errors are
+/// ignored: the caller reaps it next, and a child that is gone needs nothing.
+pub(crate) fn kill_child(pid: i32) {
+    if let Ok(Some(p)) = corral_cgroups::pidfd::Pinned::child(pid) {
+        let _ = p.signal(libc::SIGKILL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;

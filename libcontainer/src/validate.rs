@@ -636,6 +636,7 @@ fn devices(cx: &Ctx, spec: &Spec) -> Result<()> {
                 "must be c, u, b or p (\"a\" is only for linux.resources.devices)",
             ));
         }
+        crate::rootfs::devices::numbers(d, i).map_err(|(field, msg)| cx.invalid(field, msg))?;
     }
     Ok(())
 }

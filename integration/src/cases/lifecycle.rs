@@ -259,7 +259,7 @@ fn running(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-fn descendants(pid: i32) -> Vec<i32> {
+pub(super) fn descendants(pid: i32) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()

@@ -15,6 +15,7 @@ mod exec_io;
 mod exec_status;
 mod flags;
 mod fsutil;
+mod harden;
 mod hooks;
 mod ids;
 mod inside;
@@ -78,6 +79,7 @@ pub fn all() -> Vec<Case> {
     v.extend(flags::cases());
     v.extend(state_dir::cases());
     v.extend(spec13_fields::cases());
+    v.extend(harden::cases());
     v
 }
 

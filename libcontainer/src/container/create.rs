@@ -95,8 +95,7 @@ pub(super) fn create_locked(
             Ok(pid)
         }
         Err(e) => {
-            // SAFETY: kill with plain integers, on the init this create made.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            crate::signal::kill_child(pid);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             Err(e)
         }
@@ -258,8 +257,7 @@ fn create_in(
         Ok(())
     };
     if let Err(e) = ready() {
-        // SAFETY: kill with plain integers, on the init we just cloned.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        crate::signal::kill_child(pid);
         let _ = nix::sys::wait::waitpid(spawned.pid, None);
         return Err(e);
     }

@@ -3,6 +3,7 @@
 
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{hooks, sys, Error, Result};
+use corral_cgroups::pidfd;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -13,7 +14,10 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
         Err(Error::NotFound(_)) if force => return Ok(()),
         r => r?,
     };
-    let saved = dir.load()?;
+    // --force always makes progress: a state file it cannot read is reported and the
+    // other records used instead; what it cannot remove is reported once the state
+    // directory is gone (keeping it would only wedge the id).
+    let saved = salvage(force, warn, "saved state", dir.load())?;
     let status = dir.status(saved.as_ref());
     if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(Error::BadStatus {
@@ -22,32 +26,65 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
             msg: "cannot delete a running container (stop it first, or use --force)",
         });
     }
+    let mut left = vec![];
+    let mut step = |r: Result<()>| match r {
+        Err(e) if force => {
+            left.push(e.to_string());
+            Ok(())
+        }
+        r => r,
+    };
     if let Some(saved) = &saved {
         if status != Status::Stopped {
-            kill_and_wait(saved)?;
+            step(kill_and_wait(saved))?;
         }
     }
     // Also kills what is left when the init is gone (without a pid namespace of its own,
     // its children outlive it), or when `create` died before it recorded the init.
     let cgroup = match saved.as_ref().and_then(|s| s.cgroup.clone()) {
         Some(cg) => Some(cg),
-        None => dir.load_cgroup()?,
+        None => salvage(force, warn, "cgroup record", dir.load_cgroup())?,
     };
     if let Some(cg) = &cgroup {
-        // Locked: a create under the root must not go into a parent removed meanwhile.
-        let _root = cg.made().next().map(|_| dir.lock_root()).transpose()?;
-        cg.destroy()?;
+        step((|| {
+            // Locked: a create under the root must not go into a parent removed meanwhile.
+            let _root = cg.made().next().map(|_| dir.lock_root()).transpose()?;
+            Ok(cg.destroy()?)
+        })())?;
     }
     if let Some((s, id)) = saved.as_ref().and_then(|s| Some((s, s.host_mount?))) {
         let root = s.rootfs.canonicalize().unwrap_or_else(|_| s.rootfs.clone());
-        crate::rootfs::host::unmount(&root, id)?;
+        step(crate::rootfs::host::unmount(&root, id))?;
     }
     crate::netdev::restore(&dir.dir, warn);
     dir.remove()?;
     if let Some(saved) = &saved {
         hooks::poststop(saved.hooks.as_ref(), &hooks::State::of_saved(saved), warn);
     }
-    Ok(())
+    match left.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Other(format!(
+            "container {id} is deleted, but not all it had: {}",
+            left.join("; ")
+        ))),
+    }
+}
+
+/// A record of the state dir; with `force`, one that cannot be read is reported and
+/// taken as missing.
+fn salvage<T>(
+    force: bool,
+    warn: &dyn Fn(&str),
+    what: &str,
+    r: Result<Option<T>>,
+) -> Result<Option<T>> {
+    match r {
+        Err(e) if force => {
+            warn(&format!("{e}: deleting the container without its {what}"));
+            Ok(None)
+        }
+        r => r,
+    }
 }
 
 /// SIGKILLs every process of the container and waits until the init is gone.
@@ -62,9 +99,8 @@ fn kill_and_wait(saved: &Saved) -> Result<()> {
     if !process_alive(saved.pid, saved.pid_start) {
         return Ok(());
     }
-    for pid in super::kill::container_pids(saved) {
-        // SAFETY: kill takes plain integers.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+    for p in pidfd::pin_listed(|| super::kill::container_pids(saved)) {
+        let _ = p.signal(libc::SIGKILL);
     }
     // A paused container: thawed after the SIGKILLs, so that no process runs again
     // before it dies (and on kernels where a frozen task cannot die, so that it can).

@@ -61,8 +61,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
     let pid = spawn::spawn(&cfg)?;
     drop(console);
     if let Err(e) = started(o, pid.as_raw(), pidfd_socket.as_ref()) {
-        // SAFETY: kill with plain integers, on our own child, not yet reaped.
-        unsafe { libc::kill(pid.as_raw(), libc::SIGKILL) };
+        crate::signal::kill_child(pid.as_raw());
         let _ = nix::sys::wait::waitpid(pid, None);
         return Err(e);
     }

@@ -139,7 +139,11 @@ pub fn build(
         return Ok(p);
     }
     bundle.warnings.iter().for_each(|w| warn(w));
-    let mut p = bundle.spec.process().clone().expect("validated");
+    let mut p = bundle
+        .spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::Other("process: config.json has none".into()))?;
     apply(&mut p, flags, warn)?;
     validate::exec_process(&p, &bundle.config_path)?;
     Ok(p)

@@ -9,16 +9,17 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, IntoRawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-static INIT_PID: AtomicI32 = AtomicI32::new(0);
+/// The pidfd of the process signals go to (-1: none yet); open until corral exits.
+static INIT_PIDFD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn forward(sig: libc::c_int) {
-    let pid = INIT_PID.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
+    let fd = INIT_PIDFD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // One system call: async-signal-safe.
+        corral_cgroups::pidfd::send_raw(fd, sig);
     }
 }
 
@@ -48,7 +49,13 @@ pub(super) fn become_subreaper() -> Result<()> {
 /// From now on, the signals above that corral gets go to `pid` (SIGWINCH not, when
 /// corral relays a terminal: it resizes the pty instead).
 pub(super) fn forward_signals(pid: i32, tty: bool) -> Result<()> {
-    INIT_PID.store(pid, Ordering::Relaxed);
+    // Our child, not reaped before corral exits: its pidfd is the process for good.
+    let pinned = corral_cgroups::pidfd::Pinned::child(pid)
+        .map_err(|e| Error::Other(format!("pidfd_open {pid}: {e}")))?;
+    if let Some(p) = pinned {
+        // Kept open (never closed) for the handler, which may run until corral exits.
+        INIT_PIDFD.store(p.into_fd().into_raw_fd(), Ordering::Relaxed);
+    }
     let action = SigAction::new(
         SigHandler::Handler(forward),
         SaFlags::SA_RESTART,
@@ -58,7 +65,7 @@ pub(super) fn forward_signals(pid: i32, tty: bool) -> Result<()> {
         .iter()
         .filter(|s| !(tty && **s == Signal::SIGWINCH))
     {
-        // SAFETY: the handler only calls kill(2), which is async-signal-safe.
+        // SAFETY: the handler only calls pidfd_send_signal(2), which is async-signal-safe.
         unsafe { sigaction(*sig, &action) }
             .map_err(|e| Error::sys(format!("sigaction {sig}"), e))?;
     }

@@ -3,6 +3,7 @@
 
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{Error, Result};
+use corral_cgroups::pidfd::{self, Pinned};
 use std::path::Path;
 
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
@@ -20,13 +21,23 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
             })
         }
     };
-    let pids = if all {
-        container_pids(&saved)
+    // The init, pinned by a pidfd and checked to be the process `create` recorded; with
+    // --all every process of the container, each pinned and still listed after the pin.
+    let procs = if all {
+        pidfd::pin_listed(|| container_pids(&saved))
     } else {
-        vec![saved.pid]
+        let init = Pinned::open(saved.pid, |pid| process_alive(pid, saved.pid_start));
+        init.map_err(|e| Error::Other(format!("pidfd_open of the init {}: {e}", saved.pid)))?
+            .into_iter()
+            .collect()
     };
-    for pid in pids {
-        send(pid, signal)?;
+    for p in procs {
+        p.signal(signal).map_err(|e| {
+            Error::Other(format!(
+                "cannot send signal {signal} to process {}: {e}",
+                p.pid()
+            ))
+        })?;
     }
     // A frozen task does not die of SIGKILL until it is thawed (v1): thaw a paused
     // container after the signal, as runc does. Other signals wait for `resume`.
@@ -36,15 +47,6 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn send(pid: i32, signal: i32) -> Result<()> {
-    // SAFETY: kill takes plain integers.
-    let ret = unsafe { libc::kill(pid, signal) };
-    match nix::errno::Errno::result(ret) {
-        Ok(_) | Err(nix::Error::ESRCH) => Ok(()),
-        Err(e) => Err(Error::sys(format!("kill {pid} with signal {signal}"), e)),
-    }
 }
 
 fn ns_of(pid: i32) -> Option<std::path::PathBuf> {

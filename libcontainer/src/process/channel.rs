@@ -169,6 +169,14 @@ impl ParentEnd {
 }
 
 impl ChildEnd {
+    /// A second handle on this end (close-on-exec), for the clone boundary's report.
+    pub fn try_clone(&self) -> Result<ChildEnd> {
+        self.0
+            .try_clone()
+            .map(ChildEnd)
+            .map_err(|e| Error::Other(format!("dup the init channel: {e}")))
+    }
+
     pub fn send(&self, msg: &ChildMsg) -> Result<()> {
         match msg {
             ChildMsg::MapRequest => send_bytes(&self.0, b"M"),

@@ -148,7 +148,10 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
             drop(parent);
             let mut fds = cfg.parent_fds.clone();
             fds.extend(cgroup_fd);
-            child_main(cfg, &fds, flags, fork_in_child, child)
+            let report = child.try_clone().ok();
+            super::boundary::child("the exec process", report, || {
+                child_main(cfg, &fds, flags, fork_in_child, child)
+            })
         }
         Ok(Forked::Parent(pid)) => pid,
     };

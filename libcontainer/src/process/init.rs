@@ -131,7 +131,10 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         }
     }
     let spec = cfg.spec;
-    let process = spec.process().as_ref().expect("validated");
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Init("process: config.json has none".into()))?;
     let sysctls = spec
         .linux()
         .as_ref()
@@ -243,8 +246,11 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     // As root, as runc does: a cwd only root may enter is entered.
     chdir_inside(process.cwd())?;
     let env = process.env().clone().unwrap_or_default();
-    let args = process.args().as_deref().expect("validated");
-    let path = find_executable(&args[0], &env)?;
+    let args = process.args().as_deref().unwrap_or_default();
+    let first = args
+        .first()
+        .ok_or_else(|| Error::Init("process.args: empty, there is nothing to run".into()))?;
+    let path = find_executable(first, &env)?;
     let exec = Exec {
         path: cstring(path.as_os_str().as_encoded_bytes())?,
         args: args

@@ -54,10 +54,9 @@ fn only_own_id(maps: &[LinuxIdMapping], own: u32) -> bool {
 
 /// Writes the uid and gid maps of `pid`'s user namespace from `spec`.
 pub fn write(pid: Pid, spec: &Spec) -> Result<()> {
-    let linux = spec
-        .linux()
-        .as_ref()
-        .expect("validated: user namespace needs linux");
+    let linux = spec.linux().as_ref().ok_or_else(|| {
+        Error::Other("linux: a user namespace needs linux.uidMappings and gidMappings".into())
+    })?;
     let uids = linux.uid_mappings().as_deref().unwrap_or_default();
     let gids = linux.gid_mappings().as_deref().unwrap_or_default();
     let (euid, egid) = (

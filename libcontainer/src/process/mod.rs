@@ -12,6 +12,7 @@
 //! - `seccomp_listener`: the parent hands the seccomp notify fd to the agent.
 
 pub(crate) mod affinity;
+pub(crate) mod boundary;
 pub mod channel;
 pub mod exec;
 mod filter;

@@ -6,7 +6,7 @@ use super::{maps, namespaces};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use corral_cgroups::{Cgroup, Version};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -23,7 +23,7 @@ pub(super) struct KillOnDrop(pub(super) Vec<Pid>);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         for pid in &self.0 {
-            let _ = kill(*pid, Signal::SIGKILL);
+            crate::signal::kill_child(pid.as_raw());
             let _ = waitpid(*pid, None);
         }
     }
@@ -101,7 +101,10 @@ pub fn spawn(
         }
         Ok(Forked::Child) => {
             drop(parent);
-            init::run(cfg, &plan, child, fifo)
+            let report = child.try_clone().ok();
+            super::boundary::child("the container init", report, || {
+                init::run(cfg, &plan, child, fifo)
+            })
         }
         Ok(Forked::Parent(pid)) => pid,
     };

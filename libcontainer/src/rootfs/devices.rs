@@ -36,22 +36,24 @@ struct Node {
 }
 
 impl Node {
-    fn from_spec(d: &LinuxDevice) -> Self {
+    fn from_spec(d: &LinuxDevice, i: usize) -> Result<Self> {
+        let (major, minor) =
+            numbers(d, i).map_err(|(field, msg)| Error::Other(format!("{field}: {msg}")))?;
         let kind = match d.typ() {
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
             // c, u, and a (validation refuses "a" here).
             _ => SFlag::S_IFCHR,
         };
-        Node {
+        Ok(Node {
             path: d.path().clone(),
             kind,
-            major: d.major() as u64,
-            minor: d.minor() as u64,
+            major: major.into(),
+            minor: minor.into(),
             mode: d.file_mode().unwrap_or(0o666) & 0o7777,
             uid: d.uid().unwrap_or(0),
             gid: d.gid().unwrap_or(0),
-        }
+        })
     }
 
     fn rdev(&self) -> u64 {
@@ -63,10 +65,40 @@ impl Node {
     }
 }
 
+/// The largest major and minor a node can have: mknod(2) takes a 32-bit `dev` that the
+/// kernel splits into 12 bits of major and 20 of minor (`new_decode_dev`); glibc's
+/// `makedev` would put larger numbers in bits the call drops, and the node would get
+/// other numbers than the ones asked for.
+const MAX_MAJOR: u32 = (1 << 12) - 1;
+const MAX_MINOR: u32 = (1 << 20) - 1;
+
+/// The checked numbers of node `i` of `linux.devices`; on error, (field, why). A fifo
+/// (`p`) has none: its numbers are not used.
+pub(crate) fn numbers(
+    d: &LinuxDevice,
+    i: usize,
+) -> std::result::Result<(u32, u32), (String, String)> {
+    if d.typ() == LinuxDeviceType::P {
+        return Ok((0, 0));
+    }
+    let number = |v: i64, name: &str, max: u32| {
+        u32::try_from(v).ok().filter(|n| *n <= max).ok_or_else(|| {
+            (
+                format!("linux.devices[{i}].{name}"),
+                format!("{v} is not a device {name} number (0 to {max})"),
+            )
+        })
+    };
+    Ok((
+        number(d.major(), "major", MAX_MAJOR)?,
+        number(d.minor(), "minor", MAX_MINOR)?,
+    ))
+}
+
 /// `linux.devices`, then the default devices it does not name.
 pub fn create(root: &InRoot, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
     for (i, d) in devices.iter().enumerate() {
-        make(root, &Node::from_spec(d), in_userns, false)
+        make(root, &Node::from_spec(d, i)?, in_userns, false)
             .map_err(|e| Error::Other(format!("linux.devices[{i}] {}: {e}", d.path().display())))?;
     }
     for (name, major, minor) in DEFAULT {

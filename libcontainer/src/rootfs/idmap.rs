@@ -55,13 +55,13 @@ pub fn prepare(spec: &Spec) -> Result<Vec<Option<OwnedFd>>> {
         // Validation made sure that one of the two has both maps.
         let (uids, gids) = match (mnt.uid_mappings(), mnt.gid_mappings()) {
             (Some(u), Some(g)) => (u, g),
-            _ => {
-                let l = linux.expect("validated: idmap needs mappings");
-                (
-                    l.uid_mappings().as_ref().expect("validated"),
-                    l.gid_mappings().as_ref().expect("validated"),
-                )
-            }
+            _ => linux
+                .and_then(|l| Some((l.uid_mappings().as_ref()?, l.gid_mappings().as_ref()?)))
+                .ok_or_else(|| {
+                    Error::Other(format!(
+                        "{what}: no uidMappings and gidMappings, on the mount or in linux"
+                    ))
+                })?,
         };
         let key = format!("{}|{}", map_text(uids), map_text(gids));
         let userns = match namespaces.iter().position(|(k, _)| *k == key) {
@@ -111,12 +111,12 @@ fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<Owned
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::sys("pipe for the idmap user namespace", e))?;
     let pid = match sys::clone3_fork(libc::CLONE_NEWUSER as u64, None) {
-        Ok(Forked::Child) => {
+        Ok(Forked::Child) => crate::process::boundary::child("the idmap helper", None, || {
             drop(w);
             let mut b = [0u8; 1];
             let _ = nix::unistd::read(r.as_raw_fd(), &mut b);
             sys::exit_now(0);
-        }
+        }),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => return Err(Error::sys("clone a user namespace for the idmap", e)),
     };

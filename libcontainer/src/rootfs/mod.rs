@@ -5,7 +5,7 @@
 
 mod cgroupfs;
 mod copyup;
-mod devices;
+pub(crate) mod devices;
 pub mod host;
 pub mod idmap;
 mod masks;
@@ -142,7 +142,11 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
             masks.readonly(p)?;
         }
         if let Some(prop) = linux.rootfs_propagation() {
-            let flags = options::propagation(prop).expect("validated");
+            let flags = options::propagation(prop).ok_or_else(|| {
+                Error::Other(format!(
+                    "linux.rootfsPropagation: {prop:?} is not a propagation"
+                ))
+            })?;
             mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
                 .map_err(sys_err(format!("set rootfsPropagation {prop}")))?;
         }
