@@ -130,6 +130,7 @@ fn main() {
         }
         return;
     }
+    // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("corral-conformance runs containers: run it as root");
         std::process::exit(2);

@@ -133,8 +133,9 @@ fn recycled_pid(cx: &mut Ctx) -> CaseResult {
         })
         .ok_or("the runtime never reached its signal call")?;
         // The init dies and is reaped: its number is free.
-        // SAFETY: kill and waitpid with plain integers, on our own container's init.
+        // SAFETY: kill with plain integers, on our own container's init.
         unsafe { libc::kill(init, libc::SIGKILL) };
+        // SAFETY: waitpid with a null status pointer, on that init (our child).
         unsafe { libc::waitpid(init, std::ptr::null_mut(), 0) };
         let mut victim = take_pid(init)?;
         let code = strace.wait().map_err(|e| e.to_string())?;
