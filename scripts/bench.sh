@@ -19,7 +19,7 @@ install_deps runc busybox-static time
 # --- corral binary ---
 if [[ -z ${CORRAL:-} ]]; then
   cargo build --release -p corral
-  CORRAL=$REPO/$BIN_DIR/release/corral
+  CORRAL=$BIN_DIR/release/corral
 fi
 [[ -x $CORRAL ]] || die "corral binary not found: $CORRAL"
 

@@ -23,6 +23,10 @@ cargo build --release -p corral
 size=$(stat -c %s "$BIN_DIR"/release/corral)
 echo "corral release binary: $size bytes (budget $((3 * 1024 * 1024)))"
 (( size <= 3 * 1024 * 1024 )) || { echo "corral's release binary is over 3 MiB" >&2; exit 1; }
+# The aarch64 cross-build and its unit tests under qemu-user (about 6 minutes: its own
+# script, which installs the cross compiler and arm64's libseccomp-dev).
+echo "=== aarch64: cross-build, unit tests under qemu-user ==="
+bash scripts/cross-aarch64.sh
 echo "=== conformance: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="
