@@ -34,7 +34,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Format of log lines
-    #[arg(long = "log-format", value_enum, default_value = "text")]
+    #[arg(
+        long = "log-format",
+        value_enum,
+        default_value = "text",
+        value_name = "text|json"
+    )]
     pub log_format: LogFormat,
     /// Log debug lines too
     #[arg(long)]
@@ -199,6 +204,24 @@ pub enum Command {
     /// and period, pids and blkio weight). Device rules are not changed. The result is
     /// checked like create's limits and recorded in the container's state.
     Update(Box<UpdateArgs>),
+    /// Print a completion script for a shell (scripts/install.sh installs them)
+    ///
+    /// Bash: source it, or put it in /usr/share/bash-completion/completions/corral.
+    /// zsh: put it as _corral in a directory of $fpath. fish: put it in
+    /// ~/.config/fish/completions/corral.fish.
+    Completion {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// The shells `completion` writes scripts for.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `update`: a `linux.resources` JSON object (`-r`), or flags; unchanged values can be

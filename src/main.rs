@@ -232,6 +232,16 @@ fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) ->
     })?)
 }
 
+fn completion(shell: cli::Shell) {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        cli::Shell::Bash => S::Bash,
+        cli::Shell::Zsh => S::Zsh,
+        cli::Shell::Fish => S::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "corral", &mut std::io::stdout());
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     let rootless = rootless(cli.rootless.as_deref())?;
@@ -311,6 +321,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         } => events(&root, id, *stats, interval)?,
         Command::Update(a) => update(&root, a, &warn)?,
         Command::Exec(a) => return exec(&root, a, &warn, &debug),
+        Command::Completion { shell } => completion(*shell),
     }
     Ok(0)
 }
