@@ -12,7 +12,7 @@ dpkg --print-foreign-architectures | grep -qx arm64 || {
   dpkg --add-architecture arm64
   apt-get update -qq
 }
-install_deps gcc-aarch64-linux-gnu libc6-dev-arm64-cross libseccomp-dev:arm64 qemu-user-static
+install_deps file gcc-aarch64-linux-gnu libc6-dev-arm64-cross libseccomp-dev:arm64 qemu-user-static
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 
 cargo build --target "$TARGET" -p corral
@@ -23,7 +23,8 @@ echo "$bin: $info"
   { echo "the aarch64 corral is not a static aarch64 executable" >&2; exit 1; }
 # The binary runs: its version and the seccomp architectures its libseccomp knows.
 qemu-aarch64-static "$bin" --version
-qemu-aarch64-static "$bin" features | grep -q '"SCMP_ARCH_AARCH64"' ||
+features=$(qemu-aarch64-static "$bin" features)
+grep -q '"SCMP_ARCH_AARCH64"' <<<"$features" ||
   { echo "the aarch64 corral's features lack SCMP_ARCH_AARCH64" >&2; exit 1; }
 
 # What qemu-user (Debian 12's 7.2) does not emulate, and the tests that need it (they

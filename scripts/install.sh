@@ -8,8 +8,8 @@
 # PREFIX defaults to /usr/local; DESTDIR (empty by default) is the staging root of a
 # package build. The binary is built with the cargo profile PROFILE (release; a packager
 # uses `packaging`, which keeps the debug info for its own -dbg/-debuginfo split), or
-# taken from CORRAL_BIN. Completions are written by running the binary (for a cross
-# build, COMPLETION_BIN names a corral the build machine can run).
+# taken from CORRAL_BIN. The completions are completions/ as committed (what `corral
+# completion SHELL` prints), so a cross build installs them too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -24,19 +24,11 @@ if [[ -z $bin ]]; then
   cargo build --profile "$PROFILE" -p corral
   bin=$BIN_DIR/$PROFILE/corral
 fi
-gen=${COMPLETION_BIN:-$bin}
 
 install -D -m 0755 "$bin" "$DESTDIR$BINDIR/corral"
 install -d "$DESTDIR$MANDIR/man8"
 install -m 0644 man/*.8 "$DESTDIR$MANDIR/man8/"
-completion() { # SHELL DEST
-  local tmp
-  tmp=$(mktemp)
-  "$gen" completion "$1" >"$tmp"
-  install -D -m 0644 "$tmp" "$DESTDIR$2"
-  rm -f "$tmp"
-}
-completion bash "$PREFIX/share/bash-completion/completions/corral"
-completion zsh "$ZSH_COMPLETION_DIR/_corral"
-completion fish "$PREFIX/share/fish/vendor_completions.d/corral.fish"
+install -D -m 0644 completions/corral.bash "$DESTDIR$PREFIX/share/bash-completion/completions/corral"
+install -D -m 0644 completions/_corral "$DESTDIR$ZSH_COMPLETION_DIR/_corral"
+install -D -m 0644 completions/corral.fish "$DESTDIR$PREFIX/share/fish/vendor_completions.d/corral.fish"
 echo "installed corral in $DESTDIR$PREFIX"

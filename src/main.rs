@@ -232,14 +232,16 @@ fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) ->
     })?)
 }
 
+/// The completion scripts are generated from the CLI definition by clap_complete in
+/// tests/completion.rs (which fails when they are stale) and built in as text: the
+/// generators themselves would cost the binary more than the three scripts.
 fn completion(shell: cli::Shell) {
-    use clap_complete::Shell as S;
-    let shell = match shell {
-        cli::Shell::Bash => S::Bash,
-        cli::Shell::Zsh => S::Zsh,
-        cli::Shell::Fish => S::Fish,
+    let script = match shell {
+        cli::Shell::Bash => include_str!("../completions/corral.bash"),
+        cli::Shell::Zsh => include_str!("../completions/_corral"),
+        cli::Shell::Fish => include_str!("../completions/corral.fish"),
     };
-    clap_complete::generate(shell, &mut Cli::command(), "corral", &mut std::io::stdout());
+    print!("{script}");
 }
 
 /// Runs the command; returns the exit status.
