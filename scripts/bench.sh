@@ -27,7 +27,7 @@ install_deps runc crun busybox-static time gcc
 
 if [[ -z ${CORRAL:-} ]]; then
   cargo build --release -p corral
-  CORRAL=$REPO/$BIN_DIR/release/corral
+  CORRAL=$BIN_DIR/release/corral
 fi
 [[ -x $CORRAL ]] || die "corral binary not found: $CORRAL"
 

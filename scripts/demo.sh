@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 install_deps libseccomp-dev busybox-static python3
 cargo build --release -p corral
-CORRAL=$PWD/$BIN_DIR/release/corral
+CORRAL=$BIN_DIR/release/corral
 BUNDLE=$PWD/target/demo/bundle
 make_bundle "$BUNDLE" "$CORRAL" '["sh", "-c", "echo \"hostname: $(hostname)\"; echo \"my pid:   $$\"; for n in mnt pid uts ipc net cgroup; do echo \"$n: $(readlink /proc/self/ns/$n)\"; done"]'
 ROOT=$(mktemp -d)

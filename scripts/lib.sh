@@ -1,7 +1,8 @@
 # Shared by the scripts: sourced, not run.
 
-# Where cargo puts binaries (.cargo/config.toml builds for an explicit target).
-BIN_DIR=target/x86_64-unknown-linux-gnu
+# Where cargo puts binaries (target/, or $CARGO_TARGET_DIR), as an absolute path: a build
+# for the host's own architecture needs no --target (see .cargo/config.toml).
+BIN_DIR=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 
 # install_deps PKG...: installs the Debian packages that are missing (apt-get update only then).
 install_deps() {

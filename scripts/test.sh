@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-install_deps libseccomp-dev busybox-static runc python3 pkg-config uidmap podman containerd docker.io
+install_deps file libseccomp-dev busybox-static runc python3 pkg-config uidmap podman containerd docker.io
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh runs containers: run it as root" >&2; exit 1; }
 # The rootless cases (integration/src/cases/userns.rs) run the runtime as this user.
 ensure_test_user corraltest
@@ -27,6 +27,13 @@ CORRAL="$BIN_DIR"/release/corral
 size=$(stat -c %s "$CORRAL")
 echo "corral release binary: $size bytes (budget $((3 * 1024 * 1024)))"
 (( size <= 3 * 1024 * 1024 )) || { echo "corral's release binary is over 3 MiB" >&2; exit 1; }
+# Static-pie, in target/release/ with no --target (.cargo/config.toml's wrapper).
+file -b "$BIN_DIR"/release/corral | grep -q 'static-pie linked' ||
+  { echo "corral's release binary is not static-pie: $(file -b "$BIN_DIR"/release/corral)" >&2; exit 1; }
+# The aarch64 cross-build and its unit tests under qemu-user (about 6 minutes: its own
+# script, which installs the cross compiler and arm64's libseccomp-dev).
+echo "=== aarch64: cross-build, unit tests under qemu-user ==="
+bash scripts/cross-aarch64.sh
 echo "=== conformance: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-conformance --runtime "$(command -v runc)"
 echo "=== conformance: corral ==="

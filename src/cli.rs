@@ -3,12 +3,25 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.3.0");
+/// The version clap knows at compile time; `corral --version` prints [`version_text`].
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What `--version` and `-v` print after "corral ", line by line as runc prints them
+/// (moby's and go-runc's parsers read them: tests/version.rs).
+pub fn version_text(libseccomp: &str) -> String {
+    format!(
+        "version {}\ncommit: {}\nspec: {}\nlibseccomp: {libseccomp}",
+        env!("CARGO_PKG_VERSION"),
+        env!("CORRAL_COMMIT"),
+        libcontainer::OCI_VERSION,
+    )
+}
 
 #[derive(Parser, Debug)]
 #[command(
     name = "corral",
     version = VERSION,
+    disable_version_flag = true,
     about = "corral: a low-level OCI container runtime",
     long_about = "corral runs containers from OCI bundles (runtime-spec 1.3). Its command line follows runc's, so container engines can use it as their OCI runtime."
 )]
@@ -21,7 +34,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Format of log lines
-    #[arg(long = "log-format", value_enum, default_value = "text")]
+    #[arg(
+        long = "log-format",
+        value_enum,
+        default_value = "text",
+        value_name = "text|json"
+    )]
     pub log_format: LogFormat,
     /// Log debug lines too
     #[arg(long)]
@@ -32,6 +50,9 @@ pub struct Cli {
     /// Rootless mode: true, false or auto (default: rootless when not run as root). A rootless container needs a user namespace
     #[arg(long, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
+    /// Print the version, the commit, the runtime-spec and libseccomp versions
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -183,6 +204,24 @@ pub enum Command {
     /// and period, pids and blkio weight). Device rules are not changed. The result is
     /// checked like create's limits and recorded in the container's state.
     Update(Box<UpdateArgs>),
+    /// Print a completion script for a shell (scripts/install.sh installs them)
+    ///
+    /// Bash: source it, or put it in /usr/share/bash-completion/completions/corral.
+    /// zsh: put it as _corral in a directory of $fpath. fish: put it in
+    /// ~/.config/fish/completions/corral.fish.
+    Completion {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// The shells `completion` writes scripts for.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `update`: a `linux.resources` JSON object (`-r`), or flags; unchanged values can be

@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod log;
 pub mod ops;
+pub mod usage;

@@ -58,10 +58,15 @@ impl Logger {
 
     /// An error: to the log file when there is one, and always to standard error.
     pub fn error(&self, msg: &str) {
+        self.error_to_file(msg);
+        eprintln!("corral: error: {msg}");
+    }
+
+    /// An error to the log file only (when there is one).
+    pub fn error_to_file(&self, msg: &str) {
         if self.file.is_some() {
             self.write("error", msg);
         }
-        eprintln!("corral: error: {msg}");
     }
 
     pub fn warn(&self, msg: &str) {

@@ -1,8 +1,8 @@
 //! corral: each command is one call into libcontainer.
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
-use corral_cli::cli::{Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs};
+use clap::{CommandFactory, FromArgMatches};
+use corral_cli::cli::{self, Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs};
 use corral_cli::log::Logger;
 use corral_cli::ops;
 use libcontainer::container::{self, CreateOptions, RunOptions};
@@ -100,30 +100,37 @@ fn list(root: &Path, format: ListFormat, quiet: bool) -> Result<()> {
             .for_each(|s| println!("{}", s.state["id"].as_str().unwrap_or_default()));
         return Ok(());
     }
+    // `owner`, in the table and in JSON as runc prints it: the name of the user the
+    // container's state dir belongs to.
+    let states: Vec<serde_json::Value> = all
+        .into_iter()
+        .map(|s| {
+            let mut v = s.state;
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            v["owner"] = ops::state_dir_owner(root, &id).into();
+            v
+        })
+        .collect();
     if format == ListFormat::Json {
-        let v: Vec<_> = all.into_iter().map(|s| s.state).collect();
-        println!("{}", serde_json::Value::from(v));
+        println!("{}", serde_json::Value::from(states));
         return Ok(());
     }
-    println!(
-        "{:<12} {:<8} {:<10} {:<40} {:<31} OWNER",
-        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-    );
-    for s in all {
-        let f = |k: &str| s.state[k].as_str().unwrap_or_default().to_string();
-        let owner = match f("owner") {
-            o if o.is_empty() => "root".to_string(),
-            o => o,
+    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+    for v in &states {
+        let f = |k: &str| match &v[k] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
         };
-        println!(
-            "{:<12} {:<8} {:<10} {:<40} {:<31} {owner}",
+        rows.push([
             f("id"),
-            s.state["pid"],
+            f("pid"),
             f("status"),
             f("bundle"),
-            f("created")
-        );
+            f("created"),
+            f("owner"),
+        ]);
     }
+    print!("{}", ops::table(&rows));
     Ok(())
 }
 
@@ -225,6 +232,18 @@ fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) ->
     })?)
 }
 
+/// The completion scripts are generated from the CLI definition by clap_complete in
+/// tests/completion.rs (which fails when they are stale) and built in as text: the
+/// generators themselves would cost the binary more than the three scripts.
+fn completion(shell: cli::Shell) {
+    let script = match shell {
+        cli::Shell::Bash => include_str!("../completions/corral.bash"),
+        cli::Shell::Zsh => include_str!("../completions/_corral"),
+        cli::Shell::Fish => include_str!("../completions/corral.fish"),
+    };
+    print!("{script}");
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     let rootless = rootless(cli.rootless.as_deref())?;
@@ -289,7 +308,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Delete { force, id } => container::delete(&root, id, *force, &warn)?,
         Command::List { format, quiet } => list(&root, *format, *quiet)?,
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
-        Command::Features => print_json(&libcontainer::features::features()),
+        Command::Features => print_json(&libcontainer::features::features(env!("CORRAL_COMMIT"))),
         Command::Ps {
             format,
             id,
@@ -304,12 +323,39 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         } => events(&root, id, *stats, interval)?,
         Command::Update(a) => update(&root, a, &warn)?,
         Command::Exec(a) => return exec(&root, a, &warn, &debug),
+        Command::Completion { shell } => completion(*shell),
     }
     Ok(0)
 }
 
+/// The command line, or the exit of a usage error, which goes to `--log` too.
+fn parse() -> Cli {
+    let version = cli::version_text(&libcontainer::features::libseccomp_version());
+    let cmd = Cli::command().version(&*Box::leak(version.into_boxed_str()));
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let err = match cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    use clap::error::ErrorKind;
+    if !matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        if let (Some(path), format) = corral_cli::usage::log_flags(&args) {
+            if let Ok(log) = Logger::new(Some(&path), format, false) {
+                log.error_to_file(&corral_cli::usage::message(&err));
+            }
+        }
+    }
+    err.exit()
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = parse();
     let log = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(l) => l,
         Err(e) => {

@@ -1,11 +1,60 @@
 //! What `ps`, `events` and `update` need on the command-line side: ps(1)'s table
 //! filtered to the container, Go's duration syntax, runc's memory sizes, and the
-//! `update` flags as a `linux.resources` change.
+//! `update` flags as a `linux.resources` change; `list`'s table and owner names.
 
 use crate::cli::UpdateArgs;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::time::Duration;
+
+/// Rows as a table whose columns align (as runc's tabwriter: each column as wide as
+/// its widest cell plus 3 spaces, at least 12; the last one not padded).
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count() + 3).max(12);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The name of the user `root/id` (a container's state dir) belongs to, from
+/// /etc/passwd (corral is static: no NSS), or the uid as a number.
+pub fn state_dir_owner(root: &Path, id: &str) -> String {
+    match std::fs::symlink_metadata(root.join(id)) {
+        Ok(m) => user_name(
+            m.uid(),
+            &std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+/// `uid`'s name in passwd-format `text`, or the number.
+pub fn user_name(uid: u32, text: &str) -> String {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        })
+        .next()
+        .unwrap_or_else(|| uid.to_string())
+}
 
 /// Runs `ps ARGS` (default `-ef`) and keeps its header and the rows whose PID column
 /// holds one of `pids`.
@@ -194,6 +243,43 @@ pub fn has_flags(a: &UpdateArgs) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_columns_align_whatever_the_widths() {
+        let rows = [
+            ["ID", "STATUS", "OWNER"].map(String::from),
+            ["a-very-long-container-id-indeed", "running", "root"].map(String::from),
+            ["b", "created", "nobody"].map(String::from),
+        ];
+        let t = table(&rows);
+        let at = |word: &str| -> Vec<usize> {
+            t.lines()
+                .map(|l| l.find(word).unwrap_or(usize::MAX))
+                .collect()
+        };
+        let status = t.lines().next().unwrap().find("STATUS").unwrap();
+        for l in t.lines().skip(1) {
+            assert_eq!(
+                l[status..].chars().next().map(|c| c.is_alphabetic()),
+                Some(true),
+                "{t}"
+            );
+            assert_eq!(&l[status - 3..status], "   ", "{t}");
+        }
+        assert_eq!(
+            at("OWNER")[0],
+            t.lines().nth(1).unwrap().find("root").unwrap(),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn user_names_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
+        assert_eq!(user_name(0, passwd), "root");
+        assert_eq!(user_name(65534, passwd), "nobody");
+        assert_eq!(user_name(1234, passwd), "1234");
+    }
 
     #[test]
     fn sizes_as_runc_reads_them() {

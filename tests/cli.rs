@@ -29,12 +29,58 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn version_names_runtime_and_spec() {
-    let o = corral(&["--version"]);
-    assert!(o.status.success());
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.starts_with("corral 0."), "{out}");
-    assert!(out.contains("spec: 1.3.0"), "{out}");
+fn version_prints_runcs_lines() {
+    for flag in ["--version", "-v"] {
+        let o = corral(&[flag]);
+        assert!(o.status.success(), "{flag}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{flag}: {out}");
+        assert_eq!(
+            lines[0],
+            concat!("corral version ", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(
+            lines[1].starts_with("commit: ") && lines[1].len() > 8,
+            "{out}"
+        );
+        assert_eq!(lines[2], "spec: 1.3.0");
+        let lib = lines[3]
+            .strip_prefix("libseccomp: ")
+            .expect("libseccomp line");
+        assert!(lib.split('.').all(|n| n.parse::<u32>().is_ok()), "{out}");
+    }
+}
+
+#[test]
+fn usage_errors_go_to_the_log_too() {
+    let root = tmp("usage-log");
+    for (format, args, says) in [
+        ("json", &["--bogus", "list"][..], "'--bogus'"),
+        ("text", &["create"][..], "<ID>"),
+        ("json", &["kill"][..], "<ID>"),
+    ] {
+        let log = root.join(format!("log.{format}"));
+        let _ = std::fs::remove_file(&log);
+        let mut all = vec!["--log", log.to_str().unwrap(), "--log-format", format];
+        all.extend_from_slice(args);
+        let o = corral(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        let text = std::fs::read_to_string(&log).expect("the log file");
+        let line = text.lines().last().unwrap();
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["level"], "error");
+            assert!(v["msg"].as_str().unwrap().contains(says), "{line}");
+        } else {
+            assert!(
+                line.contains("level=error") && line.contains(says),
+                "{line}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
@@ -308,6 +354,57 @@ fn features_is_truthful_json() {
     assert_eq!(linux["memoryPolicy"]["flags"].as_array().unwrap().len(), 3);
     assert_eq!(linux["netDevices"]["enabled"], true);
     assert_eq!(linux["intelRdt"]["enabled"], false);
+    // Every field of features.md is there.
+    for k in [
+        "ociVersionMin",
+        "ociVersionMax",
+        "hooks",
+        "mountOptions",
+        "linux",
+        "annotations",
+        "potentiallyUnsafeConfigAnnotations",
+    ] {
+        assert!(v.get(k).is_some(), "features lacks {k}");
+    }
+    for k in [
+        "namespaces",
+        "capabilities",
+        "cgroup",
+        "seccomp",
+        "apparmor",
+        "selinux",
+        "intelRdt",
+        "memoryPolicy",
+        "mountExtensions",
+        "netDevices",
+    ] {
+        assert!(linux.get(k).is_some(), "features lacks linux.{k}");
+    }
+    for k in ["v1", "v2", "systemd", "systemdUser", "rdma"] {
+        assert!(linux["cgroup"][k].is_boolean(), "linux.cgroup.{k}");
+    }
+    for k in ["enabled", "schemata", "monitoring"] {
+        assert!(linux["intelRdt"][k].is_boolean(), "linux.intelRdt.{k}");
+    }
+    assert_eq!(
+        v["potentiallyUnsafeConfigAnnotations"],
+        serde_json::json!([])
+    );
+    let ann = &v["annotations"];
+    let version = String::from_utf8_lossy(&corral(&["--version"]).stdout).into_owned();
+    let line = |p: &str| {
+        version
+            .lines()
+            .find_map(|l| l.strip_prefix(p))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        ann["io.github.seccomp.libseccomp.version"],
+        line("libseccomp: ")
+    );
+    assert_eq!(ann["io.github.corral.commit"], line("commit: "));
+    assert_eq!(ann["io.github.corral.version"], env!("CARGO_PKG_VERSION"));
     // seccomp: what this libseccomp can do, and no more.
     let sc = &v["linux"]["seccomp"];
     assert_eq!(sc["enabled"], true);
@@ -322,7 +419,16 @@ fn features_is_truthful_json() {
     assert_eq!(list("actions").len(), 9);
     assert!(list("actions").contains(&"SCMP_ACT_NOTIFY"));
     assert_eq!(list("operators").len(), 7);
-    assert!(list("archs").contains(&"SCMP_ARCH_X86_64"));
+    // Every architecture libseccomp knows, as the spec names them; NATIVE is none.
+    for a in [
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_S390X",
+    ] {
+        assert!(list("archs").contains(&a), "{a}");
+    }
+    assert!(!list("archs").contains(&"SCMP_ARCH_NATIVE"));
     assert_eq!(list("knownFlags").len(), 4);
     assert!(list("supportedFlags")
         .iter()

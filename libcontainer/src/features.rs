@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 
-pub fn features() -> Value {
+/// `commit`: the commit corral is built from (the binary knows it, the library not).
+pub fn features(commit: &str) -> Value {
     let caps: Vec<String> = caps::all()
         .iter()
         .map(|c| c.to_string())
@@ -25,7 +26,7 @@ pub fn features() -> Value {
             "apparmor": { "enabled": true },
             "selinux": { "enabled": true },
             // resctrl groups are not written yet: `linux.intelRdt` is refused.
-            "intelRdt": { "enabled": false },
+            "intelRdt": { "enabled": false, "schemata": false, "monitoring": false },
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE",
                           "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY",
@@ -35,8 +36,19 @@ pub fn features() -> Value {
             "netDevices": { "enabled": true },
             "mountExtensions": { "idmap": { "enabled": true } },
         },
+        // The names runc uses for the same facts, plus corral's own.
         "annotations": {
+            "io.github.seccomp.libseccomp.version": corral_seccomp::version(),
             "io.github.corral.version": env!("CARGO_PKG_VERSION"),
+            "io.github.corral.commit": commit,
         },
+        // No annotation of config.json changes what corral does (runc lists `bundle` and
+        // `org.systemd.property.`, which it reads): none can make a container less safe.
+        "potentiallyUnsafeConfigAnnotations": [],
     })
+}
+
+/// The version of the libseccomp corral is linked with, for `--version`.
+pub fn libseccomp_version() -> String {
+    corral_seccomp::version()
 }

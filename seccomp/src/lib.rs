@@ -15,7 +15,7 @@ mod raw;
 mod verdict;
 
 pub use compile::{check, compile, Compiled};
-pub use features::features;
+pub use features::{archs, features, version};
 pub use raw::check_json;
 pub use verdict::{denial, Denial};
 

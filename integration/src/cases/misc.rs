@@ -34,11 +34,37 @@ fn list_formats(cx: &mut Ctx) -> CaseResult {
     };
     ensure!(status("one") == Some("created".into()), "one: {v}");
     ensure!(status("two") == Some("running".into()), "two: {v}");
+    // `owner`: the name of the state dir's owner, in JSON as in the table (root here).
+    let owners: Vec<&Value> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| &c["owner"])
+        .collect();
+    ensure!(owners == [&Value::from("root"); 2], "list json owners: {v}");
     let t = cx.rt(&["list"]);
     t.ok("list")?;
     ensure!(
         t.stdout.starts_with("ID") && t.stdout.contains("one") && t.stdout.contains("two"),
         "list table: {}",
+        t.stdout
+    );
+    // The columns align: each header word starts where its values start.
+    let mut lines = t.stdout.lines();
+    let header = lines.next().unwrap_or_default();
+    for col in ["PID", "STATUS", "BUNDLE", "CREATED", "OWNER"] {
+        let at = header
+            .find(col)
+            .ok_or(format!("no {col} column: {header}"))?;
+        for l in t.stdout.lines().skip(1) {
+            let starts =
+                l.get(at..).is_some_and(|r| !r.starts_with(' ')) && l.get(at - 1..at) == Some(" ");
+            ensure!(starts, "{col} does not align in the table:\n{}", t.stdout);
+        }
+    }
+    ensure!(
+        t.stdout.lines().skip(1).all(|l| l.ends_with(" root")),
+        "table owners: {}",
         t.stdout
     );
     Ok(())
