@@ -2,7 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use corral_cli::cli::{Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs};
+use corral_cli::cli::{
+    CheckpointArgs, Cli, Command, CreateArgs, CriuArgs, ExecArgs, ListFormat, RestoreArgs,
+    UpdateArgs,
+};
 use corral_cli::log::Logger;
 use corral_cli::ops;
 use libcontainer::container::{self, CreateOptions, RunOptions};
@@ -225,6 +228,63 @@ fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) ->
     })?)
 }
 
+/// The shared CRIU flags, with those corral cannot honour refused by name.
+fn criu_options(a: &CriuArgs, refused: &[(bool, &str)]) -> Result<container::CriuOptions> {
+    let own = [
+        (a.lazy_pages, "--lazy-pages"),
+        (a.status_fd.is_some(), "--status-fd"),
+        (a.page_server.is_some(), "--page-server"),
+    ];
+    if let Some((_, flag)) = own.iter().chain(refused).find(|(on, _)| *on) {
+        bail!("{flag}: not supported by corral (it drives CRIU without its page server or RPC notifications)");
+    }
+    let image_path = absolute(a.image_path.as_deref().unwrap_or(Path::new("checkpoint")))?;
+    Ok(container::CriuOptions {
+        image_path,
+        work_path: a.work_path.as_deref().map(absolute).transpose()?,
+        parent_path: None,
+        leave_running: a.leave_running,
+        tcp_established: a.tcp_established,
+        tcp_skip_in_flight: a.tcp_skip_in_flight,
+        link_remap: a.link_remap,
+        ext_unix_sk: a.ext_unix_sk,
+        shell_job: a.shell_job,
+        file_locks: a.file_locks,
+        pre_dump: false,
+        manage_cgroups_mode: a.manage_cgroups_mode.clone(),
+        empty_ns: a.empty_ns.clone(),
+        auto_dedup: a.auto_dedup,
+    })
+}
+
+fn checkpoint(root: &Path, a: &CheckpointArgs, warn: &dyn Fn(&str)) -> Result<()> {
+    let mut o = criu_options(&a.criu, &[])?;
+    o.parent_path = a.parent_path.clone();
+    o.pre_dump = a.pre_dump;
+    Ok(container::checkpoint(root, &a.id, &o, warn)?)
+}
+
+fn restore(root: &Path, a: &RestoreArgs, warn: &dyn Fn(&str)) -> Result<i32> {
+    let refused = [
+        (a.console_socket.is_some(), "--console-socket"),
+        (a.no_pivot, "--no-pivot"),
+    ];
+    let o = criu_options(&a.criu, &refused)?;
+    let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
+    Ok(container::restore(&container::RestoreOptions {
+        root,
+        id: &a.id,
+        bundle: &a.bundle,
+        criu: &o,
+        detach: a.detach,
+        pid_file: pid_file.as_deref(),
+        no_subreaper: a.no_subreaper,
+        lsm_profile: a.lsm_profile.as_deref(),
+        lsm_mount_context: a.lsm_mount_context.as_deref(),
+        warn,
+    })?)
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     let rootless = rootless(cli.rootless.as_deref())?;
@@ -304,6 +364,8 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         } => events(&root, id, *stats, interval)?,
         Command::Update(a) => update(&root, a, &warn)?,
         Command::Exec(a) => return exec(&root, a, &warn, &debug),
+        Command::Checkpoint(a) => checkpoint(&root, a, &warn)?,
+        Command::Restore(a) => return restore(&root, a, &warn),
     }
     Ok(0)
 }

@@ -3,6 +3,12 @@
 use serde_json::{json, Value};
 
 pub fn features() -> Value {
+    let mut annotations = json!({ "io.github.corral.version": env!("CARGO_PKG_VERSION") });
+    // Only when a usable CRIU is here (found, recent enough, its `criu check` passes):
+    // engines take the key as a promise that `checkpoint` and `restore` work.
+    if crate::criu::usable() {
+        annotations["io.github.corral.checkpoint.enabled"] = json!("true");
+    }
     let caps: Vec<String> = caps::all()
         .iter()
         .map(|c| c.to_string())
@@ -35,8 +41,6 @@ pub fn features() -> Value {
             "netDevices": { "enabled": true },
             "mountExtensions": { "idmap": { "enabled": true } },
         },
-        "annotations": {
-            "io.github.corral.version": env!("CARGO_PKG_VERSION"),
-        },
+        "annotations": annotations,
     })
 }
