@@ -122,22 +122,31 @@ cp -a /etc/selinux "$tree/etc/selinux"
 # add mmdebstrap, a disk and modules to a boot that needs none of them.
 criu_bins=()
 if ((criu)); then
-  criu_bins=(/usr/sbin/criu /bin/ip /usr/sbin/xtables-nft-multi /usr/sbin/nft)
-  rm -f "$tree/sbin/ip" "$tree/bin/ip"
+  criu_bins=(/usr/sbin/criu /bin/ip /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi
+    /usr/sbin/nft /bin/tar)
+  # GNU tar too: CRIU dumps and restores a tmpfs's files with options busybox's lacks.
+  rm -f "$tree/sbin/ip" "$tree/bin/ip" "$tree/bin/tar"
+  cp /bin/tar "$tree/bin/tar"
   cp /bin/ip "$tree/bin/ip" && ln -sf /bin/ip "$tree/sbin/ip" && ln -sf /bin/ip "$tree/usr/sbin/ip"
-  cp /usr/sbin/criu /usr/sbin/nft /usr/sbin/xtables-nft-multi "$tree/usr/sbin/"
+  cp /usr/sbin/criu /usr/sbin/nft /usr/sbin/xtables-{nft,legacy}-multi "$tree/usr/sbin/"
+  # Both iptables back ends: CRIU saves the nft one's rules and asks the legacy one too.
   for t in iptables ip6tables; do
-    for v in "" -save -restore; do ln -sf xtables-nft-multi "$tree/usr/sbin/$t$v"; done
+    for v in "" -save -restore; do
+      ln -sf xtables-nft-multi "$tree/usr/sbin/$t$v"
+      ln -sf xtables-legacy-multi "$tree/usr/sbin/$t-legacy$v"
+    done
   done
   # xtables loads its match and target modules at run time.
   mkdir -p "$tree/usr/lib/x86_64-linux-gnu"
   cp -a /usr/lib/x86_64-linux-gnu/xtables "$tree/usr/lib/x86_64-linux-gnu/"
   # The kernel modules `criu check` wants (nf_tables, the socket diag modules, tun,
-  # veth), in the order stage 2 loads them (each after what it depends on).
+  # veth) and conntrack's netlink (`criu dump` of a network namespace asks it), in the
+  # order stage 2 loads them (each after what it depends on).
   mkdir -p "$tree/lib/modules/criu"
-  for m in netfilter/nfnetlink lib/libcrc32c netfilter/nf_tables ipv4/inet_diag ipv4/tcp_diag \
-    ipv4/udp_diag ipv4/raw_diag unix/unix_diag netlink/netlink_diag packet/af_packet_diag \
-    drivers/tun drivers/veth; do
+  for m in netfilter/nfnetlink lib/libcrc32c netfilter/nf_tables netfilter/nf_defrag_ipv4 \
+    netfilter/nf_defrag_ipv6 netfilter/nf_conntrack netfilter/nf_conntrack_netlink \
+    ipv4/inet_diag ipv4/tcp_diag ipv4/udp_diag ipv4/raw_diag unix/unix_diag \
+    netlink/netlink_diag packet/af_packet_diag drivers/tun drivers/veth; do
     ko=$(find "$kdir" -path "*/${m#drivers/}.ko" | head -n1)
     [[ -n $ko ]] || { echo "no module ${m##*/}.ko in $kdir" >&2; exit 1; }
     cp "$ko" "$tree/lib/modules/criu/"
@@ -250,6 +259,12 @@ shift
 t0=$(cut -d' ' -f1 /proc/uptime)
 /usr/local/bin/corral-conformance --runtime "$rt" "$@"
 code=$?
+# CORRAL_GUEST_CRIU_DEBUG: CRIU's logs of the failed cases on the console.
+if [ -e /etc/guest-criu-debug ]; then
+  for f in /tmp/conformance-*/*/*/*.log; do
+    [ -e "$f" ] && grep -q Error "$f" && { echo "== $f"; grep -B8 Error "$f" | tail -n 40; }
+  done
+fi
 echo "guest: suite took $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 echo "CORRAL-GUEST-EXIT=$code"
 sync

@@ -7,6 +7,7 @@ mod cgroup_ops;
 mod cgroup_parents;
 mod cgroup_update;
 mod cgroups;
+mod criu;
 mod errors;
 mod escape_interp;
 mod escapes;
@@ -78,6 +79,7 @@ pub fn all() -> Vec<Case> {
     v.extend(flags::cases());
     v.extend(state_dir::cases());
     v.extend(spec13_fields::cases());
+    v.extend(criu::cases());
     v
 }
 
