@@ -21,6 +21,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("criu_leave_running", leave_running),
         Case::new("criu_pre_dump_then_dump", pre_dump_then_dump),
         Case::new("criu_restore_new_id", restore_new_id),
+        Case::new("criu_restore_foreground", restore_foreground),
         Case::new("criu_checkpoint_paused", checkpoint_paused),
         Case::new("criu_bad_image_path", bad_image_path),
         Case::new("criu_missing_criu", missing_criu),
@@ -264,6 +265,30 @@ fn restore_new_id(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["state", "c1"])
         .failed("state of the checkpointed id")?;
     cx.rt(&["delete", "--force", "c2"]).ok("delete")?;
+    Ok(())
+}
+
+/// Without --detach, restore waits for the container like `run`: its exit status is the
+/// container's (128+9 once SIGKILLed), and the container is gone after.
+fn restore_foreground(cx: &mut Ctx) -> CaseResult {
+    let b = start_counter(cx, "c1")?;
+    let img = images(cx, "img");
+    cx.rt(&["checkpoint", "--image-path", &img, "c1"])
+        .ok("checkpoint")?;
+    let last = counts(&b).last().copied().unwrap_or(0);
+    let bs = b.to_string_lossy().into_owned();
+    let (child, _) = cx.rt_spawn(&["restore", "--image-path", &img, "--bundle", &bs, "c1"])?;
+    cx.wait_status_for("c1", "running", LIMIT)?;
+    wait_count(&b, last + 3)?;
+    unbroken(&b)?;
+    cx.rt(&["kill", "c1", "KILL"]).ok("kill")?;
+    let code = crate::ctx::wait_child(child)?;
+    ensure!(
+        code == 137,
+        "foreground restore exited {code}, want 137 (SIGKILL)"
+    );
+    cx.rt(&["state", "c1"])
+        .failed("state after the foreground restore ended")?;
     Ok(())
 }
 

@@ -71,12 +71,13 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
             return Err(e);
         }
     };
+    // Unlocked: while the container runs, kill, pause, exec and checkpoint need the lock.
+    drop(dir);
     if o.detach {
         return Ok(0);
     }
     foreground::forward_signals(pid, false)?;
     let code = foreground::wait(pid, None, None, o.warn)?;
-    drop(dir);
     delete(o.root, o.id, true, o.warn)?;
     Ok(code)
 }
