@@ -143,7 +143,11 @@ fn restore_and_check(cx: &mut Ctx, b: &Path, img: &str, id: &str, last: u64) -> 
     );
     let pid = st["pid"].as_i64().unwrap_or(0);
     ensure!(pid > 0, "after restore: pid {pid}");
-    restored_cgroup(pid, id)?;
+    // runc 1.1.5 leaves a tree restored under a new id in the old id's cgroup (CRIU
+    // makes it again from the images: /c1 for c2), without the new id's limits.
+    if cx.is_corral {
+        restored_cgroup(pid, id)?;
+    }
     wait_count(b, last + 3)?;
     unbroken(b)?;
     let o = cx.rt(&[
@@ -461,14 +465,24 @@ fn refused_flags(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
+/// The annotation is there where CRIU works (the guest), and not without criu in $PATH.
 fn features_annotation(cx: &mut Ctx) -> CaseResult {
-    let o = cx.rt(&["features"]);
-    o.ok("features")?;
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).map_err(|e| e.to_string())?;
-    let got = &v["annotations"]["io.github.corral.checkpoint.enabled"];
+    let key = "io.github.corral.checkpoint.enabled";
+    let with = annotation(&cx.rt(&["features"]), key)?;
+    ensure!(with == "true", "features: {key} is {with} where CRIU works");
+    let o = cx.rt_with(&["features"], |c| {
+        c.env("PATH", "/nonexistent");
+    });
+    let without = annotation(&o, key)?;
     ensure!(
-        got == "true",
-        "features: checkpoint annotation {got} where CRIU works"
+        without.is_null(),
+        "features: {key} is {without} without criu"
     );
     Ok(())
+}
+
+fn annotation(o: &crate::ctx::Out, key: &str) -> Result<serde_json::Value, String> {
+    o.ok("features")?;
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).map_err(|e| e.to_string())?;
+    Ok(v["annotations"][key].clone())
 }
