@@ -228,15 +228,16 @@ fn exec(root: &Path, a: &ExecArgs, warn: &dyn Fn(&str), debug: &dyn Fn(&str)) ->
     })?)
 }
 
-/// The shared CRIU flags, with those corral cannot honour refused by name.
-fn criu_options(a: &CriuArgs, refused: &[(bool, &str)]) -> Result<container::CriuOptions> {
+/// The shared CRIU flags, with those corral cannot honour refused by name (with why).
+fn criu_options(a: &CriuArgs, refused: &[(bool, &str, &str)]) -> Result<container::CriuOptions> {
+    const NO_PAGE_SERVER: &str = "corral drives CRIU without its page server";
     let own = [
-        (a.lazy_pages, "--lazy-pages"),
-        (a.status_fd.is_some(), "--status-fd"),
-        (a.page_server.is_some(), "--page-server"),
+        (a.lazy_pages, "--lazy-pages", NO_PAGE_SERVER),
+        (a.status_fd.is_some(), "--status-fd", NO_PAGE_SERVER),
+        (a.page_server.is_some(), "--page-server", NO_PAGE_SERVER),
     ];
-    if let Some((_, flag)) = own.iter().chain(refused).find(|(on, _)| *on) {
-        bail!("{flag}: not supported by corral (it drives CRIU without its page server or RPC notifications)");
+    if let Some((_, flag, why)) = own.iter().chain(refused).find(|(on, ..)| *on) {
+        bail!("{flag}: not supported by corral ({why})");
     }
     let image_path = absolute(a.image_path.as_deref().unwrap_or(Path::new("checkpoint")))?;
     Ok(container::CriuOptions {
@@ -266,8 +267,21 @@ fn checkpoint(root: &Path, a: &CheckpointArgs, warn: &dyn Fn(&str)) -> Result<()
 
 fn restore(root: &Path, a: &RestoreArgs, warn: &dyn Fn(&str)) -> Result<i32> {
     let refused = [
-        (a.console_socket.is_some(), "--console-socket"),
-        (a.no_pivot, "--no-pivot"),
+        (
+            a.console_socket.is_some(),
+            "--console-socket",
+            "a restored terminal needs CRIU's RPC notifications, which corral does not use",
+        ),
+        (
+            a.no_pivot,
+            "--no-pivot",
+            "CRIU restores the mount namespace itself",
+        ),
+        (
+            a.criu.leave_running,
+            "--leave-running",
+            "it is a checkpoint flag: restore has nothing to leave running",
+        ),
     ];
     let o = criu_options(&a.criu, &refused)?;
     let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;

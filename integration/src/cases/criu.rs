@@ -448,7 +448,11 @@ fn refused_flags(cx: &mut Ctx) -> CaseResult {
         "a refused checkpoint stopped the container"
     );
     let bs = b.to_string_lossy().into_owned();
-    for flag in [&["--no-pivot"][..], &["--console-socket", "/nonexistent"]] {
+    for flag in [
+        &["--no-pivot"][..],
+        &["--console-socket", "/nonexistent"],
+        &["--leave-running"],
+    ] {
         let mut args = vec!["restore", "-d", "--image-path", &img, "--bundle", &bs];
         args.extend_from_slice(flag);
         args.push("c2");
