@@ -16,6 +16,9 @@ _corral() {
             ",$1")
                 cmd="corral"
                 ;;
+            corral,checkpoint)
+                cmd="corral__subcmd__checkpoint"
+                ;;
             corral,completion)
                 cmd="corral__subcmd__completion"
                 ;;
@@ -49,6 +52,9 @@ _corral() {
             corral,ps)
                 cmd="corral__subcmd__ps"
                 ;;
+            corral,restore)
+                cmd="corral__subcmd__restore"
+                ;;
             corral,resume)
                 cmd="corral__subcmd__resume"
                 ;;
@@ -66,6 +72,9 @@ _corral() {
                 ;;
             corral,update)
                 cmd="corral__subcmd__update"
+                ;;
+            corral__subcmd__help,checkpoint)
+                cmd="corral__subcmd__help__subcmd__checkpoint"
                 ;;
             corral__subcmd__help,completion)
                 cmd="corral__subcmd__help__subcmd__completion"
@@ -100,6 +109,9 @@ _corral() {
             corral__subcmd__help,ps)
                 cmd="corral__subcmd__help__subcmd__ps"
                 ;;
+            corral__subcmd__help,restore)
+                cmd="corral__subcmd__help__subcmd__restore"
+                ;;
             corral__subcmd__help,resume)
                 cmd="corral__subcmd__help__subcmd__resume"
                 ;;
@@ -125,7 +137,7 @@ _corral() {
 
     case "${cmd}" in
         corral)
-            opts="-v -h --root --log --log-format --debug --systemd-cgroup --rootless --version --help create start run state kill delete list spec features exec ps pause resume events update completion help"
+            opts="-v -h --root --log --log-format --debug --systemd-cgroup --rootless --version --help create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,6 +156,48 @@ _corral() {
                     return 0
                     ;;
                 --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        corral__subcmd__checkpoint)
+            opts="-h --image-path --work-path --leave-running --tcp-established --tcp-skip-in-flight --link-remap --ext-unix-sk --shell-job --file-locks --lazy-pages --status-fd --page-server --manage-cgroups-mode --empty-ns --auto-dedup --parent-path --pre-dump --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manage-cgroups-mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --empty-ns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parent-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -339,8 +393,22 @@ _corral() {
             return 0
             ;;
         corral__subcmd__help)
-            opts="create start run state kill delete list spec features exec ps pause resume events update completion help"
+            opts="create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        corral__subcmd__help__subcmd__checkpoint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -506,6 +574,20 @@ _corral() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        corral__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         corral__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -653,6 +735,68 @@ _corral() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        corral__subcmd__restore)
+            opts="-b -d -h --image-path --work-path --leave-running --tcp-established --tcp-skip-in-flight --link-remap --ext-unix-sk --shell-job --file-locks --lazy-pages --status-fd --page-server --manage-cgroups-mode --empty-ns --auto-dedup --bundle --detach --pid-file --console-socket --no-subreaper --no-pivot --lsm-profile --lsm-mount-context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manage-cgroups-mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --empty-ns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lsm-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lsm-mount-context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

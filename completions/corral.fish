@@ -49,6 +49,8 @@ complete -c corral -n "__fish_corral_needs_command" -f -a "resume" -d 'Thaw a pa
 complete -c corral -n "__fish_corral_needs_command" -f -a "events" -d 'Print a container\'s statistics, and its OOM events, as JSON lines'
 complete -c corral -n "__fish_corral_needs_command" -f -a "update" -d 'Change a running container\'s resource limits'
 complete -c corral -n "__fish_corral_needs_command" -f -a "completion" -d 'Print a completion script for a shell (scripts/install.sh installs them)'
+complete -c corral -n "__fish_corral_needs_command" -f -a "checkpoint" -d 'Checkpoint a running container with CRIU (Debian: apt-get install criu)'
+complete -c corral -n "__fish_corral_needs_command" -f -a "restore" -d 'Restore a container from a checkpoint made with `checkpoint`, under ID'
 complete -c corral -n "__fish_corral_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c corral -n "__fish_corral_using_subcommand create" -s b -l bundle -d 'Path to the bundle directory (holding config.json)' -r -F
 complete -c corral -n "__fish_corral_using_subcommand create" -l console-socket -d 'Unix socket to send the pseudo-terminal master to (with process.terminal)' -r -F
@@ -127,20 +129,64 @@ complete -c corral -n "__fish_corral_using_subcommand update" -l pids-limit -d '
 complete -c corral -n "__fish_corral_using_subcommand update" -l blkio-weight -d 'Block IO weight, 10 to 1000' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "create" -d 'Create a container, ready to start'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "start" -d 'Start a created container: run its user process (with $NOTIFY_SOCKET, wait until it is ready)'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "run" -d 'Create and start a container, wait for it (unless --detach) and delete it'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "state" -d 'Print the state of a container as JSON'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "kill" -d 'Send a signal to a container\'s init (default SIGTERM)'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "delete" -d 'Delete a container and everything it holds'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "list" -d 'List containers'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "spec" -d 'Write a default config.json for a new bundle'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "features" -d 'Print the features of this runtime as JSON (runtime-spec features.md)'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "exec" -d 'Run a new process in a created or running container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "ps" -d 'List the processes of a container: a ps(1) table of them, or their pids as JSON'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "pause" -d 'Freeze every process of a running container (its cgroup)'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "resume" -d 'Thaw a paused container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "events" -d 'Print a container\'s statistics, and its OOM events, as JSON lines'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "update" -d 'Change a running container\'s resource limits'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "completion" -d 'Print a completion script for a shell (scripts/install.sh installs them)'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l image-path -d 'Directory of the checkpoint images (default ./checkpoint)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l work-path -d 'Directory for CRIU\'s log and temporary files (default: the image path)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l status-fd -d 'Fd to report lazy-pages readiness on: not supported by corral (refused)' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l page-server -d 'Page server ADDRESS:PORT: not supported by corral (refused)' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l manage-cgroups-mode -d 'CRIU\'s cgroups mode: soft (default), full, strict or ignore' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l empty-ns -d 'Create this namespace empty on restore instead of restoring it (network only; repeatable)' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l parent-path -d 'Images of a previous pre-dump, relative to the image path' -r -F
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l leave-running -d 'Leave the container running after the checkpoint'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l tcp-established -d 'Allow established TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l tcp-skip-in-flight -d 'Skip in-flight TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l link-remap -d 'Allow linking unlinked files back'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l ext-unix-sk -d 'Allow external unix sockets'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l shell-job -d 'Allow shell jobs'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l file-locks -d 'Handle file locks'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l lazy-pages -d 'Lazy migration through a page server: not supported by corral (refused)'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l auto-dedup -d 'Deduplicate the parent\'s images as the dump goes'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l pre-dump -d 'Dump memory only, and leave the container running (for a later dump with --parent-path)'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l image-path -d 'Directory of the checkpoint images (default ./checkpoint)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l work-path -d 'Directory for CRIU\'s log and temporary files (default: the image path)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l status-fd -d 'Fd to report lazy-pages readiness on: not supported by corral (refused)' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l page-server -d 'Page server ADDRESS:PORT: not supported by corral (refused)' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l manage-cgroups-mode -d 'CRIU\'s cgroups mode: soft (default), full, strict or ignore' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l empty-ns -d 'Create this namespace empty on restore instead of restoring it (network only; repeatable)' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -s b -l bundle -d 'Path to the bundle directory (holding config.json)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l pid-file -d 'Write the restored init\'s pid to FILE' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l console-socket -d 'Unix socket for a terminal\'s pty master: not supported by corral yet (refused)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l lsm-profile -d 'LSM profile of the restored processes, TYPE:NAME (apparmor:P, selinux:L)' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l lsm-mount-context -d 'SELinux mount context for the restored mounts' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l leave-running -d 'Leave the container running after the checkpoint'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l tcp-established -d 'Allow established TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l tcp-skip-in-flight -d 'Skip in-flight TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l link-remap -d 'Allow linking unlinked files back'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l ext-unix-sk -d 'Allow external unix sockets'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l shell-job -d 'Allow shell jobs'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l file-locks -d 'Handle file locks'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l lazy-pages -d 'Lazy migration through a page server: not supported by corral (refused)'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l auto-dedup -d 'Deduplicate the parent\'s images as the dump goes'
+complete -c corral -n "__fish_corral_using_subcommand restore" -s d -l detach -d 'Return once the container is restored'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l no-subreaper -d 'Do not become the subreaper of processes the container leaves behind'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l no-pivot -d 'Do not use pivot_root: not supported by corral\'s restore (refused)'
+complete -c corral -n "__fish_corral_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "create" -d 'Create a container, ready to start'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "start" -d 'Start a created container: run its user process (with $NOTIFY_SOCKET, wait until it is ready)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "run" -d 'Create and start a container, wait for it (unless --detach) and delete it'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "state" -d 'Print the state of a container as JSON'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "kill" -d 'Send a signal to a container\'s init (default SIGTERM)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "delete" -d 'Delete a container and everything it holds'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "list" -d 'List containers'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "spec" -d 'Write a default config.json for a new bundle'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "features" -d 'Print the features of this runtime as JSON (runtime-spec features.md)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "exec" -d 'Run a new process in a created or running container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "ps" -d 'List the processes of a container: a ps(1) table of them, or their pids as JSON'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "pause" -d 'Freeze every process of a running container (its cgroup)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "resume" -d 'Thaw a paused container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "events" -d 'Print a container\'s statistics, and its OOM events, as JSON lines'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "update" -d 'Change a running container\'s resource limits'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "completion" -d 'Print a completion script for a shell (scripts/install.sh installs them)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "checkpoint" -d 'Checkpoint a running container with CRIU (Debian: apt-get install criu)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "restore" -d 'Restore a container from a checkpoint made with `checkpoint`, under ID'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run state kill delete list spec features exec ps pause resume events update completion checkpoint restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -5,12 +5,13 @@
 # See /work/shared/HOST.md for the measured recipe and README "The cgroup v2 guest".
 #
 # usage: scripts/v2-guest.sh [--filter SUBSTRING]... [--skip SUBSTRING]...
-#                            [--runtime corral|runc|crun] [--selinux] [--cgroup-v1] [--keep]
+#                            [--runtime corral|runc|crun] [--selinux] [--cgroup-v1] [--criu] [--keep]
 #   --filter S   run only the cases whose name contains S (several: any of them)
 #   --skip S     leave out the cases whose name contains S (several allowed)
 #   --runtime R  the runtime under test in the guest (default corral)
 #   --selinux    boot with SELinux (permissive, Debian's default policy) instead of AppArmor
 #   --cgroup-v1  cgroup v1 instead: every controller its own hierarchy under /sys/fs/cgroup
+#   --criu       add CRIU 3.17 (Debian's criu, iproute2's ip, iptables, nft) for checkpoint/restore
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
 # Environment: CORRAL_BIN, CONFORMANCE_BIN (binaries to use instead of building them),
 # CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 900).
@@ -19,9 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-usage() { sed -n '7,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-runtime=corral keep=0 selinux=0 cgroup_v1=0 suite_args=()
+runtime=corral keep=0 selinux=0 cgroup_v1=0 criu=0 suite_args=()
 while (($#)); do
   case $1 in
     --filter | --skip) (($# >= 2)) || usage; suite_args+=("$1" "$2"); shift 2 ;;
@@ -29,6 +30,7 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --selinux) selinux=1; shift ;;
     --cgroup-v1) cgroup_v1=1; shift ;;
+    --criu) criu=1; shift ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -43,6 +45,7 @@ esac
 [[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
 install_deps qemu-system-x86 cpio busybox-static runc crun uidmap apparmor \
   selinux-policy-default policycoreutils
+((criu)) && install_deps criu iproute2 iptables nftables
 
 out=target/v2-guest
 mkdir -p "$out"
@@ -113,8 +116,45 @@ PROFILE
 # SELinux (with --selinux): the policy Debian builds and the tool that loads it.
 cp /usr/sbin/load_policy "$tree/usr/sbin/load_policy"
 cp -a /etc/selinux "$tree/etc/selinux"
+# CRIU (--criu): a dynamic binary like runc. It runs iproute2's `ip` (busybox's cannot
+# `addr save`) and iptables-save/-restore for every network namespace it dumps, and links
+# libnftables itself. The initramfs stays the lighter choice: a full Debian image would
+# add mmdebstrap, a disk and modules to a boot that needs none of them.
+criu_bins=()
+if ((criu)); then
+  criu_bins=(/usr/sbin/criu /bin/ip /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi
+    /usr/sbin/nft /bin/tar)
+  # GNU tar too: CRIU dumps and restores a tmpfs's files with options busybox's lacks.
+  rm -f "$tree/sbin/ip" "$tree/bin/ip" "$tree/bin/tar"
+  cp /bin/tar "$tree/bin/tar"
+  cp /bin/ip "$tree/bin/ip" && ln -sf /bin/ip "$tree/sbin/ip" && ln -sf /bin/ip "$tree/usr/sbin/ip"
+  cp /usr/sbin/criu /usr/sbin/nft /usr/sbin/xtables-{nft,legacy}-multi "$tree/usr/sbin/"
+  # Both iptables back ends: CRIU saves the nft one's rules and asks the legacy one too.
+  for t in iptables ip6tables; do
+    for v in "" -save -restore; do
+      ln -sf xtables-nft-multi "$tree/usr/sbin/$t$v"
+      ln -sf xtables-legacy-multi "$tree/usr/sbin/$t-legacy$v"
+    done
+  done
+  # xtables loads its match and target modules at run time.
+  mkdir -p "$tree/usr/lib/x86_64-linux-gnu"
+  cp -a /usr/lib/x86_64-linux-gnu/xtables "$tree/usr/lib/x86_64-linux-gnu/"
+  # The kernel modules `criu check` wants (nf_tables, the socket diag modules, tun,
+  # veth) and conntrack's netlink (`criu dump` of a network namespace asks it), in the
+  # order stage 2 loads them (each after what it depends on).
+  mkdir -p "$tree/lib/modules/criu"
+  for m in netfilter/nfnetlink lib/libcrc32c netfilter/nf_tables netfilter/nf_defrag_ipv4 \
+    netfilter/nf_defrag_ipv6 netfilter/nf_conntrack netfilter/nf_conntrack_netlink \
+    ipv4/inet_diag ipv4/tcp_diag ipv4/udp_diag ipv4/raw_diag unix/unix_diag \
+    netlink/netlink_diag packet/af_packet_diag drivers/tun drivers/veth; do
+    ko=$(find "$kdir" -path "*/${m#drivers/}.ko" | head -n1)
+    [[ -n $ko ]] || { echo "no module ${m##*/}.ko in $kdir" >&2; exit 1; }
+    cp "$ko" "$tree/lib/modules/criu/"
+    echo "${m##*/}" >>"$tree/lib/modules/criu/order"
+  done
+fi
 for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap /usr/sbin/apparmor_parser \
-  /usr/sbin/load_policy | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  /usr/sbin/load_policy "${criu_bins[@]}" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$tree/$(dirname "$lib")"
   cp -L "$lib" "$tree/$lib"
 done
@@ -130,6 +170,8 @@ echo corraltest:1100000:65536 >"$tree/etc/subgid"
 mkdir -p "$tree/home/corraltest" && chown 1000:1000 "$tree/home/corraltest"
 # What the guest runs: the runtime and the suite's arguments, one per line.
 printf '%s\n' "$guest_runtime" "${suite_args[@]}" >"$tree/etc/guest-args"
+((criu)) && touch "$tree/etc/guest-criu"
+[[ -n ${CORRAL_GUEST_CRIU_DEBUG:-} ]] && touch "$tree/etc/guest-criu-debug"
 
 # Stage 1, the kernel's /init: the initramfs is the rootfs, which pivot_root cannot leave,
 # and every runtime under test pivots; so copy the tree into a tmpfs and switch_root to it.
@@ -202,6 +244,14 @@ else
   echo "guest: kernel $(uname -r), cgroup v1 hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 fi
 hostname corral-guest
+# CRIU (--criu): it wants loopback up in the namespace it runs in; its own check first.
+if [ -e /etc/guest-criu ]; then
+  while read -r m; do insmod "/lib/modules/criu/$m.ko" || echo "guest: cannot load $m"; done \
+    </lib/modules/criu/order
+  ip link set lo up
+  echo "guest: $(criu --version | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
+  [ -e /etc/guest-criu-debug ] && criu check -v4 2>&1 | grep -Ei 'error|warn|fail' | head -n 20
+fi
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done </etc/guest-args
 rt=$1
@@ -209,6 +259,12 @@ shift
 t0=$(cut -d' ' -f1 /proc/uptime)
 /usr/local/bin/corral-conformance --runtime "$rt" "$@"
 code=$?
+# CORRAL_GUEST_CRIU_DEBUG: CRIU's logs of the failed cases on the console.
+if [ -e /etc/guest-criu-debug ]; then
+  for f in /tmp/conformance-*/*/*/*.log; do
+    [ -e "$f" ] && grep -q Error "$f" && { echo "== $f"; grep -B8 Error "$f" | tail -n 40; }
+  done
+fi
 echo "guest: suite took $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 echo "CORRAL-GUEST-EXIT=$code"
 sync
@@ -224,6 +280,7 @@ echo "initramfs: $(du -h "$img" | cut -f1), kernel $(basename "$vmlinuz"), runti
 # The console (the guest's stdout) is streamed and kept in a log; stdin is /dev/null so the
 # script works without a terminal. panic=-1 + -no-reboot: a guest panic ends QEMU at once.
 log=$out/console-$runtime.log
+((criu)) && log=$out/console-$runtime-criu.log
 ((cgroup_v1)) && log=$out/console-$runtime-v1.log
 # The kernel enables one of AppArmor and SELinux: AppArmor by default; `security=selinux`
 # picks SELinux, permissive (the guest's files carry no labels).

@@ -214,6 +214,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Checkpoint a running container with CRIU (Debian: apt-get install criu)
+    ///
+    /// CRIU dumps the container's processes to --image-path; the container is then gone
+    /// unless --leave-running (or --pre-dump, which only copies memory ahead of a dump).
+    Checkpoint(Box<CheckpointArgs>),
+    /// Restore a container from a checkpoint made with `checkpoint`, under ID
+    ///
+    /// The bundle's config is used as `create` would (its cgroup and limits); the
+    /// state is `running`, with the restored init's new pid. In the foreground corral
+    /// waits for the container and deletes it, as `run` does; --detach returns at once.
+    Restore(Box<RestoreArgs>),
 }
 
 /// The shells `completion` writes scripts for.
@@ -222,6 +233,100 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
+}
+
+/// What `checkpoint` and `restore` share (runc's flags and meanings).
+#[derive(Args, Debug)]
+pub struct CriuArgs {
+    /// Directory of the checkpoint images (default ./checkpoint)
+    #[arg(long = "image-path", value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's log and temporary files (default: the image path)
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Allow established TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Skip in-flight TCP connections
+    #[arg(long = "tcp-skip-in-flight")]
+    pub tcp_skip_in_flight: bool,
+    /// Allow linking unlinked files back
+    #[arg(long = "link-remap")]
+    pub link_remap: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Lazy migration through a page server: not supported by corral (refused)
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// Fd to report lazy-pages readiness on: not supported by corral (refused)
+    #[arg(long = "status-fd", value_name = "FD")]
+    pub status_fd: Option<String>,
+    /// Page server ADDRESS:PORT: not supported by corral (refused)
+    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// CRIU's cgroups mode: soft (default), full, strict or ignore
+    #[arg(long = "manage-cgroups-mode", value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create this namespace empty on restore instead of restoring it (network only; repeatable)
+    #[arg(long = "empty-ns", value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate the parent's images as the dump goes
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Images of a previous pre-dump, relative to the image path
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Dump memory only, and leave the container running (for a later dump with --parent-path)
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path to the bundle directory (holding config.json)
+    #[arg(short, long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Return once the container is restored
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the restored init's pid to FILE
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket for a terminal's pty master: not supported by corral yet (refused)
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Do not become the subreaper of processes the container leaves behind
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Do not use pivot_root: not supported by corral's restore (refused)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// LSM profile of the restored processes, TYPE:NAME (apparmor:P, selinux:L)
+    #[arg(long = "lsm-profile", value_name = "TYPE:NAME")]
+    pub lsm_profile: Option<String>,
+    /// SELinux mount context for the restored mounts
+    #[arg(long = "lsm-mount-context", value_name = "CTX")]
+    pub lsm_mount_context: Option<String>,
+    pub id: String,
 }
 
 /// `update`: a `linux.resources` JSON object (`-r`), or flags; unchanged values can be

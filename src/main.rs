@@ -2,7 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, FromArgMatches};
-use corral_cli::cli::{self, Cli, Command, CreateArgs, ExecArgs, ListFormat, UpdateArgs};
+use corral_cli::cli::{
+    self, CheckpointArgs, Cli, Command, CreateArgs, CriuArgs, ExecArgs, ListFormat, RestoreArgs,
+    UpdateArgs,
+};
 use corral_cli::log::Logger;
 use corral_cli::ops;
 use libcontainer::container::{self, CreateOptions, RunOptions};
@@ -244,6 +247,77 @@ fn completion(shell: cli::Shell) {
     print!("{script}");
 }
 
+/// The shared CRIU flags, with those corral cannot honour refused by name (with why).
+fn criu_options(a: &CriuArgs, refused: &[(bool, &str, &str)]) -> Result<container::CriuOptions> {
+    const NO_PAGE_SERVER: &str = "corral drives CRIU without its page server";
+    let own = [
+        (a.lazy_pages, "--lazy-pages", NO_PAGE_SERVER),
+        (a.status_fd.is_some(), "--status-fd", NO_PAGE_SERVER),
+        (a.page_server.is_some(), "--page-server", NO_PAGE_SERVER),
+    ];
+    if let Some((_, flag, why)) = own.iter().chain(refused).find(|(on, ..)| *on) {
+        bail!("{flag}: not supported by corral ({why})");
+    }
+    let image_path = absolute(a.image_path.as_deref().unwrap_or(Path::new("checkpoint")))?;
+    Ok(container::CriuOptions {
+        image_path,
+        work_path: a.work_path.as_deref().map(absolute).transpose()?,
+        parent_path: None,
+        leave_running: a.leave_running,
+        tcp_established: a.tcp_established,
+        tcp_skip_in_flight: a.tcp_skip_in_flight,
+        link_remap: a.link_remap,
+        ext_unix_sk: a.ext_unix_sk,
+        shell_job: a.shell_job,
+        file_locks: a.file_locks,
+        pre_dump: false,
+        manage_cgroups_mode: a.manage_cgroups_mode.clone(),
+        empty_ns: a.empty_ns.clone(),
+        auto_dedup: a.auto_dedup,
+    })
+}
+
+fn checkpoint(root: &Path, a: &CheckpointArgs, warn: &dyn Fn(&str)) -> Result<()> {
+    let mut o = criu_options(&a.criu, &[])?;
+    o.parent_path = a.parent_path.clone();
+    o.pre_dump = a.pre_dump;
+    Ok(container::checkpoint(root, &a.id, &o, warn)?)
+}
+
+fn restore(root: &Path, a: &RestoreArgs, warn: &dyn Fn(&str)) -> Result<i32> {
+    let refused = [
+        (
+            a.console_socket.is_some(),
+            "--console-socket",
+            "a restored terminal needs CRIU's RPC notifications, which corral does not use",
+        ),
+        (
+            a.no_pivot,
+            "--no-pivot",
+            "CRIU restores the mount namespace itself",
+        ),
+        (
+            a.criu.leave_running,
+            "--leave-running",
+            "it is a checkpoint flag: restore has nothing to leave running",
+        ),
+    ];
+    let o = criu_options(&a.criu, &refused)?;
+    let pid_file = a.pid_file.as_deref().map(absolute).transpose()?;
+    Ok(container::restore(&container::RestoreOptions {
+        root,
+        id: &a.id,
+        bundle: &a.bundle,
+        criu: &o,
+        detach: a.detach,
+        pid_file: pid_file.as_deref(),
+        no_subreaper: a.no_subreaper,
+        lsm_profile: a.lsm_profile.as_deref(),
+        lsm_mount_context: a.lsm_mount_context.as_deref(),
+        warn,
+    })?)
+}
+
 /// Runs the command; returns the exit status.
 fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
     let rootless = rootless(cli.rootless.as_deref())?;
@@ -324,6 +398,8 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Update(a) => update(&root, a, &warn)?,
         Command::Exec(a) => return exec(&root, a, &warn, &debug),
         Command::Completion { shell } => completion(*shell),
+        Command::Checkpoint(a) => checkpoint(&root, a, &warn)?,
+        Command::Restore(a) => return restore(&root, a, &warn),
     }
     Ok(0)
 }

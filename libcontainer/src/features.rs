@@ -4,6 +4,16 @@ use serde_json::{json, Value};
 
 /// `commit`: the commit corral is built from (the binary knows it, the library not).
 pub fn features(commit: &str) -> Value {
+    let mut annotations = json!({
+        "io.github.seccomp.libseccomp.version": corral_seccomp::version(),
+        "io.github.corral.version": env!("CARGO_PKG_VERSION"),
+        "io.github.corral.commit": commit,
+    });
+    // Only when a usable CRIU is here (found, recent enough, its `criu check` passes):
+    // engines take the key as a promise that `checkpoint` and `restore` work.
+    if crate::criu::usable() {
+        annotations["io.github.corral.checkpoint.enabled"] = json!("true");
+    }
     let caps: Vec<String> = caps::all()
         .iter()
         .map(|c| c.to_string())
@@ -37,11 +47,7 @@ pub fn features(commit: &str) -> Value {
             "mountExtensions": { "idmap": { "enabled": true } },
         },
         // The names runc uses for the same facts, plus corral's own.
-        "annotations": {
-            "io.github.seccomp.libseccomp.version": corral_seccomp::version(),
-            "io.github.corral.version": env!("CARGO_PKG_VERSION"),
-            "io.github.corral.commit": commit,
-        },
+        "annotations": annotations,
         // No annotation of config.json changes what corral does (runc lists `bundle` and
         // `org.systemd.property.`, which it reads): none can make a container less safe.
         "potentiallyUnsafeConfigAnnotations": [],

@@ -9,6 +9,7 @@
 
 pub mod bundle;
 pub mod container;
+pub mod criu;
 pub mod error;
 pub mod features;
 pub mod hooks;

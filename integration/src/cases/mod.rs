@@ -7,6 +7,7 @@ mod cgroup_ops;
 mod cgroup_parents;
 mod cgroup_update;
 mod cgroups;
+mod criu;
 mod errors;
 mod escape_interp;
 mod escapes;
@@ -80,6 +81,7 @@ pub fn all() -> Vec<Case> {
     v.extend(state_dir::cases());
     v.extend(spec13_fields::cases());
     v.extend(harden::cases());
+    v.extend(criu::cases());
     v
 }
 

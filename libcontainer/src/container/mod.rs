@@ -2,6 +2,7 @@
 
 mod activation;
 mod cgroup;
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -12,6 +13,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod start;
 mod state;
@@ -21,6 +23,7 @@ mod wait;
 
 use create::create_locked;
 
+pub use checkpoint::{checkpoint, CriuOptions};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use events::{events, stats, Event};
@@ -30,6 +33,7 @@ pub use kill::kill;
 pub use list::{list, Summary};
 pub use pause::{pause, resume};
 pub use ps::pids;
+pub use restore::{restore, RestoreOptions};
 pub use run::{run, RunOptions};
 pub use start::start;
 pub use state::state;

@@ -183,6 +183,11 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     }
     if process.terminal() == Some(true) {
         tty::setup(process, cfg.console_socket, true)?;
+    } else {
+        // A session of its own, as runc's init has (and the terminal's case makes): a
+        // session led from outside the container's pid namespace cannot be dumped by
+        // CRIU (`checkpoint`), nor should the container share the caller's session.
+        nix::unistd::setsid().map_err(|e| Error::sys("setsid", e))?;
     }
     if let (Some(proc), Some(sysctls)) = (&procfs, sysctls) {
         sysctl::write(proc, sysctls)?;

@@ -10,6 +10,7 @@ pub mod host;
 pub mod idmap;
 mod masks;
 mod mounts;
+pub use mounts::is_bind;
 pub mod options;
 pub mod paths;
 
