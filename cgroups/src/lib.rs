@@ -22,6 +22,7 @@
 pub mod blkio;
 pub mod bpf;
 pub mod check;
+pub mod dbus;
 pub mod driver;
 pub mod freezer;
 pub mod hugetlb;
