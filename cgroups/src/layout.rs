@@ -165,7 +165,11 @@ pub fn resolve(
             made: vec![],
         });
     }
-    Ok(Cgroup { version, dirs })
+    Ok(Cgroup {
+        version,
+        driver: crate::Driver::cgroupfs(version),
+        dirs,
+    })
 }
 
 #[cfg(test)]

@@ -15,11 +15,15 @@
 //!   v1 and v2 writes: [`blkio`], [`hugetlb`], [`rdma`], [`net`] (v1 only), [`unified`]
 //!   (v2 only); [`systemd`] checks `--systemd-cgroup`.
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
-//!   into the container's state so that `delete` finds it again.
+//!   into the container's state so that `delete` finds it again, with the [`driver`]
+//!   that made it (cgroupfs v1, cgroupfs v2, systemd), which `create`, `apply` and
+//!   `destroy` go through.
 
 pub mod blkio;
 pub mod bpf;
 pub mod check;
+pub mod dbus;
+pub mod driver;
 pub mod freezer;
 pub mod hugetlb;
 mod knob;
@@ -41,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use check::check;
+pub use driver::Driver;
 pub use sub::SubCgroups;
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -106,11 +111,34 @@ pub struct Dir {
     pub made: Vec<PathBuf>,
 }
 
-/// The container's cgroup: one directory per hierarchy (exactly one on v2).
+/// The container's cgroup: one directory per hierarchy (exactly one on v2), and the
+/// [`Driver`] that made it (every later operation goes through the same one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Saved")]
 pub struct Cgroup {
     pub version: Version,
+    pub driver: Driver,
     pub dirs: Vec<Dir>,
+}
+
+/// A [`Cgroup`] as a state file holds it: one written before the driver was recorded
+/// names none, and its cgroup was made by cgroupfs.
+#[derive(Deserialize)]
+struct Saved {
+    version: Version,
+    #[serde(default)]
+    driver: Option<Driver>,
+    dirs: Vec<Dir>,
+}
+
+impl From<Saved> for Cgroup {
+    fn from(s: Saved) -> Cgroup {
+        Cgroup {
+            version: s.version,
+            driver: s.driver.unwrap_or(Driver::cgroupfs(s.version)),
+            dirs: s.dirs,
+        }
+    }
 }
 
 impl Cgroup {
@@ -145,9 +173,10 @@ impl Cgroup {
     /// another container, which may be deleted first). Recorded as they are made, so
     /// that a `create` that fails half way knows what to remove too.
     pub fn create(&mut self, shared: &dyn Fn(&Path) -> bool) -> Result<()> {
-        match self.version {
-            Version::V1 => v1::create(self, shared),
-            Version::V2 => v2::create(self, shared),
+        match self.driver {
+            Driver::CgroupfsV1 => v1::create(self, shared),
+            Driver::CgroupfsV2 => v2::create(self, shared),
+            Driver::Systemd => Err(self.driver.unsupported("creating")),
         }
     }
 
@@ -160,9 +189,10 @@ impl Cgroup {
 
     /// Writes `linux.resources` (checked with [`check`] first).
     pub fn apply(&self, r: &LinuxResources, extra_devices: &[DeviceRule]) -> Result<()> {
-        match self.version {
-            Version::V1 => v1::apply(self, r, extra_devices),
-            Version::V2 => v2::apply(self, r, extra_devices),
+        match self.driver {
+            Driver::CgroupfsV1 => v1::apply(self, r, extra_devices),
+            Driver::CgroupfsV2 => v2::apply(self, r, extra_devices),
+            Driver::Systemd => Err(self.driver.unsupported("limiting")),
         }
     }
 
@@ -204,9 +234,12 @@ impl Cgroup {
         // to it, so an empty subtree stays empty; rmdir below would fail on any other.
         let mut left = self.pids();
         if !left.is_empty() {
-            match self.version {
-                Version::V2 => v2::kill(self),
-                Version::V1 => self.kill_frozen(),
+            match self.driver {
+                Driver::CgroupfsV2 => v2::kill(self),
+                Driver::CgroupfsV1 => self.kill_frozen(),
+                // What a systemd scope would need after the kill (stopping the unit) is not
+                // there yet; nothing can make one, so there is none to stop.
+                Driver::Systemd => v2::kill(self),
             }
             left = self.pids();
         }

@@ -144,6 +144,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("s")).unwrap();
         let cg = Cgroup {
             version: Version::V2,
+            driver: crate::Driver::CgroupfsV2,
             dirs: vec![Dir {
                 controllers: vec![],
                 mount: "/sys/fs/cgroup".into(),
