@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 pub fn features() -> Value {
+    let setattr = crate::sys::remount::has_mount_setattr();
     let caps: Vec<String> = caps::all()
         .iter()
         .map(|c| c.to_string())
@@ -13,7 +14,10 @@ pub fn features() -> Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
         "hooks": crate::hooks::Kind::ALL.map(|k| k.name()),
-        "mountOptions": crate::rootfs::options::known(),
+        "mountOptions": crate::rootfs::options::known()
+            .into_iter()
+            .filter(|o| setattr || !o.ends_with("idmap"))
+            .collect::<Vec<_>>(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
@@ -33,10 +37,15 @@ pub fn features() -> Value {
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
             },
             "netDevices": { "enabled": true },
-            "mountExtensions": { "idmap": { "enabled": true } },
+            // Idmapped mounts need mount_setattr (Linux 5.12): what this kernel can do.
+            "mountExtensions": { "idmap": { "enabled": setattr } },
         },
         "annotations": {
             "io.github.corral.version": env!("CARGO_PKG_VERSION"),
+            // How `rro`, `rnosuid`, … are applied on this kernel: by mount_setattr, or
+            // (before Linux 5.12) by a bind remount of each mount of the tree.
+            "io.github.corral.mount.recursiveAttributes":
+                if setattr { "mount_setattr" } else { "remount" },
         },
     })
 }
