@@ -2,6 +2,7 @@
 # Every test of corral: format, lints, unit and CLI tests, then the conformance suite as
 # root against corral and against runc (drop-in behaviour), then part of it against corral
 # again in a QEMU guest with pure cgroup v2 (this host is hybrid; see scripts/v2-guest.sh),
+# and with Linux 5.10 there,
 # then the engine suite (podman, containerd, Docker) against runc and corral, then the
 # corpus of configs those engines write, replayed against corral and runc. The OCI
 # runtime-tools suite runs against corral after the conformance suite.
@@ -62,6 +63,10 @@ guest --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
 echo "=== checkpoint/restore (CRIU 3.17) in the guest: runc, then corral ==="
 guest --criu --runtime runc --filter criu_
 guest --criu --filter criu_
+echo "=== the cases a kernel before 5.12 changes, in a guest booting Debian 11's 5.10 ==="
+# No mount_setattr (binds remounted after attaching, idmapped mounts refused) and no
+# CLOSE_RANGE_CLOEXEC (fds marked one by one): the mount, lifecycle, exec and escape cases.
+guest --kernel-5.10 --filter fs_ --filter lifecycle_ --filter exec_ --filter escape_
 echo "=== the SELinux cases in a guest booted with SELinux (permissive) ==="
 guest --selinux --filter proc_selinux --filter exec_process_label
 # The engines users run corral under, end to end (integration/src/engines): runc is the

@@ -5,7 +5,8 @@
 # See /work/shared/HOST.md for the measured recipe and README "The cgroup v2 guest".
 #
 # usage: scripts/v2-guest.sh [--filter SUBSTRING]... [--skip SUBSTRING]...
-#                            [--runtime corral|runc|crun] [--selinux] [--cgroup-v1] [--criu] [--keep]
+#                            [--runtime corral|runc|crun] [--selinux] [--cgroup-v1] [--criu]
+#                            [--kernel-5.10] [--keep]
 #        scripts/v2-guest.sh --rtools
 #   --filter S   run only the cases whose name contains S (several: any of them)
 #   --skip S     leave out the cases whose name contains S (several allowed)
@@ -13,6 +14,8 @@
 #   --selinux    boot with SELinux (permissive, Debian's default policy) instead of AppArmor
 #   --cgroup-v1  cgroup v1 instead: every controller its own hierarchy under /sys/fs/cgroup
 #   --criu       add CRIU 3.17 (Debian's criu, iproute2's ip, iptables, nft) for checkpoint/restore
+#   --kernel-5.10  boot Debian 11's kernel (5.10: no mount_setattr, no CLOSE_RANGE_CLOEXEC,
+#                no idmapped mounts) instead of Debian 12's 6.1
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
 #   --rtools     the runtime-tools programs whose results depend on the cgroup version
 #                against corral and runc instead (tests/runtime-tools/allow-v2.tsv);
@@ -24,9 +27,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-usage() { sed -n '7,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-runtime=corral keep=0 selinux=0 cgroup_v1=0 criu=0 rtools=0 suite_args=()
+runtime=corral keep=0 selinux=0 cgroup_v1=0 criu=0 rtools=0 k510=0 suite_args=()
 while (($#)); do
   case $1 in
     --filter | --skip) (($# >= 2)) || usage; suite_args+=("$1" "$2"); shift 2 ;;
@@ -36,6 +39,7 @@ while (($#)); do
     --cgroup-v1) cgroup_v1=1; shift ;;
     --criu) criu=1; shift ;;
     --rtools) rtools=1; shift ;;
+    --kernel-5.10) k510=1; shift ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -58,15 +62,37 @@ start=$(date +%s.%N)
 
 # The kernel: Debian's cloud kernel (cgroup2 with every controller, seccomp, user and time
 # namespaces and devtmpfs built in), extracted rather than installed, once per cache.
+# With --kernel-5.10, Debian 11's: its suite (bullseye) is not in this machine's sources,
+# so a list of our own is added for one `apt-get update` and removed again (HOST.md).
 kdir=$out/kernel
+((k510)) && kdir=$out/kernel-5.10
 vmlinuz=$(find "$kdir" -path '*/boot/vmlinuz-*' 2>/dev/null | head -n1 || true)
+bullseye_list=/etc/apt/sources.list.d/corral-bullseye.list
+drop_bullseye() { rm -f "$bullseye_list"; apt-get update -qq || true; }
 if [[ -z $vmlinuz ]]; then
-  pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+  rm -rf "$kdir" && mkdir -p "$kdir/deb"
+  if ((k510)); then
+    uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources \
+      2>/dev/null | head -n1)
+    [[ -n $uri ]] || uri=$(awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit }' /etc/apt/sources.list)
+    [[ -n $uri ]] || { echo "cannot find the Debian mirror in the apt sources" >&2; exit 1; }
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bullseye main" \
+      >"$bullseye_list"
+    trap drop_bullseye EXIT
+    apt-get update -qq
+    pkg=$(apt-cache depends linux-image-cloud-amd64/bullseye |
+      awk '/Depends: linux-image-5\.10/ { print $2; exit }')
+  else
+    pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+  fi
   [[ -n $pkg ]] || { echo "cannot find the package linux-image-cloud-amd64 depends on" >&2; exit 1; }
   echo "fetching kernel $pkg"
-  rm -rf "$kdir" && mkdir -p "$kdir/deb"
   # (apt warns that it downloads unsandboxed as root: _apt cannot write under target/.)
   (cd "$kdir/deb" && apt-get download -q "$pkg" >/dev/null)
+  if ((k510)); then
+    drop_bullseye
+    trap - EXIT
+  fi
   dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
   rm -rf "$kdir/deb"
   vmlinuz=$(find "$kdir" -path '*/boot/vmlinuz-*' | head -n1)
@@ -311,6 +337,7 @@ log=$out/console-$runtime.log
 ((criu)) && log=$out/console-$runtime-criu.log
 ((cgroup_v1)) && log=$out/console-$runtime-v1.log
 ((rtools)) && log=$out/console-rtools.log
+((k510)) && log=${log%.log}-5.10.log
 # The kernel enables one of AppArmor and SELinux: AppArmor by default; `security=selinux`
 # picks SELinux, permissive (the guest's files carry no labels).
 # corral.cgroup=v1 tells stage 2 to mount v1 hierarchies instead of cgroup2.

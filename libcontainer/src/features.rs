@@ -4,10 +4,15 @@ use serde_json::{json, Value};
 
 /// `commit`: the commit corral is built from (the binary knows it, the library not).
 pub fn features(commit: &str) -> Value {
+    let setattr = crate::sys::remount::has_mount_setattr();
     let mut annotations = json!({
         "io.github.seccomp.libseccomp.version": corral_seccomp::version(),
         "io.github.corral.version": env!("CARGO_PKG_VERSION"),
         "io.github.corral.commit": commit,
+        // How `rro`, `rnosuid`, … are applied on this kernel: by mount_setattr, or
+        // (before Linux 5.12) by a bind remount of each mount of the tree.
+        "io.github.corral.mount.recursiveAttributes":
+            if setattr { "mount_setattr" } else { "remount" },
     });
     // Only when a usable CRIU is here (found, recent enough, its `criu check` passes):
     // engines take the key as a promise that `checkpoint` and `restore` work.
@@ -24,7 +29,10 @@ pub fn features(commit: &str) -> Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
         "hooks": crate::hooks::Kind::ALL.map(|k| k.name()),
-        "mountOptions": crate::rootfs::options::known(),
+        "mountOptions": crate::rootfs::options::known()
+            .into_iter()
+            .filter(|o| setattr || !o.ends_with("idmap"))
+            .collect::<Vec<_>>(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
@@ -44,7 +52,8 @@ pub fn features(commit: &str) -> Value {
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
             },
             "netDevices": { "enabled": true },
-            "mountExtensions": { "idmap": { "enabled": true } },
+            // Idmapped mounts need mount_setattr (Linux 5.12): what this kernel can do.
+            "mountExtensions": { "idmap": { "enabled": setattr } },
         },
         // The names runc uses for the same facts, plus corral's own.
         "annotations": annotations,

@@ -29,12 +29,13 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// The attacker, the pod's init: once the case has created /go (the victim's command is
-/// about to start; an emulated guest may take seconds to get there), finds the process whose command line starts with
-/// `/proc/self/exe` (the runtime loaded as the script's interpreter), opens its exe,
-/// waits for it to end, then writes through the fd; each step reported in /out.
+/// about to start; an emulated guest may take seconds to get there), finds the process
+/// whose command line starts with `/proc/self/exe` (the runtime loaded as the script's
+/// interpreter; looked for during 10 s: 2 s were too few under software emulation), opens
+/// its exe, waits for it to end, then writes through the fd; each step reported in /out.
 const ATTACKER: &str = "i=0; while [ ! -e /go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; \
     i=0; p=; \
-    while [ -z \"$p\" ] && [ $i -lt 40 ]; do \
+    while [ -z \"$p\" ] && [ $i -lt 200 ]; do \
       for d in /proc/[0-9]*; do \
         case \"$(tr '\\0' ' ' <$d/cmdline 2>/dev/null)\" in '/proc/self/exe '*) p=${d#/proc/};; esac; \
       done; \

@@ -81,8 +81,32 @@ fn id_source(cx: &mut Ctx) -> Result<std::path::PathBuf, String> {
 
 const STAT_AB: &str = "for f in a b; do echo $f=$(stat -c '%u:%g' /id/$f); done";
 
+/// Whether the runtime says this kernel can idmap a mount (`features`; corral says no
+/// before Linux 5.12, which lacks mount_setattr).
+fn idmap_enabled(cx: &mut Ctx) -> Result<bool, String> {
+    let o = cx.rt(&["features"]);
+    o.ok("features")?;
+    let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("features: {e}"))?;
+    Ok(v["linux"]["mountExtensions"]["idmap"]["enabled"] != json!(false))
+}
+
+/// Where the kernel cannot idmap: the container must not start, and the error says why.
+fn refused_idmap(cx: &mut Ctx, cfg: Value) -> CaseResult {
+    let b = script_bundle(cx, cfg, STAT_AB)?;
+    let o = cx.rt(&["run", "--bundle", &b.to_string_lossy(), "c1"]);
+    o.failed("run with an idmapped mount on a kernel without idmapped mounts")?;
+    ensure!(
+        o.stderr
+            .contains("idmapped mounts need mount_setattr of Linux 5.12"),
+        "the refusal does not say why: {}",
+        o.stderr.trim()
+    );
+    Ok(())
+}
+
 fn idmap_with_mappings(cx: &mut Ctx) -> CaseResult {
     let src = id_source(cx)?;
+    let enabled = idmap_enabled(cx)?;
     for opt in ["idmap", "ridmap"] {
         let map = json!([{ "containerID": 0, "hostID": 2000, "size": 1001 }]);
         let mut cfg = config(&[]);
@@ -91,6 +115,10 @@ fn idmap_with_mappings(cx: &mut Ctx) -> CaseResult {
             json!({ "destination": "/id", "type": "bind", "source": src, "options": ["bind", opt],
                     "uidMappings": map, "gidMappings": map }),
         );
+        if !enabled {
+            refused_idmap(cx, cfg)?;
+            continue;
+        }
         let out = run_script(cx, cfg, STAT_AB)?;
         ensure!(
             field(&out, "a") == Some("2000:2000"),
@@ -114,6 +142,9 @@ fn idmap_in_userns(cx: &mut Ctx) -> CaseResult {
         &mut cfg,
         json!({ "destination": "/id", "type": "bind", "source": src, "options": ["bind", "idmap"] }),
     );
+    if !idmap_enabled(cx)? {
+        return refused_idmap(cx, cfg);
+    }
     let b = script_bundle(cx, cfg, STAT_AB)?;
     chown_tree(&b.join("rootfs"), 100000, 100000)?;
     let out = run_bundle(cx, &b, "c1")?;

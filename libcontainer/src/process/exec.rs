@@ -257,8 +257,12 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
     // Made while still in the host's mount namespace, where a new procfs is allowed (in
     // the container's, a masked /proc would forbid it in a user namespace), and already
     // in the container's pid namespace, so `<pid>` is ours.
+    // Kernels before 5.11 list the fds to mark close-on-exec in it (`init::cloexec_from`).
+    let fallback = !sys::has_cloexec_range();
     let mut procfs = if labels && !fork {
         Some(Procfs::open()?)
+    } else if fallback && !fork {
+        Procfs::open().ok()
     } else {
         None
     };
@@ -285,6 +289,8 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
         }
         if labels {
             procfs = Some(Procfs::open()?);
+        } else if fallback {
+            procfs = Procfs::open().ok();
         }
     }
     sys::join_new_session_keyring().map_err(|e| Error::sys("join a new session keyring", e))?;

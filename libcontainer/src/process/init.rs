@@ -16,12 +16,14 @@ use super::{filter, init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{
     ExecCPUAffinity, LinuxMemoryPolicy, LinuxPersonality, LinuxSeccomp, Process,
 };
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -143,6 +145,9 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     // Made now, in the container's pid and net namespaces, before any container mount.
     let procfs = if sysctls.is_some() || lsm::wanted(process) {
         Some(Procfs::open()?)
+    } else if !sys::has_cloexec_range() {
+        // Kernels before 5.11 list the fds to mark close-on-exec here (`cloexec_from`).
+        Procfs::open().ok()
     } else {
         None
     };
@@ -244,6 +249,9 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
         Some(proc) => Some(lsm::prepare(proc, process)?),
         None => None,
     };
+    // Every fd past the preserved ones closes on exec (the runtime's own are O_CLOEXEC
+    // already; this catches what the caller left open).
+    cloexec_from(3 + s.preserve_fds, procfs.as_ref())?;
     drop(procfs);
     user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     let umask = process.user().umask().unwrap_or(0o022);
@@ -267,7 +275,6 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
             .map(|e| cstring(e.as_bytes()))
             .collect::<Result<_>>()?,
     };
-    sys::cloexec_from(3 + s.preserve_fds).map_err(|e| Error::sys("close_range", e))?;
     sched::set_personality(s.personality)?;
     if let Some(labels) = labels {
         labels.apply()?;
@@ -307,6 +314,40 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
 /// `/proc/self/fd/N` naming a directory fd of the host would otherwise put the
 /// container's process outside it (CVE-2024-21626). The kernel reports a cwd outside
 /// the root as "(unreachable)", which getcwd(3) turns into ENOENT.
+/// Marks every fd from `first` on close-on-exec: close_range(2) (Linux 5.11), or on older
+/// kernels each fd a procfs lists, with fcntl(2): the private procfs when there is one,
+/// else the container's /proc, checked to be a procfs. Refused when neither can be read:
+/// an fd left open across exec would leak into the container.
+fn cloexec_from(first: u32, procfs: Option<&Procfs>) -> Result<()> {
+    match sys::close_range_cloexec(first) {
+        Err(Errno::EINVAL | Errno::ENOSYS) => {}
+        r => return r.map_err(|e| Error::sys("close_range", e)),
+    }
+    let what = "mark fds close-on-exec (this kernel lacks CLOSE_RANGE_CLOEXEC of Linux 5.11)";
+    let dir = match procfs {
+        Some(p) => p.own_fds(),
+        None => container_fds(),
+    }
+    .map_err(|e| Error::sys(format!("{what}: list the fds in a procfs"), e))?;
+    sys::cloexec_listed(dir, first).map_err(|e| Error::sys(what, e))
+}
+
+/// The container's /proc/thread-self/fd, if /proc is a procfs.
+fn container_fds() -> std::result::Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::open(
+        "/proc/thread-self/fd",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fs = nix::sys::statfs::fstatfs(&fd)?;
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(Errno::ENOTSUP);
+    }
+    Ok(fd)
+}
+
 fn chdir_inside(cwd: &Path) -> Result<()> {
     nix::unistd::chdir(cwd)
         .map_err(|e| Error::sys(format!("process.cwd: chdir {}", cwd.display()), e))?;

@@ -49,6 +49,18 @@ impl Procfs {
         )
     }
 
+    /// This process's fd directory (`thread-self/fd`: the init is single-threaded), for
+    /// the close-on-exec fallback of kernels before 5.11 (see `init::cloexec_from`).
+    pub fn own_fds(&self) -> std::result::Result<OwnedFd, Errno> {
+        mount::openat2(
+            self.0.as_fd(),
+            Path::new("thread-self/fd"),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+            RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+        )
+    }
+
     /// Writes `value` to `rel` in one write(2) (procfs takes a value per write).
     pub fn write(&self, rel: &Path, value: &[u8]) -> std::result::Result<(), Errno> {
         let fd = self.open_write(rel)?;

@@ -4,9 +4,10 @@
 //! what a fresh mount in its cgroup namespace would show. /proc/self/cgroup cannot say
 //! which directory that is: read inside the container's cgroup namespace it says `/`.
 
-use super::kernel_err;
 use super::options::Parsed;
-use crate::sys::mount::{self as m, FsContext};
+use super::{attr_err, kernel_err};
+use crate::sys::mount::{self as m, FsContext, MountAttr};
+use crate::sys::remount as r;
 use crate::{Error, Result};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -24,11 +25,17 @@ pub fn mount_cgroups(
         .map_err(|e| Error::sys(format!("{what}: statfs {HOST_CGROUP}"), e))?;
     let attr = opts.attr();
     if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+        // A new filesystem has no submounts: the recursive attributes are its own.
+        let attrs = (attr.attr_set & !opts.rec.attr_clr) | opts.rec.attr_set;
         let mnt = FsContext::open("cgroup2")
-            .and_then(|fc| fc.mount(attr.attr_set))
+            .and_then(|fc| fc.mount(attrs & m::FSMOUNT_ATTRS))
             .map_err(|e| kernel_err(format!("{what}: cgroup2"), e))?;
-        recursive(&mnt, opts, what)?;
-        m::attach(mnt.as_fd(), target).map_err(|e| kernel_err(format!("{what}: move_mount"), e))?;
+        let extra = MountAttr {
+            attr_set: attrs & !m::FSMOUNT_ATTRS,
+            ..Default::default()
+        };
+        r::attach_with(mnt.as_fd(), target, &extra, &MountAttr::default())
+            .map_err(|f| attr_err(what, f))?;
         return Ok(mnt);
     }
     // Writable until the binds are in; the flags come last, on the whole tree. The
@@ -74,20 +81,12 @@ pub fn mount_cgroups(
         }
     }
     // The mount's flags on the tmpfs and every bind below it, in one call rather than a
-    // remount per hierarchy.
-    if !attr.is_empty() {
-        m::setattr(mnt.as_fd(), true, &attr)
-            .map_err(|e| kernel_err(format!("{what}: set {:?} on the tree", opts.flags), e))?;
-    }
-    recursive(&mnt, opts, what).map(|_| mnt)
-}
-
-fn recursive(mnt: &OwnedFd, opts: &Parsed, what: &str) -> Result<()> {
-    if opts.rec.is_empty() {
-        return Ok(());
-    }
-    m::setattr(mnt.as_fd(), true, &opts.rec)
-        .map_err(|e| kernel_err(format!("{what}: recursive attributes"), e))
+    // remount per hierarchy (where the kernel has mount_setattr).
+    r::set_attached(mnt.as_fd(), true, &attr)
+        .map_err(|f| attr_err(&format!("{what}: set {:?} on the tree", opts.flags), f))?;
+    r::set_attached(mnt.as_fd(), true, &opts.rec)
+        .map_err(|f| attr_err(&format!("{what}: recursive attributes"), f))?;
+    Ok(mnt)
 }
 
 #[derive(Debug, PartialEq)]

@@ -79,6 +79,16 @@ pub fn prepare(spec: &Spec) -> Result<Vec<Option<OwnedFd>>> {
             .ok_or_else(|| Error::Other(format!("{what}: a bind mount needs a source")))?;
         let recursive =
             options::parse(mnt.options().as_deref().unwrap_or_default()).recursive_bind();
+        if !sys::remount::has_mount_setattr() {
+            // No fallback can idmap a mount: mount(2) has no such flag.
+            return Err(Error::Other(format!(
+                "{what}: idmapped mounts need mount_setattr of Linux 5.12, which this \
+                 kernel ({}) lacks",
+                std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .unwrap_or_default()
+                    .trim()
+            )));
+        }
         let tree = m::clone_tree(m::cwd(), src, recursive)
             .map_err(|e| kernel_err(format!("{what}: source {}", src.display()), e))?;
         let attr = MountAttr {

@@ -7,9 +7,10 @@
 //! gets a bind of it, so a thousand masks cost a thousand binds, not a thousand
 //! filesystems.
 
-use super::kernel_err;
 use super::paths::InRoot;
+use super::{attr_err, kernel_err};
 use crate::sys::mount::{self as m, FsContext, MountAttr};
+use crate::sys::remount as r;
 use crate::{Error, Result};
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -100,10 +101,8 @@ impl Masks {
             attr_set: m::MOUNT_ATTR_RDONLY,
             ..Default::default()
         };
-        m::setattr(tree.as_fd(), true, &ro)
-            .map_err(|e| kernel_err(format!("{what}: mount_setattr read-only"), e))?;
-        m::attach(tree.as_fd(), target.as_fd())
-            .map_err(|e| kernel_err(format!("{what}: move_mount"), e))
+        r::attach_with(tree.as_fd(), target.as_fd(), &MountAttr::default(), &ro)
+            .map_err(|f| attr_err(&what, f))
     }
 }
 

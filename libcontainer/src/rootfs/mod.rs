@@ -52,11 +52,16 @@ pub(crate) fn kernel_err(what: impl Into<String>, e: Errno) -> Error {
     if e == Errno::ENOSYS {
         Error::Other(format!(
             "{what}: this kernel lacks the system call (corral mounts with open_tree, \
-             move_mount and fsopen of Linux 5.2, openat2 of 5.6 and mount_setattr of 5.12)"
+             move_mount and fsopen of Linux 5.2 and openat2 of 5.6)"
         ))
     } else {
         Error::sys(what, e)
     }
+}
+
+/// A failed step of setting mount attributes (see `sys::remount`), for the mount `what`.
+pub(crate) fn attr_err(what: &str, f: sys::remount::Failed) -> Error {
+    kernel_err(format!("{what}: {}", f.step), f.errno)
 }
 
 pub fn setup(cfg: &RootfsConfig) -> Result<()> {
@@ -158,8 +163,9 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
             attr_set: sys::mount::MOUNT_ATTR_RDONLY,
             ..Default::default()
         };
-        sys::mount::setattr_at(sys::mount::cwd(), Path::new("/"), false, &ro)
-            .map_err(|e| kernel_err("make / read-only (root.readonly)", e))?;
+        let root = open_dir(Path::new("/"))?;
+        sys::remount::set_at_path(root.as_fd(), "/", &ro)
+            .map_err(|f| attr_err("make / read-only (root.readonly)", f))?;
     }
     crate::trace::mark("masks");
     Ok(())

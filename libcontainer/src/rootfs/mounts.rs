@@ -5,8 +5,9 @@
 
 use super::options::{self, Parsed};
 use super::paths::{InRoot, Kind};
-use super::{cgroupfs, copyup, kernel_err};
+use super::{attr_err, cgroupfs, copyup, kernel_err};
 use crate::sys::mount::{self as m, FsContext, MountAttr};
+use crate::sys::remount as r;
 use crate::{Error, Result};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
@@ -74,22 +75,14 @@ pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
             // Attached already, with its attributes.
             cgroupfs::mount_cgroups(target.as_fd(), &opts, env.cgroup)?
         } else {
-            let tree = new_fs(env, m, typ, &opts, target.as_fd(), &what)?;
-            if !opts.rec.is_empty() {
-                m::setattr(tree.as_fd(), true, &opts.rec)
-                    .map_err(fail(&setattr_step(&opts.rec)))?;
-            }
-            m::attach(tree.as_fd(), target.as_fd()).map_err(fail("move_mount"))?;
+            let (tree, extra) = new_fs(env, m, typ, &opts, target.as_fd(), &what)?;
+            r::attach_with(tree.as_fd(), target.as_fd(), &extra, &MountAttr::default())
+                .map_err(|f| attr_err(&what, f))?;
             tree
         }
     };
     for flag in &opts.propagation {
-        let attr = MountAttr {
-            propagation: (*flag - MsFlags::MS_REC).bits(),
-            ..Default::default()
-        };
-        m::setattr(tree.as_fd(), flag.contains(MsFlags::MS_REC), &attr)
-            .map_err(fail("set propagation"))?;
+        r::set_propagation(tree.as_fd(), *flag).map_err(|f| attr_err(&what, f))?;
     }
     Ok(())
 }
@@ -118,22 +111,15 @@ fn bind(env: &Env, m: &Mount, opts: &Parsed, what: &str) -> Result<OwnedFd> {
     };
     let target = env.root.target(m.destination(), kind)?;
     check_proc(env.root, target.as_fd(), "bind", Some(src), what)?;
-    let plain = opts.attr();
-    if !plain.is_empty() {
-        m::setattr(tree.as_fd(), false, &plain)
-            .map_err(|e| kernel_err(format!("{what}: {}", setattr_step(&plain)), e))?;
-    }
-    if !opts.rec.is_empty() {
-        m::setattr(tree.as_fd(), true, &opts.rec)
-            .map_err(|e| kernel_err(format!("{what}: {}", setattr_step(&opts.rec)), e))?;
-    }
-    m::attach(tree.as_fd(), target.as_fd())
-        .map_err(|e| kernel_err(format!("{what}: move_mount"), e))?;
+    r::attach_with(tree.as_fd(), target.as_fd(), &opts.attr(), &opts.rec)
+        .map_err(|f| attr_err(what, f))?;
     Ok(tree)
 }
 
 /// A new filesystem: each option a fsconfig(2) call, so a bad one is named with what the
-/// filesystem said about it.
+/// filesystem said about it. It has no submounts, so the recursive attributes are its
+/// own, given by fsmount(2) with the plain ones; what fsmount of Linux 5.2 does not take
+/// (nosymfollow) is returned, to be set when it is attached.
 fn new_fs(
     env: &Env,
     m: &Mount,
@@ -141,7 +127,7 @@ fn new_fs(
     opts: &Parsed,
     target: BorrowedFd,
     what: &str,
-) -> Result<OwnedFd> {
+) -> Result<(OwnedFd, MountAttr)> {
     let fc = FsContext::open(typ).map_err(|e| {
         let why = if e == Errno::ENODEV {
             ": the kernel has no such filesystem type (see /proc/filesystems)"
@@ -172,7 +158,12 @@ fn new_fs(
     if let Some(label) = env.label.filter(|_| !NO_LABEL.contains(&typ)) {
         set("context", Some(label))?;
     }
-    let mnt = fc.mount(opts.attr().attr_set).map_err(|e| {
+    let attrs = (opts.attr().attr_set & !opts.rec.attr_clr) | opts.rec.attr_set;
+    let extra = MountAttr {
+        attr_set: attrs & !m::FSMOUNT_ATTRS,
+        ..Default::default()
+    };
+    let mnt = fc.mount(attrs & m::FSMOUNT_ATTRS).map_err(|e| {
         let log = fc.log();
         Error::sys(format!("{what}: {log}"), e)
     })?;
@@ -180,7 +171,7 @@ fn new_fs(
         copyup::copy_tree(target, mnt.as_fd())
             .map_err(|e| Error::Other(format!("{what}: tmpcopyup: {e}")))?;
     }
-    Ok(mnt)
+    Ok((mnt, extra))
 }
 
 /// `remount`: changes the flags of what is mounted at the destination already.
@@ -227,12 +218,4 @@ fn check_proc(
 fn is_procfs(path: &Path) -> bool {
     nix::sys::statfs::statfs(path)
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
-}
-
-/// The step named in an error, with what the kernel needs for it.
-fn setattr_step(attr: &MountAttr) -> String {
-    format!(
-        "mount_setattr(set {:#x}, clear {:#x})",
-        attr.attr_set, attr.attr_clr
-    )
 }

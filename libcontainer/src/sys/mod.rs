@@ -1,10 +1,11 @@
 //! Thin wrappers over the system calls nix and libc do not wrap for us.
 
 pub mod mount;
+pub mod remount;
 pub mod rtnl;
 
 use nix::errno::Errno;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 /// `struct clone_args` of clone3(2).
 #[repr(C)]
@@ -79,12 +80,50 @@ pub fn pivot_root(new_root: &str, put_old: &str) -> Result<(), Errno> {
     Errno::result(ret).map(drop)
 }
 
-/// Marks every fd from `first` on close-on-exec (close_range(2), Linux 5.11).
-pub fn cloexec_from(first: u32) -> Result<(), Errno> {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
+/// Marks every fd from `first` on close-on-exec with close_range(2) and
+/// CLOSE_RANGE_CLOEXEC (Linux 5.11). Older kernels answer EINVAL (close_range of 5.9
+/// without the flag) or ENOSYS: see [`cloexec_listed`] and [`has_cloexec_range`].
+pub fn close_range_cloexec(first: u32) -> Result<(), Errno> {
     // SAFETY: close_range only changes fd flags; no memory is passed.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     Errno::result(ret).map(drop)
+}
+
+/// Whether close_range(2) takes CLOSE_RANGE_CLOEXEC: asked on the one fd that cannot be
+/// open (the highest), which changes nothing where it does.
+pub fn has_cloexec_range() -> bool {
+    // SAFETY: as above; the range holds no open fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            u32::MAX,
+            u32::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    ret == 0
+}
+
+/// The fallback of [`close_range_cloexec`]: marks close-on-exec, with fcntl(2), every fd
+/// from `first` on that `fd_dir` lists (a procfs's `<pid>/fd` of the caller, opened as a
+/// directory). The caller must be single-threaded, so that no fd appears meanwhile.
+pub fn cloexec_listed(fd_dir: OwnedFd, first: u32) -> Result<(), Errno> {
+    let own = fd_dir.as_raw_fd();
+    let mut dir = nix::dir::Dir::from_fd(fd_dir.into_raw_fd())?;
+    let fds: Vec<RawFd> = dir
+        .iter()
+        .filter_map(|e| e.ok()?.file_name().to_str().ok()?.parse().ok())
+        .filter(|fd| *fd != own && *fd >= first as RawFd)
+        .collect();
+    drop(dir);
+    for fd in fds {
+        // SAFETY: F_SETFD only changes the flags of fd; FD_CLOEXEC is the only fd flag.
+        let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        Errno::result(ret)?;
+    }
+    Ok(())
 }
 
 /// A pidfd for `pid` (pidfd_open(2)): pollable, readable once the process has exited.

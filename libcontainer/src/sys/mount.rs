@@ -23,6 +23,13 @@ pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_IDMAP: u64 = 0x10_0000;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
+/// What fsmount(2) takes since Linux 5.2 (nosymfollow only since 5.14).
+pub const FSMOUNT_ATTRS: u64 = MOUNT_ATTR_RDONLY
+    | MOUNT_ATTR_NOSUID
+    | MOUNT_ATTR_NODEV
+    | MOUNT_ATTR_NOEXEC
+    | MOUNT_ATTR_ATIME
+    | MOUNT_ATTR_NODIRATIME;
 
 const OPEN_TREE_CLONE: u32 = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
