@@ -23,7 +23,7 @@ pub fn cases() -> Vec<Case> {
         // runc writes the realtime files and kernel memory: corral refuses them (yet).
         Case::corral(
             "cgroup_unsupported_fields_named",
-            "cpu realtime and kernel memory limits refused (not implemented)",
+            "cpu realtime limits refused (not implemented)",
             unsupported_fields,
         ),
     ]
