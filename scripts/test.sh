@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-install_deps file libseccomp-dev busybox-static runc python3 pkg-config uidmap podman containerd docker.io
+install_deps file libseccomp-dev busybox-static runc python3 pkg-config uidmap podman containerd docker.io strace
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh runs containers: run it as root" >&2; exit 1; }
 # The rootless cases (integration/src/cases/userns.rs) run the runtime as this user.
 ensure_test_user corraltest

@@ -53,7 +53,7 @@ esac
 
 [[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
 install_deps qemu-system-x86 cpio busybox-static runc crun uidmap apparmor \
-  selinux-policy-default policycoreutils
+  selinux-policy-default policycoreutils strace
 ((criu)) && install_deps criu iproute2 iptables nftables
 
 out=target/v2-guest
@@ -123,6 +123,8 @@ strip --strip-debug -o "$tree/usr/local/bin/corral-conformance" "$conformance"
 # paths it names (the loader searches /lib/x86_64-linux-gnu without an ld.so.cache).
 cp /usr/sbin/runc "$tree/usr/sbin/runc"
 cp /usr/bin/crun "$tree/usr/bin/crun"
+# strace: lifecycle_kill_never_reaches_a_recycled_pid holds `kill` at its signal call with it.
+cp /usr/bin/strace "$tree/usr/bin/strace"
 # The rootless userns cases run the runtime as `corraltest` (below), through the setuid
 # helpers of Debian's uidmap (cp -a keeps the setuid bit; cpio and stage 1 keep it too).
 cp -a /usr/bin/newuidmap /usr/bin/newgidmap "$tree/usr/bin/"
@@ -184,7 +186,7 @@ if ((criu)); then
     echo "${m##*/}" >>"$tree/lib/modules/criu/order"
   done
 fi
-for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/newuidmap /usr/sbin/apparmor_parser \
+for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/strace /usr/bin/newuidmap /usr/sbin/apparmor_parser \
   /usr/sbin/load_policy "${criu_bins[@]}" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$tree/$(dirname "$lib")"
   cp -L "$lib" "$tree/$lib"
