@@ -232,15 +232,15 @@ fn rootless_spec_run(cx: &mut Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Every mount under /sys of the `spec --rootless` config is read-only: mkdir in a cgroup
-/// hierarchy fails with EROFS (which the kernel checks before the permission, so EACCES
+/// Every mount under /sys of the `spec --rootless` config is read-only: mkdir in
+/// /sys/fs/cgroup (the one hierarchy of a v2 host) and in each hierarchy below it fails with EROFS (which the kernel checks before the permission, so EACCES
 /// would mean a writable mount), and mountinfo says `ro` for each.
 fn rootless_sys_read_only(cx: &mut Ctx) -> CaseResult {
     let user = test_user()?;
     let script = "awk '$5 ~ /^\\/sys/ { n++ } $5 ~ /^\\/sys/ && $6 !~ /^ro/ { print \"rw=\" $5 } \
                   END { print \"mounts=\" n }' /proc/self/mountinfo; \
-                  for h in /sys/fs/cgroup/*/; do mkdir $h/probe 2>&1 | grep -q 'Read-only' \
-                  || echo writable=$h; done; echo done=1";
+                  for h in /sys/fs/cgroup /sys/fs/cgroup/*/; do [ -d $h ] || continue; \
+                  mkdir $h/probe 2>&1 | grep -q 'Read-only' || echo writable=$h; done; echo done=1";
     let (b, xdg) = rootless_bundle(cx, user, json!(["sh", "-c", script]))?;
     let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
     let o = cx.rt_as(user, &b, &env, &["run", "c1"]);
