@@ -67,6 +67,40 @@ pub struct Saved {
     pub host_mount: Option<u64>,
 }
 
+impl Saved {
+    /// What `create` and `restore` record for a new init `pid` (started at `pid_start`)
+    /// of `bundle`, created now by the caller.
+    pub fn of_new_init(
+        id: &str,
+        bundle: &crate::bundle::Bundle,
+        (pid, pid_start): (i32, u64),
+        own_pid_ns: bool,
+        cgroup: Option<corral_cgroups::Cgroup>,
+    ) -> Self {
+        Saved {
+            id: id.to_string(),
+            pid,
+            pid_start,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::timefmt::now_rfc3339(),
+            owner: nix::unistd::geteuid().as_raw(),
+            annotations: bundle
+                .spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            own_pid_ns,
+            cgroup,
+            resources: bundle.resources.clone(),
+            hooks: bundle.spec.hooks().clone(),
+            host_mount: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Creating,

@@ -4,7 +4,7 @@
 use crate::bundle::Bundle;
 use crate::process::{connect_pidfd_socket, send_pidfd, spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
-use crate::{hooks, id, timefmt, Error, Result};
+use crate::{hooks, id, Error, Result};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -219,27 +219,13 @@ fn create_in(
         }
         let (_, pid_start) =
             proc_stat(pid).ok_or_else(|| Error::Init("the container init died".into()))?;
-        let saved = Saved {
-            id: opts.id.to_string(),
-            pid,
-            pid_start,
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            created: timefmt::now_rfc3339(),
-            owner: nix::unistd::geteuid().as_raw(),
-            annotations: bundle
-                .spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            own_pid_ns: spawned.own_pid_ns,
-            cgroup: cgroup.cloned(),
-            resources: bundle.resources.clone(),
-            hooks: bundle.spec.hooks().clone(),
-            host_mount: None,
-        };
+        let saved = Saved::of_new_init(
+            opts.id,
+            bundle,
+            (pid, pid_start),
+            spawned.own_pid_ns,
+            cgroup.cloned(),
+        );
         dir.save(&saved)
     };
     let spawned = spawn::spawn(&cfg, fifo, record)?;

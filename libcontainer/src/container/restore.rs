@@ -14,7 +14,7 @@ use super::checkpoint::{external_mounts, external_namespaces, CriuOptions, NET_K
 use super::{delete, foreground};
 use crate::bundle::Bundle;
 use crate::state::{proc_stat, Saved, StateDir};
-use crate::{criu, timefmt, Error, Result};
+use crate::{criu, Error, Result};
 use corral_cgroups::{Cgroup, Version};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::ffi::CString;
@@ -133,27 +133,7 @@ fn restore_in(
     let pid = result?;
     let (_, pid_start) = proc_stat(pid)
         .ok_or_else(|| Error::Other(format!("the restored init {pid} died at once")))?;
-    let saved = Saved {
-        id: o.id.to_string(),
-        pid,
-        pid_start,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: timefmt::now_rfc3339(),
-        owner: nix::unistd::geteuid().as_raw(),
-        annotations: bundle
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        own_pid_ns: has_own_pid_ns(bundle),
-        cgroup: made,
-        resources: bundle.resources.clone(),
-        hooks: bundle.spec.hooks().clone(),
-        host_mount: None,
-    };
+    let saved = Saved::of_new_init(o.id, bundle, (pid, pid_start), has_own_pid_ns(bundle), made);
     dir.save(&saved)?;
     dir.created()?;
     if let Some(p) = o.pid_file {
