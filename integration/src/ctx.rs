@@ -53,7 +53,7 @@ pub struct Ctx {
     cgroups: Vec<String>,
 }
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+const TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Ctx {
     pub fn new(runtime: &Path, work: &Path, name: &str, is_corral: bool) -> Self {
@@ -292,7 +292,7 @@ impl Ctx {
 
     /// Polls `state` until the status is `want` (at most 10 s).
     pub fn wait_status(&mut self, id: &str, want: &str) -> Result<(), String> {
-        self.wait_status_for(id, want, Duration::from_secs(10))
+        self.wait_status_for(id, want, crate::PATIENCE)
     }
 
     /// `wait_status` with a deadline of `limit` (slow work in an emulated guest).
@@ -420,7 +420,7 @@ impl Ctx {
             }
         }
         let mut leaks = vec![];
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + crate::PATIENCE;
         loop {
             reap();
             let kids = children();

@@ -25,6 +25,12 @@ use std::path::PathBuf;
 
 pub type CaseResult = Result<(), String>;
 
+/// How long a case waits for something that must happen (a status, a process, a line of
+/// output). It bounds only a failure: a case goes on as soon as the condition holds, so
+/// it is generous for the software-emulated guests on a loaded host, where one `run`
+/// can take several seconds.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct Case {
     pub name: &'static str,
     /// What the runtime must report or be for the case to apply (see `needs.rs`).

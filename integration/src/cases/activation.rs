@@ -63,7 +63,7 @@ fn notify(cx: &mut Ctx) -> CaseResult {
     let inside = format!("/proc/{pid}/root/run/notify/notify.sock");
     let (mut start, _) = cx.rt_spawn_with(&["start", "c1"], env)?;
     ensure!(
-        wait_for(Duration::from_secs(10), || Path::new(&inside).exists()),
+        wait_for(crate::PATIENCE, || Path::new(&inside).exists()),
         "no {inside} after start"
     );
     let (early, waiting) = {
@@ -82,7 +82,7 @@ fn notify(cx: &mut Ctx) -> CaseResult {
     }
     let code = wait_child(start)?;
     let mut got = vec![];
-    wait_for(Duration::from_secs(5), || {
+    wait_for(crate::PATIENCE, || {
         got.extend(received(&sock));
         got.len() >= 2
     });

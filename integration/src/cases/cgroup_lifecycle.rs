@@ -111,7 +111,7 @@ fn create_died(cx: &mut Ctx) -> CaseResult {
     let args = ["create", "--bundle", &b, "--console-socket", &sock, "c1"];
     let (mut child, _) = cx.rt_spawn(&args)?;
     // corral makes the cgroup and the state dir, then connects.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + crate::PATIENCE;
     loop {
         if let Ok(Some(st)) = child.try_wait() {
             return Err(format!("create did not block on the full socket: {st}"));
@@ -160,7 +160,7 @@ fn orphans(cx: &mut Ctx) -> CaseResult {
     let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
     ensure!(init > 0, "no init pid");
     let dirs = cgroup_dirs(&name);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + crate::PATIENCE;
     let orphan = loop {
         let procs = std::fs::read_to_string(dirs[0].join("cgroup.procs")).unwrap_or_default();
         if let Some(p) = procs
@@ -186,7 +186,7 @@ fn orphans(cx: &mut Ctx) -> CaseResult {
         "the orphan {orphan} died with the init: nothing to prove"
     );
     cx.rt(&["delete", "c1"]).ok("delete")?;
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + crate::PATIENCE;
     while alive(orphan) {
         ensure!(
             Instant::now() < deadline,

@@ -69,7 +69,7 @@ fn advances(b: &Path, above: u64) -> Result<u64, String> {
     loop {
         match counter(b) {
             Some(n) if n > above => return Ok(n),
-            _ if start.elapsed() > Duration::from_secs(10) => {
+            _ if start.elapsed() > crate::PATIENCE => {
                 return Err(format!(
                     "the counter stayed at {:?}, not above {above}",
                     counter(b)
@@ -225,7 +225,7 @@ fn ps_json(cx: &mut Ctx, id: &str, n: usize) -> Result<Vec<i64>, String> {
             .flatten()
             .filter_map(Value::as_i64)
             .collect();
-        if pids.len() >= n || start.elapsed() > Duration::from_secs(10) {
+        if pids.len() >= n || start.elapsed() > crate::PATIENCE {
             return Ok(pids);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -296,7 +296,7 @@ fn fork_loop(cx: &mut Ctx) -> CaseResult {
         .find(|p| p.exists())
         .ok_or("the container's cgroup has no cgroup.procs")?;
     let count = || std::fs::read_to_string(&procs).map_or(0, |s| s.lines().count());
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + crate::PATIENCE;
     while count() < 32 {
         ensure!(
             Instant::now() < deadline,

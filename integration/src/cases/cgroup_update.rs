@@ -42,7 +42,7 @@ fn sees(b: &Path, mem: i64, pids: i64) -> CaseResult {
         {
             return Ok(());
         }
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > crate::PATIENCE {
             return Err(format!("inside: {text:?}, want mem={mem} pids={pids}"));
         }
         std::thread::sleep(Duration::from_millis(20));

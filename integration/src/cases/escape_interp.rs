@@ -109,7 +109,7 @@ fn wait_report(out: &Path, key: &str) -> Result<String, String> {
         if field(&text, key).is_some() {
             return Ok(text);
         }
-        if start.elapsed() > Duration::from_secs(30) {
+        if start.elapsed() > crate::PATIENCE {
             return Err(format!("the attacker did not report {key}: {text}"));
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -134,7 +134,7 @@ fn finish_attack(
     // /proc, which the attacker waits for (and the pod's pid 1 can die at cleanup).
     let start = Instant::now();
     let reported = |k| field(&std::fs::read_to_string(out).unwrap_or_default(), k).is_some();
-    while !reported("gone") && !reported("done") && start.elapsed() < Duration::from_secs(30) {
+    while !reported("gone") && !reported("done") && start.elapsed() < crate::PATIENCE {
         crate::ctx::reap();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -220,7 +220,7 @@ fn as_process(cx: &mut Ctx) -> CaseResult {
             break;
         }
         ensure!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < crate::PATIENCE,
             "the attacker did not report"
         );
         std::thread::sleep(Duration::from_millis(20));

@@ -71,7 +71,7 @@ fn runtime_binary(cx: &mut Ctx) -> CaseResult {
     while !std::fs::read_to_string(&out_path)
         .unwrap_or_default()
         .contains("opened=")
-        && start.elapsed() < std::time::Duration::from_secs(10)
+        && start.elapsed() < crate::PATIENCE
     {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

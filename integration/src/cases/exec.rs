@@ -153,7 +153,7 @@ fn forwards_signals(cx: &mut Ctx) -> CaseResult {
         .unwrap_or_default()
         .contains("ready")
     {
-        if start.elapsed() > std::time::Duration::from_secs(10) {
+        if start.elapsed() > crate::PATIENCE {
             let _ = crate::ctx::wait_child(child);
             return Err("the exec'd shell never said ready".into());
         }

@@ -74,7 +74,7 @@ fn create_start_kill_delete(cx: &mut Ctx) -> CaseResult {
     );
     cx.rt(&["start", "c1"]).ok("start")?;
     cx.wait_status("c1", "running")?;
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + crate::PATIENCE;
     while std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()
         .trim()
@@ -184,7 +184,7 @@ fn kill_default_term(cx: &mut Ctx) -> CaseResult {
     cx.wait_status("c1", "running")?;
     // Signal only once the trap is installed: SigCgt has the SIGTERM bit (15 → 1 << 14).
     let pid = cx.state("c1")?["pid"].as_i64().unwrap_or(0);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + crate::PATIENCE;
     loop {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let caught = status
@@ -220,7 +220,7 @@ fn kill_all(cx: &mut Ctx) -> CaseResult {
     let b = b.to_string_lossy().into_owned();
     cx.rt(&["run", "-d", "--bundle", &b, "c1"]).ok("run -d")?;
     let pid = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + crate::PATIENCE;
     let kids = loop {
         let kids = descendants(pid);
         if kids.len() >= 2 {
@@ -236,7 +236,7 @@ fn kill_all(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["kill", "--all", "c1", "KILL"]).ok("kill --all")?;
     cx.wait_status("c1", "stopped")?;
     // The sleeps, orphaned to us (a subreaper), must die too: reap them as they do.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + crate::PATIENCE;
     loop {
         crate::ctx::reap();
         let alive: Vec<i32> = kids.iter().copied().filter(|k| running(*k)).collect();

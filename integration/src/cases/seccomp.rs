@@ -179,7 +179,7 @@ fn bad_profiles(cx: &mut Ctx) -> CaseResult {
 /// every notification with EXDEV until the container is gone.
 fn agent(listener: UnixListener) -> Result<Heard, String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + crate::PATIENCE;
     let conn = loop {
         match listener.accept() {
             Ok((c, _)) => break c,

@@ -26,14 +26,24 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// Receives one fd sent with SCM_RIGHTS on an accepted connection of `listener`
-/// (waiting at most 10 s for the connection: a runtime that fails never connects).
+/// (waiting at most [`crate::PATIENCE`] for the connection: a runtime that fails never
+/// connects).
 pub(super) fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
     let mut fds = [nix::poll::PollFd::new(
         std::os::fd::AsFd::as_fd(listener),
         nix::poll::PollFlags::POLLIN,
     )];
-    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16)).unwrap_or(0) == 0 {
-        return Err("nothing connected to the socket within 10 s".into());
+    if nix::poll::poll(
+        &mut fds,
+        nix::poll::PollTimeout::try_from(crate::PATIENCE).unwrap_or(nix::poll::PollTimeout::MAX),
+    )
+    .unwrap_or(0)
+        == 0
+    {
+        return Err(format!(
+            "nothing connected to the socket within {} s",
+            crate::PATIENCE.as_secs()
+        ));
     }
     listener.set_nonblocking(false).map_err(|e| e.to_string())?;
     let (conn, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
@@ -58,9 +68,9 @@ pub(super) fn receive_fd(listener: &UnixListener) -> Result<OwnedFd, String> {
     Err("no fd in the message on the console socket".into())
 }
 
-/// Reads from the pty master until `until` shows up or 10 s pass.
+/// Reads from the pty master until `until` shows up or [`crate::PATIENCE`] passes.
 pub(super) fn read_until(master: &OwnedFd, until: &str) -> String {
-    read_for(master, until, Duration::from_secs(10))
+    read_for(master, until, crate::PATIENCE)
 }
 
 /// Reads from the pty master until `until` shows up or `limit` passes.
