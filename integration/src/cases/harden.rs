@@ -25,6 +25,12 @@ pub fn cases() -> Vec<Case> {
             "signals go through a pidfd checked to be the container's",
             recycled_pid,
         ),
+        // runc 1.1.5 opens no pidfd.
+        Case::corral(
+            "lifecycle_kill_checks_the_pidfd_it_opened",
+            "signals go through a pidfd checked to be the container's",
+            recycled_pid_before_pin,
+        ),
         // runc 1.1.5 has other state files; its delete of a damaged one is not tested.
         Case::corral(
             "state_damaged_delete_force_cleans_up",
@@ -106,15 +112,37 @@ fn node_numbers(cx: &mut Ctx) -> CaseResult {
 /// loaded, emulated guest), the attempt proves nothing and is made again, held longer.
 fn recycled_pid(cx: &mut Ctx) -> CaseResult {
     for hold in [3, 10, 30] {
-        if recycled_pid_held(cx, hold)? {
+        if recycled_pid_held(cx, hold, Held::Signal)? {
             return Ok(());
         }
     }
     Err("the runtime left its signal call before the pid was recycled, even held 30 s".into())
 }
 
-/// One attempt with the signal call held `hold` seconds: whether it proved anything.
-fn recycled_pid_held(cx: &mut Ctx, hold: u64) -> Result<bool, String> {
+/// `kill` between its reading of the state and its pidfd_open of the init: the init
+/// dies, its number goes to another process, and the pidfd opened is that process's.
+/// The start time checked through the pidfd tells it is not the init: `kill` fails as
+/// for a stopped container and the other process lives.
+fn recycled_pid_before_pin(cx: &mut Ctx) -> CaseResult {
+    for hold in [3, 10, 30] {
+        if recycled_pid_held(cx, hold, Held::Pin)? {
+            return Ok(());
+        }
+    }
+    Err("the runtime left its pidfd_open before the pid was recycled, even held 30 s".into())
+}
+
+/// The call of `kill` that strace holds while the init's number is recycled.
+#[derive(Clone, Copy, PartialEq)]
+enum Held {
+    /// kill(2) or pidfd_send_signal(2): `kill` must succeed, signalling no one.
+    Signal,
+    /// pidfd_open(2): `kill` must fail (the container stopped), signalling no one.
+    Pin,
+}
+
+/// One attempt with the call held `hold` seconds: whether it proved anything.
+fn recycled_pid_held(cx: &mut Ctx, hold: u64, call: Held) -> Result<bool, String> {
     let b = cx.bundle(&config(&["sleep", "1000"]))?;
     cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
         .ok("create")?;
@@ -122,13 +150,14 @@ fn recycled_pid_held(cx: &mut Ctx, hold: u64) -> Result<bool, String> {
     ensure!(init > 1, "no init pid in the state");
     let root = cx.root.to_string_lossy().into_owned();
     let rt = cx.runtime.to_string_lossy().into_owned();
-    let inject = format!(
-        "inject=kill,pidfd_send_signal:delay_enter={}",
-        hold * 1_000_000
-    );
+    let calls = match call {
+        Held::Signal => "kill,pidfd_send_signal",
+        Held::Pin => "pidfd_open",
+    };
+    let inject = format!("inject={calls}:delay_enter={}", hold * 1_000_000);
     let mut strace = Command::new("strace")
         .args(["-f", "-o", "/dev/null"])
-        .args(["-e", "trace=kill,pidfd_send_signal", "-e", &inject])
+        .args(["-e", &format!("trace={calls}"), "-e", &inject])
         .args([rt.as_str(), "--root", &root, "kill", "c1", "KILL"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -141,9 +170,9 @@ fn recycled_pid_held(cx: &mut Ctx, hold: u64) -> Result<bool, String> {
         let held = wait_for(crate::PATIENCE, || {
             super::lifecycle::descendants(tracer)
                 .into_iter()
-                .find(|p| runs(*p, &rt) && in_signal_call(*p))
+                .find(|p| runs(*p, &rt) && in_call(*p, call))
         })
-        .ok_or("the runtime never reached its signal call")?;
+        .ok_or("the runtime never reached the call held")?;
         // The init dies and is reaped: its number is free.
         // SAFETY: kill with plain integers, on our own container's init.
         unsafe { libc::kill(init, libc::SIGKILL) };
@@ -151,7 +180,7 @@ fn recycled_pid_held(cx: &mut Ctx, hold: u64) -> Result<bool, String> {
         unsafe { libc::waitpid(init, std::ptr::null_mut(), 0) };
         let mut victim = take_pid(init)?;
         // Still held: the signal comes after the number went to the victim.
-        let proven = in_signal_call(held);
+        let proven = in_call(held, call);
         let code = strace.wait().map_err(|e| e.to_string())?;
         let alive = victim.try_wait().map_err(|e| e.to_string())?.is_none();
         let _ = victim.kill();
@@ -160,7 +189,14 @@ fn recycled_pid_held(cx: &mut Ctx, hold: u64) -> Result<bool, String> {
         if let Some(mut err) = stderr {
             let _ = std::io::Read::read_to_string(&mut err, &mut said);
         }
-        ensure!(code.success(), "kill failed ({code}): {}", said.trim());
+        match call {
+            Held::Signal => ensure!(code.success(), "kill failed ({code}): {}", said.trim()),
+            Held::Pin => ensure!(
+                !code.success() && said.contains("not running"),
+                "kill of a container whose init's number went to another process: {code}, {:?} (want a failure: not running)",
+                said.trim()
+            ),
+        }
         ensure!(
             alive,
             "kill signalled process {init}, which is not the container's any more"
@@ -195,10 +231,15 @@ fn runs(pid: i32, runtime: &str) -> bool {
     cmdline.split(|b| *b == 0).next() == Some(runtime.as_bytes())
 }
 
-/// Whether `pid` is at kill(2) (62) or pidfd_send_signal(2) (424).
-fn in_signal_call(pid: i32) -> bool {
+/// Whether `pid` is at the call held: kill(2) (62) or pidfd_send_signal(2) (424), or
+/// pidfd_open(2) (434).
+fn in_call(pid: i32, call: Held) -> bool {
     let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    matches!(s.split(' ').next(), Some("62" | "424"))
+    let nr = s.split(' ').next();
+    match call {
+        Held::Signal => matches!(nr, Some("62" | "424")),
+        Held::Pin => nr == Some("434"),
+    }
 }
 
 /// A new process (a sleep) whose pid is `pid`: ns_last_pid set to the number before,

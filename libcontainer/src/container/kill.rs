@@ -27,9 +27,16 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         pidfd::pin_listed(|| container_pids(&saved))
     } else {
         let init = Pinned::open(saved.pid, |pid| process_alive(pid, saved.pid_start));
-        init.map_err(|e| Error::Other(format!("pidfd_open of the init {}: {e}", saved.pid)))?
-            .into_iter()
-            .collect()
+        let init =
+            init.map_err(|e| Error::Other(format!("pidfd_open of the init {}: {e}", saved.pid)))?;
+        // The init exited between the status check and its pin: stopped, as if the
+        // status had been read a moment later.
+        let init = init.ok_or_else(|| Error::BadStatus {
+            id: id.to_string(),
+            status: Status::Stopped.as_str(),
+            msg: "cannot signal a container that is not running",
+        })?;
+        vec![init]
     };
     for p in procs {
         p.signal(signal).map_err(|e| {
