@@ -3,20 +3,21 @@
 //! the container is deleted or its `create` fails.
 //!
 //! The container's network namespace is pinned by a bind mount in the state dir
-//! (`netns`) from the move on: once the init has exited, nothing else would hold it, and
+//! (`netns`, made, mounted on and read through the state dir's fd like its other files) from the move on: once the init has exited, nothing else would hold it, and
 //! a network namespace that dies destroys its virtual interfaces (veth, dummy, …) and
 //! sends physical ones to the initial namespace under their container names. The pairs
 //! of names are written (`netdevices.json`) before each move, so that a half-done move
 //! is undone too.
 
+use crate::state::StateDir;
 use crate::sys::rtnl::{Rtnl, IFNAMSIZ};
 use crate::{Error, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::{BTreeMap, HashSet};
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 const FIELD: &str = "linux.netDevices";
 const PIN: &str = "netns";
@@ -106,23 +107,28 @@ pub fn check(spec: &Spec) -> std::result::Result<(), (String, String)> {
 
 /// Moves the devices of `spec` into the network namespace of `pid` (the container's
 /// init, not yet started), pinning that namespace in `dir`.
-pub fn move_in(dir: &Path, spec: &Spec, pid: i32) -> Result<()> {
+pub fn move_in(dir: &StateDir, spec: &Spec, pid: i32) -> Result<()> {
     let devs = devices(spec);
     if devs.is_empty() {
         return Ok(());
     }
-    let pin = dir.join(PIN);
-    std::fs::write(&pin, "").map_err(|e| Error::io("cannot create", &pin, e))?;
+    // Made and mounted on through the state dir's fd: no path is followed twice.
+    let pin = dir.open_at(PIN, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY)?;
     let ns = format!("/proc/{pid}/ns/net");
+    let onto = format!("/proc/self/fd/{}", pin.as_raw_fd());
     mount(
         Some(ns.as_str()),
-        &pin,
+        onto.as_str(),
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(|e| Error::sys(format!("{FIELD}: bind {ns} on {}", pin.display()), e))?;
-    let netns = open_ns(&pin)?;
+    .map_err(|e| {
+        let at = dir.dir.join(PIN);
+        Error::sys(format!("{FIELD}: bind {ns} on {}", at.display()), e)
+    })?;
+    drop(pin);
+    let netns = open_ns(dir)?;
     let rtnl = Rtnl::open().map_err(|e| Error::sys(format!("{FIELD}: netlink socket"), e))?;
     let mut moves: Vec<Move> = vec![];
     for (host, name) in devs {
@@ -159,46 +165,75 @@ struct Move {
     done: bool,
 }
 
-fn save(dir: &Path, moves: &[Move]) -> Result<()> {
-    let names = dir.join(MOVES);
+fn save(dir: &StateDir, moves: &[Move]) -> Result<()> {
     let data = serde_json::to_vec(moves).expect("moves serialise");
-    std::fs::write(&names, data).map_err(|e| Error::io("cannot write", &names, e))
+    dir.write(MOVES, &data)
 }
 
-fn open_ns(path: &Path) -> Result<OwnedFd> {
-    std::fs::File::open(path)
-        .map(OwnedFd::from)
-        .map_err(|e| Error::io("cannot open network namespace", path, e))
+/// The container's network namespace, through its pin in `dir`.
+fn open_ns(dir: &StateDir) -> Result<OwnedFd> {
+    let fd = dir.open_at(PIN, OFlag::O_RDONLY)?;
+    let st = nix::sys::statfs::fstatfs(&fd)
+        .map_err(|e| Error::sys(format!("statfs {}", dir.dir.join(PIN).display()), e))?;
+    // The pin is an empty file until the namespace is bound on it.
+    if st.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
+        return Err(Error::Other(format!(
+            "{FIELD}: {} is not a network namespace",
+            dir.dir.join(PIN).display()
+        )));
+    }
+    Ok(fd)
 }
 
 /// Moves back what `move_in` moved (each found in the container's namespace under its
 /// container name goes back to corral's under its own), then unpins the namespace.
 /// Problems are warnings: an interface that cannot go back must not keep the container.
-pub fn restore(dir: &Path, warn: &dyn Fn(&str)) {
-    let pin = dir.join(PIN);
-    if !pin.exists() {
+pub fn restore(dir: &StateDir, warn: &dyn Fn(&str)) {
+    if !dir.has(PIN) {
         return;
     }
-    if let Err(e) = move_back(dir, &pin, warn) {
+    let pin = dir.dir.join(PIN);
+    if let Err(e) = move_back(dir, warn) {
         warn(&e.to_string());
     }
-    if let Err(e) = umount2(&pin, MntFlags::MNT_DETACH) {
-        if e != nix::Error::EINVAL {
-            warn(&format!("{FIELD}: unmount {}: {e}", pin.display()));
+    // The mount on the pin, reached through the state dir's fd (a symlink there is
+    // opened as itself, and is no namespace): umount2 follows the fd's magic link to
+    // that very mount.
+    let unmounted = dir.open_at(PIN, OFlag::O_PATH).map_err(|e| e.to_string());
+    let unmounted = unmounted.and_then(|fd| {
+        let nsfs = nix::sys::statfs::fstatfs(&fd)
+            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::NSFS_MAGIC);
+        if !nsfs {
+            return Ok(());
         }
+        let at = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        match umount2(at.as_str(), MntFlags::MNT_DETACH) {
+            // Never mounted (create failed before the bind).
+            Ok(()) | Err(nix::Error::EINVAL) => Ok(()),
+            Err(e) => Err(format!("{FIELD}: unmount {}: {e}", pin.display())),
+        }
+    });
+    if let Err(e) = unmounted {
+        warn(&e);
     }
 }
 
-fn move_back(dir: &Path, pin: &Path, warn: &dyn Fn(&str)) -> Result<()> {
-    let names = dir.join(MOVES);
-    let moves: Vec<Move> = match std::fs::read(&names) {
-        Ok(data) => serde_json::from_slice(&data)
-            .map_err(|e| Error::Other(format!("{}: {e}", names.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("cannot read", &names, e)),
+fn move_back(dir: &StateDir, warn: &dyn Fn(&str)) -> Result<()> {
+    let moves: Vec<Move> = match dir.read(MOVES)? {
+        Some(data) => serde_json::from_slice(&data)
+            .map_err(|e| Error::Other(format!("{}: {e}", dir.dir.join(MOVES).display())))?,
+        None => return Ok(()),
     };
-    let container = open_ns(pin)?;
-    let own = open_ns(Path::new("/proc/thread-self/ns/net"))?;
+    let container = open_ns(dir)?;
+    let own = std::fs::File::open("/proc/thread-self/ns/net")
+        .map(OwnedFd::from)
+        .map_err(|e| {
+            Error::io(
+                "cannot open network namespace",
+                "/proc/thread-self/ns/net",
+                e,
+            )
+        })?;
     // A socket made in the container's namespace; corral goes straight back to its own.
     setns(&container, CloneFlags::CLONE_NEWNET).map_err(|e| {
         Error::sys(

@@ -12,6 +12,8 @@
 //! - `creating`: exists while `create` works (its hooks may ask for the state); an
 //!   init that is alive while it exists is still being created.
 //! - `notify/`: with `NOTIFY_SOCKET`, bound into the container (see `container::notify`).
+//! - `netns`, `netdevices.json`: with `linux.netDevices`, the pinned network namespace
+//!   and the interfaces moved into it (see `netdev`).
 //!
 //! Every command that changes something holds an exclusive `flock` on the directory
 //! while it works, so two invocations on one id are serialised (`state`, `ps` and
@@ -288,7 +290,8 @@ impl StateDir {
         self.write(STATE_FILE, &data)
     }
 
-    fn write(&self, name: &str, data: &[u8]) -> Result<()> {
+    /// Replaces the file `name` of the dir with `data` atomically (see `rootdir`).
+    pub fn write(&self, name: &str, data: &[u8]) -> Result<()> {
         let path = self.dir.join(name);
         rootdir::write_atomic(self.fd(), name, data).map_err(|e| match e {
             nix::Error::ELOOP => symlink_refused(&path),
@@ -336,16 +339,36 @@ impl StateDir {
         Ok(fd)
     }
 
+    /// The regular file `name` of the dir, `None` if it does not exist.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        rootdir::read_at(self.fd(), name).map_err(|e| match e {
+            nix::Error::ELOOP => symlink_refused(&self.dir.join(name)),
+            e => Error::sys(format!("read {}", self.dir.join(name).display()), e),
+        })
+    }
+
+    /// Whether the dir has an entry `name` (a symlink is not followed).
+    pub fn has(&self, name: &str) -> bool {
+        rootdir::exists_at(self.fd(), name)
+    }
+
+    /// Opens `name` of the dir with `flags`, never through a symlink (`O_CREAT` makes
+    /// it 0600).
+    pub fn open_at(&self, name: &str, flags: OFlag) -> Result<OwnedFd> {
+        rootdir::open_at(self.fd(), name, flags, FILE_MODE).map_err(|e| match e {
+            nix::Error::ELOOP => symlink_refused(&self.dir.join(name)),
+            e => Error::sys(format!("open {}", self.dir.join(name).display()), e),
+        })
+    }
+
     /// The JSON file `name` of the dir, `None` if it does not exist.
     fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         let path = self.dir.join(name);
-        match rootdir::read_at(self.fd(), name) {
-            Ok(Some(data)) => serde_json::from_slice(&data)
+        match self.read(name)? {
+            Some(data) => serde_json::from_slice(&data)
                 .map(Some)
                 .map_err(|err| Error::CorruptState { path, err }),
-            Ok(None) => Ok(None),
-            Err(nix::Error::ELOOP) => Err(symlink_refused(&path)),
-            Err(e) => Err(Error::sys(format!("read {}", path.display()), e)),
+            None => Ok(None),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::Feature;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
 use std::process::Command;
 
 pub fn cases() -> Vec<Case> {
@@ -28,6 +29,11 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::feature("net_devices_in_user_namespace", Feature::NetDevices, net_devices_userns),
         Case::feature("bad_net_devices", Feature::NetDevices, bad_net_devices),
+        Case::corral(
+            "net_devices_state_files_swapped_for_symlinks",
+            "netDevices state files opened without following symlinks",
+            net_devices_swapped_state,
+        ),
         // runc 1.1.5 creates the container anyway (closID alone, no resctrl mounted),
         // against the spec's MUST.
         Case::runc11_lacks("bad_intel_rdt_without_resctrl", "config-linux.md intelRdt: the runtime MUST write the process ID to the tasks file \"in a mounted resctrl pseudo-filesystem\"", intel_rdt_refused),
@@ -286,6 +292,53 @@ fn in_scratch(
     let r = body(cx);
     net.rt(cx, &["delete", "--force", "c1"]);
     r
+}
+
+/// The namespace pin (`netns`) and the list of moved devices (`netdevices.json`) in
+/// the state dir swapped for symlinks to a host mount point and a host file (by
+/// whoever could write there): `delete` must neither unmount the host's mount nor read
+/// or write the file, as it opens both through the state dir's fd without following a
+/// link. (Followed, the unmount of the pin would take the host's mount away.)
+fn net_devices_swapped_state(cx: &mut Ctx) -> CaseResult {
+    let net = ScratchNet::new("swap")?;
+    let b = cx.bundle(&net_config(json!({ "i0": {} }), "true"))?;
+    let b = b.to_string_lossy().into_owned();
+    let host_mnt = cx.dir.join("host-mnt-secpaths");
+    cx.host_tmpfs(&host_mnt, "size=64k")?;
+    let victim = cx.dir.join("victim-secpaths.json");
+    std::fs::write(&victim, "host data").map_err(|e| e.to_string())?;
+    let state = cx.root.join("c1");
+    in_scratch(cx, &net, |cx| {
+        net.rt(cx, &["create", "--bundle", &b, "c1"]).ok("create")?;
+        let pin = state.join("netns");
+        let pin_c = std::ffi::CString::new(pin.as_os_str().as_encoded_bytes())
+            .map_err(|e| e.to_string())?;
+        // SAFETY: umount2 with a valid C string.
+        if unsafe { libc::umount2(pin_c.as_ptr(), libc::MNT_DETACH) } != 0 {
+            return Err(format!(
+                "unmount {}: {}",
+                pin.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        for (name, to) in [("netns", &host_mnt), ("netdevices.json", &victim)] {
+            let at = state.join(name);
+            std::fs::remove_file(&at).map_err(|e| format!("rm {}: {e}", at.display()))?;
+            std::os::unix::fs::symlink(to, &at).map_err(|e| e.to_string())?;
+        }
+        net.rt(cx, &["delete", "--force", "c1"])
+            .ok("delete --force")?;
+        ensure!(
+            super::fsutil::host_mount_points()
+                .iter()
+                .any(|p| Path::new(p) == host_mnt),
+            "the host's mount at {} was unmounted through the swapped pin",
+            host_mnt.display()
+        );
+        let now = std::fs::read_to_string(&victim).unwrap_or_default();
+        ensure!(now == "host data", "the host file became {now:?}");
+        Ok(())
+    })
 }
 
 /// `va` renamed `ctr0` and `i0` under its own name are in the container, nowhere else

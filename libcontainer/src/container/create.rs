@@ -117,7 +117,7 @@ pub(super) fn create_locked(
                 let _root = cg.made().next().map(|_| dir.lock_root());
                 let _ = cg.destroy();
             }
-            crate::netdev::restore(&dir.dir, opts.warn);
+            crate::netdev::restore(&dir, opts.warn);
             let _ = dir.remove();
             let state = hooks::State::of_spec(opts.id, &bundle.dir, &bundle.spec);
             hooks::poststop(bundle.spec.hooks().as_ref(), &state, opts.warn);
@@ -233,7 +233,7 @@ fn create_in(
     // Only once the init is ready, so a failed create leaves no pid file.
     let ready = || -> Result<()> {
         // In its network namespace, whichever way the init got one; before `start`.
-        crate::netdev::move_in(&dir.dir, &bundle.spec, pid)?;
+        crate::netdev::move_in(dir, &bundle.spec, pid)?;
         if let Some(p) = opts.pid_file {
             write_pid_file(p, pid)?;
         }

@@ -56,7 +56,7 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
         let root = s.rootfs.canonicalize().unwrap_or_else(|_| s.rootfs.clone());
         step(crate::rootfs::host::unmount(&root, id))?;
     }
-    crate::netdev::restore(&dir.dir, warn);
+    crate::netdev::restore(&dir, warn);
     dir.remove()?;
     if let Some(saved) = &saved {
         hooks::poststop(saved.hooks.as_ref(), &hooks::State::of_saved(saved), warn);
