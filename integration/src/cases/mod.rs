@@ -11,6 +11,7 @@ mod criu;
 mod errors;
 mod escape_interp;
 mod escapes;
+mod escapes_rootfs;
 mod exec;
 mod exec_io;
 mod exec_status;
@@ -57,6 +58,7 @@ pub fn all() -> Vec<Case> {
     v.extend(ids::cases());
     v.extend(escapes::cases());
     v.extend(escape_interp::cases());
+    v.extend(escapes_rootfs::cases());
     v.extend(misc::cases());
     v.extend(mounts::cases());
     v.extend(mount_features::cases());

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Component, Path};
 
 /// Files inside /proc that may be covered (lxcfs emulates them), as runc allows.
 const PROC_ALLOWED: &[&str] = &[
@@ -70,7 +70,7 @@ pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
         bind(env, m, &opts, &what)?
     } else {
         let target = env.root.target(m.destination(), Kind::Dir)?;
-        check_proc(env.root, target.as_fd(), typ, None, &what)?;
+        check_proc(env.root, m.destination(), target.as_fd(), typ, None, &what)?;
         if typ == "cgroup" {
             // Attached already, with its attributes.
             cgroupfs::mount_cgroups(target.as_fd(), &opts, env.cgroup)?
@@ -110,7 +110,14 @@ fn bind(env: &Env, m: &Mount, opts: &Parsed, what: &str) -> Result<OwnedFd> {
         Kind::File
     };
     let target = env.root.target(m.destination(), kind)?;
-    check_proc(env.root, target.as_fd(), "bind", Some(src), what)?;
+    check_proc(
+        env.root,
+        m.destination(),
+        target.as_fd(),
+        "bind",
+        Some(src),
+        what,
+    )?;
     r::attach_with(tree.as_fd(), target.as_fd(), &opts.attr(), &opts.rec)
         .map_err(|f| attr_err(what, f))?;
     Ok(tree)
@@ -186,9 +193,13 @@ fn remount(root: &InRoot, dest: &Path, opts: &Parsed) -> std::result::Result<(),
 
 /// runc's rule: only a procfs goes on /proc, and inside /proc only the files lxcfs
 /// emulates may be covered, so that nothing can hide procfs from maskedPaths and
-/// readonlyPaths. Checked where the mount really lands, after symlinks.
+/// readonlyPaths. Checked where the mount really lands, after symlinks; and a
+/// destination at or below /proc must land there: a rootfs whose /proc is a link to
+/// another directory would take the procfs and everything mounted "below /proc" there,
+/// out of reach of this rule (CVE-2023-28642).
 fn check_proc(
     root: &InRoot,
+    dest: &Path,
     target: BorrowedFd,
     typ: &str,
     src: Option<&Path>,
@@ -196,6 +207,13 @@ fn check_proc(
 ) -> Result<()> {
     let at = root.path_of(target)?;
     let Ok(rel) = at.strip_prefix("/proc") else {
+        if names_proc(dest) {
+            return Err(Error::Other(format!(
+                "{what}: /proc in the rootfs is a symbolic link (the destination resolves \
+                 to {}): /proc must be a directory",
+                at.display()
+            )));
+        }
         return Ok(());
     };
     if rel.as_os_str().is_empty() {
@@ -215,7 +233,38 @@ fn check_proc(
     Ok(())
 }
 
+/// Whether `dest`, as written (each `..` removing the name before it), is /proc or
+/// below it.
+fn names_proc(dest: &Path) -> bool {
+    let mut names: Vec<&std::ffi::OsStr> = vec![];
+    for c in dest.components() {
+        match c {
+            Component::Normal(n) => names.push(n),
+            Component::ParentDir => {
+                names.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    names.first().is_some_and(|n| *n == "proc")
+}
+
 fn is_procfs(path: &Path) -> bool {
     nix::sys::statfs::statfs(path)
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_naming_proc() {
+        for d in ["/proc", "proc/sys", "/x/../proc/cpuinfo", "//proc/"] {
+            assert!(names_proc(Path::new(d)), "{d}");
+        }
+        for d in ["/", "/procfs", "/proc/../etc", "/sys/proc", "../x"] {
+            assert!(!names_proc(Path::new(d)), "{d}");
+        }
+    }
 }

@@ -63,7 +63,14 @@ impl InRoot {
     }
 
     /// The directory `path`, made with every missing parent (mode 0755), all inside the root.
+    /// A dangling symlink on the way (`/run -> /var/run` in an image without /var/run)
+    /// has its target made, inside the root as the kernel resolves it there.
     pub fn mkdir_all(&self, path: &Path) -> Result<OwnedFd> {
+        self.mkdir_all_within(path, 0)
+    }
+
+    /// `mkdir_all`, `links` dangling symlinks deep (at most 40, as the kernel's own limit).
+    fn mkdir_all_within(&self, path: &Path, links: u32) -> Result<OwnedFd> {
         match self.resolve_flags(path, libc::O_PATH | libc::O_DIRECTORY) {
             Err(Errno::ENOENT) => {}
             r => return r.map_err(|e| self.err("cannot open", path, e)),
@@ -77,24 +84,33 @@ impl InRoot {
             .map_err(|e| Error::io("cannot dup", &self.path, e))?;
         let mut prefix = PathBuf::new();
         for c in relative(path).components() {
+            let parent = prefix.clone();
             prefix.push(c);
-            match self.resolve_flags(&prefix, libc::O_PATH | libc::O_DIRECTORY) {
+            let open = |p: &Path| self.resolve_flags(p, libc::O_PATH | libc::O_DIRECTORY);
+            match open(&prefix) {
                 Ok(fd) => dir = fd,
                 Err(Errno::ENOENT) => {
                     let Component::Normal(name) = c else {
                         return Err(self.err("cannot open", &prefix, Errno::ENOENT));
                     };
-                    match nix::sys::stat::mkdirat(
-                        Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
-                        name,
-                        nix::sys::stat::Mode::from_bits_truncate(0o755),
-                    ) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
+                    let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
+                    let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
+                    match nix::sys::stat::mkdirat(Some(raw), name, mode) {
+                        Ok(()) => {}
+                        // A dangling symlink (a file would give ENOTDIR below): its
+                        // target, read through the parent's fd, is made in the root.
+                        Err(Errno::EEXIST) => match nix::fcntl::readlinkat(Some(raw), name) {
+                            Ok(_) if links >= 40 => {
+                                return Err(self.err("cannot create", &prefix, Errno::ELOOP))
+                            }
+                            Ok(to) => {
+                                self.mkdir_all_within(&parent.join(to), links + 1)?;
+                            }
+                            Err(_) => {}
+                        },
                         Err(e) => return Err(self.err("cannot create", &prefix, e)),
                     }
-                    dir = self
-                        .resolve_flags(&prefix, libc::O_PATH | libc::O_DIRECTORY)
-                        .map_err(|e| self.err("cannot open", &prefix, e))?;
+                    dir = open(&prefix).map_err(|e| self.err("cannot open", &prefix, e))?;
                 }
                 Err(e) => return Err(self.err("cannot open", &prefix, e)),
             }
@@ -215,6 +231,17 @@ mod tests {
         for name in ["made1", "made2", "made3"] {
             assert!(root.join(name).is_dir(), "{name} not made inside the root");
         }
+        // Dangling links: their targets are made inside the root, however they point.
+        std::os::unix::fs::symlink("/var/run", root.join("run")).unwrap();
+        std::os::unix::fs::symlink("../../../../opt/x", root.join("sub/dangling")).unwrap();
+        for p in ["/run/notify", "/sub/dangling/y"] {
+            let fd = r.mkdir_all(Path::new(p)).unwrap();
+            assert!(r.path_of(fd.as_fd()).is_ok(), "{p} left the root");
+        }
+        assert!(root.join("var/run/notify").is_dir());
+        assert!(root.join("opt/x/y").is_dir());
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert!(r.mkdir_all(Path::new("/loop/z")).is_err());
         let f = r.target(Path::new("/abs/etc/file"), Kind::File).unwrap();
         assert_eq!(r.path_of(f.as_fd()).unwrap(), Path::new("/etc/file"));
         assert!(root.join("etc/file").is_file());
