@@ -5,7 +5,8 @@
 //!   (an unknown action, architecture, operator or flag).
 //! - [`compile`]: builds the filter in memory; [`Compiled::load`] attaches it to the
 //!   calling thread and returns the notify fd when a rule uses `SCMP_ACT_NOTIFY`.
-//! - [`denial`]: how a profile stops one system call, read from the profile.
+//! - [`denial`]: how a profile stops one system call, read from the profile;
+//!   [`is_native_syscall`]: whether a name is a call of the architecture built for.
 //! - [`features`]: what this build and this libseccomp can do, for `corral features`.
 
 mod compile;
@@ -17,7 +18,7 @@ mod verdict;
 pub use compile::{check, compile, Compiled};
 pub use features::{archs, features, version};
 pub use raw::check_json;
-pub use verdict::{denial, Denial};
+pub use verdict::{denial, is_native_syscall, Denial};
 
 /// An error in `linux.seccomp`, or while loading the filter.
 #[derive(Debug, thiserror::Error)]

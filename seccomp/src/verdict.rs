@@ -59,3 +59,10 @@ fn cond_holds(op: Op, arg: u64, value: u64, value_two: Option<u64>) -> bool {
         Op::ScmpCmpMaskedEq => arg & value == value_two.unwrap_or(0),
     }
 }
+
+/// Whether `name` is a system call of the architecture corral was built for (as
+/// libseccomp's table for it says). libseccomp resolves a call the architecture lacks
+/// to a negative pseudo-number (`poll` on aarch64), which no process can make.
+pub fn is_native_syscall(name: &str) -> bool {
+    libseccomp::ScmpSyscall::from_name(name).is_ok_and(|nr| nr.as_raw_syscall() >= 0)
+}

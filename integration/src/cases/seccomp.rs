@@ -18,7 +18,38 @@ pub fn cases() -> Vec<Case> {
         Case::new("seccomp_notify_listener", notify_listener),
         Case::new("seccomp_unreachable_listener", unreachable_listener),
         Case::new("seccomp_bad_profiles_name_the_field", bad_profiles),
+        Case::corral(
+            "seccomp_profile_stopping_start_hooks_refused",
+            "a profile that stops what startContainer hooks need is refused at create",
+            stops_start_hooks,
+        ),
     ]
+}
+
+/// startContainer hooks run after `start`, under the filter: a profile that denies the
+/// wait for them (`poll`, `ppoll` on aarch64; each name a call of its architecture
+/// only, the other skipped) is refused at `create`, naming the call, instead of failing
+/// every `start`. Without the hook the same profile runs.
+fn stops_start_hooks(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["poll", "ppoll"], "action": "SCMP_ACT_ERRNO" }]
+    }));
+    let b = cx.bundle(&cfg)?;
+    cx.rt(&["run", "--bundle", &b.to_string_lossy(), "secpaths-nohook"])
+        .ok("run without hooks")?;
+    cfg["hooks"] = json!({ "startContainer": [{ "path": "/bin/true" }] });
+    let b = cx.bundle(&cfg)?;
+    let o = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "secpaths-hook"]);
+    o.failed("create with a startContainer hook")?;
+    ensure!(
+        o.stderr.contains("denies poll") || o.stderr.contains("denies ppoll"),
+        "the error does not name poll: {}",
+        o.stderr.trim()
+    );
+    cx.rt(&["state", "secpaths-hook"])
+        .failed("state of a container whose create failed")?;
+    Ok(())
 }
 
 /// ENOMEDIUM: an errno no shell command would otherwise print.

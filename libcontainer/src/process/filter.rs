@@ -5,8 +5,11 @@
 //! do before the load it does before (fds marked close-on-exec, cwd, executable lookup,
 //! personality, LSM labels, groups and gid, no_new_privs), and after the load it makes
 //! only the calls below, which Docker's, podman's (containers-common) and containerd's
-//! default profiles all allow (x86-64 names, as glibc makes them; checked with
-//! `strace -f` on `corral create` and `start`):
+//! default profiles all allow (as glibc makes them; checked with `strace -f` on
+//! `corral create` and `start` on x86-64). The names are those of x86-64 and aarch64
+//! alike, except where the table says otherwise: aarch64 (like every architecture
+//! added since 2012) has only the newer call of some pairs (`ppoll` for `poll`, `dup3`
+//! for `dup2`), which glibc makes there instead. See [`arch`].
 //!
 //! | when                                   | system calls, in order                      |
 //! |----------------------------------------|---------------------------------------------|
@@ -19,14 +22,16 @@
 //! |                                        | build's check before close), `close` (the   |
 //! |                                        | channel), `read` (exec.fifo, blocking),     |
 //! |                                        | `execve`                                    |
+//! | the init, with `startContainer` hooks  | each hook spawned and waited for: `getpid`, |
+//! | (they run after `start`, so under the  | `pipe2`, `prlimit64`, `mmap`,               |
+//! | filter, as with runc)                  | `rt_sigprocmask`, `clone3` (or `clone` where|
+//! |                                        | the profile answers ENOSYS, as Docker's     |
+//! |                                        | does), `munmap`, `pidfd_open`, `write`,     |
+//! |                                        | `read`, `poll` (aarch64: `ppoll`), `wait4`; |
+//! |                                        | the hook's child `rt_sigaction`, `setpgid`, |
+//! |                                        | `dup2` (aarch64: `dup3`), `execve`          |
 //! | `corral exec`'s process                | `sendto` (Ready), `execve`                  |
 //! | a failure                              | `sendto` or else `write` (the error), `exit_group` |
-//!
-//! `startContainer` hooks run after `start`, so under the filter, as with runc: each is
-//! spawned and waited for (`getpid`, `pipe2`, `prlimit64`, `mmap`, `rt_sigprocmask`,
-//! `clone3` or `clone` where the profile answers ENOSYS as Docker's does, `munmap`,
-//! `pidfd_open`, `write`, `read`, `poll`, `wait4`; the hook's child `rt_sigaction`,
-//! `setpgid`, `dup2`, `execve`).
 //!
 //! [`check`] reads the profile before the load and refuses one that stops any call of
 //! the list, naming it; a failure after the load says so (see `channel` and `spawn`
@@ -40,8 +45,54 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 /// Who makes the calls after the load.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Caller {
-    Init,
+    /// The container's init; `start_hooks`: it runs `startContainer` hooks.
+    Init {
+        start_hooks: bool,
+    },
     Exec,
+}
+
+/// The names of the calls that differ between architectures: glibc makes the newer
+/// call where the architecture has only that one.
+pub(super) mod arch {
+    #[cfg(target_arch = "x86_64")]
+    pub const POLL: &str = "poll";
+    #[cfg(target_arch = "x86_64")]
+    pub const DUP2: &str = "dup2";
+
+    #[cfg(target_arch = "aarch64")]
+    pub const POLL: &str = "ppoll";
+    #[cfg(target_arch = "aarch64")]
+    pub const DUP2: &str = "dup3";
+
+    // Elsewhere (corral is built and tested for the two above): the older names, which
+    // 32-bit and older 64-bit architectures have.
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    pub const POLL: &str = "poll";
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    pub const DUP2: &str = "dup2";
+}
+
+/// The calls of running one `startContainer` hook under the filter (but `clone3`,
+/// checked with its fallback, see [`check`]).
+fn hook_calls() -> [&'static str; 15] {
+    [
+        "getpid",
+        "pipe2",
+        "prlimit64",
+        "mmap",
+        "rt_sigprocmask",
+        "munmap",
+        "pidfd_open",
+        "write",
+        "read",
+        arch::POLL,
+        "wait4",
+        "rt_sigaction",
+        "setpgid",
+        arch::DUP2,
+        "execve",
+    ]
 }
 
 /// The calls of the table above for this process, with the arguments known before.
@@ -76,10 +127,13 @@ fn calls_after_load(
         }
     }
     calls.push(("sendto", vec![]));
-    if caller == Caller::Init {
+    if let Caller::Init { start_hooks } = caller {
         calls.push(("fcntl", vec![(1, libc::F_GETFD as u64)]));
         calls.push(("close", vec![]));
         calls.push(("read", vec![]));
+        if start_hooks {
+            calls.extend(hook_calls().map(|c| (c, vec![])));
+        }
     }
     calls.push(("execve", vec![]));
     calls.push(("exit_group", vec![]));
@@ -93,10 +147,7 @@ pub(super) fn check(
     notify: bool,
     caller: Caller,
 ) -> Result<()> {
-    for (name, args) in calls_after_load(process, notify, caller) {
-        let Some(d) = corral_seccomp::denial(profile, name, &args) else {
-            continue;
-        };
+    let denied = |name: &str, d: Denial, what: &str| {
         let how = match d {
             Denial::Errno(n) => format!("{:?}", nix::errno::Errno::from_raw(n)),
             Denial::Action(a) => serde_json::to_value(a)
@@ -104,10 +155,28 @@ pub(super) fn check(
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| format!("{a:?}")),
         };
-        return Err(Error::Other(format!(
-            "linux.seccomp: the profile denies {name} ({how}), which the container's \
-             process must make after the filter is loaded"
-        )));
+        Error::Other(format!(
+            "linux.seccomp: the profile denies {name} ({how}), which {what} must make after \
+             the filter is loaded"
+        ))
+    };
+    for (name, args) in calls_after_load(process, notify, caller) {
+        if let Some(d) = corral_seccomp::denial(profile, name, &args) {
+            return Err(denied(name, d, "the container's process"));
+        }
+    }
+    if caller == (Caller::Init { start_hooks: true }) {
+        // glibc's posix_spawn makes clone3, and clone only where clone3 fails with ENOSYS.
+        let what = "the init, to run startContainer hooks,";
+        if let Some(d) = corral_seccomp::denial(profile, "clone3", &[]) {
+            if d != Denial::Errno(libc::ENOSYS) {
+                return Err(denied("clone3", d, what));
+            }
+            let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64;
+            if let Some(d) = corral_seccomp::denial(profile, "clone", &[(0, flags)]) {
+                return Err(denied("clone", d, what));
+            }
+        }
     }
     Ok(())
 }
@@ -149,13 +218,72 @@ mod tests {
         .unwrap()
     }
 
+    const CALLERS: [Caller; 3] = [
+        Caller::Init { start_hooks: false },
+        Caller::Init { start_hooks: true },
+        Caller::Exec,
+    ];
+
     #[test]
     fn dockers_profile_allows_every_call_after_the_load() {
         for nnp in [true, false] {
-            for caller in [Caller::Init, Caller::Exec] {
+            for caller in CALLERS {
                 check(&docker(), &process(nnp), true, caller).unwrap();
             }
         }
+    }
+
+    /// Every name checked is a system call of the architecture built for (run under
+    /// qemu-user by scripts/cross-aarch64.sh): a name it lacks would never match the
+    /// profile's rule for the call glibc really makes.
+    #[test]
+    fn every_name_is_a_call_of_this_architecture() {
+        let mut names: Vec<&str> = vec!["clone3", "clone"];
+        for caller in CALLERS {
+            let calls = calls_after_load(&process(false), true, caller);
+            names.extend(calls.iter().map(|(n, _)| *n));
+        }
+        for name in names {
+            assert!(
+                corral_seccomp::is_native_syscall(name),
+                "{name} is not a system call of {}",
+                std::env::consts::ARCH
+            );
+        }
+    }
+
+    #[test]
+    fn hooks_need_clone3_or_its_fallback() {
+        let hooks = Caller::Init { start_hooks: true };
+        let mut p = serde_json::to_value(docker()).unwrap();
+        for rule in p["syscalls"].as_array_mut().unwrap() {
+            rule["names"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n != "clone" && n != arch::POLL);
+        }
+        let p: LinuxSeccomp = serde_json::from_value(p).unwrap();
+        check(
+            &p,
+            &process(true),
+            false,
+            Caller::Init { start_hooks: false },
+        )
+        .unwrap();
+        let e = check(&p, &process(true), false, hooks).unwrap_err();
+        assert!(
+            e.to_string().contains(&format!("denies {}", arch::POLL)),
+            "{e}"
+        );
+        let mut p = serde_json::to_value(p).unwrap();
+        p["syscalls"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"names": [arch::POLL], "action": "SCMP_ACT_ALLOW"}));
+        let p: LinuxSeccomp = serde_json::from_value(p).unwrap();
+        // Docker's clone3 answers ENOSYS: without clone, hooks cannot run.
+        let e = check(&p, &process(true), false, hooks).unwrap_err();
+        assert!(e.to_string().contains("denies clone (EPERM)"), "{e}");
     }
 
     #[test]
@@ -168,8 +296,9 @@ mod tests {
                 .retain(|n| n != "setresuid");
         }
         let p: LinuxSeccomp = serde_json::from_value(p).unwrap();
-        check(&p, &process(true), false, Caller::Init).unwrap();
-        let e = check(&p, &process(false), false, Caller::Init).unwrap_err();
+        let init = Caller::Init { start_hooks: false };
+        check(&p, &process(true), false, init).unwrap();
+        let e = check(&p, &process(false), false, init).unwrap_err();
         assert!(e.to_string().contains("denies setresuid (EPERM)"), "{e}");
     }
 }

@@ -201,7 +201,11 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         process,
         seccomp: cfg.seccomp,
         profile: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-        caller: filter::Caller::Init,
+        caller: filter::Caller::Init {
+            start_hooks: !crate::hooks::Kind::StartContainer
+                .of(spec.hooks().as_ref())
+                .is_empty(),
+        },
         preserve_fds: cfg.preserve_fds,
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
         memory_policy: spec
