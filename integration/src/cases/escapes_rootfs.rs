@@ -7,7 +7,7 @@ use super::fsutil::{mount_at, mountinfo, push_mount, symlink, write};
 use super::{ensure, field};
 use crate::bundle::config;
 use crate::ctx::{wait_child, Ctx};
-use crate::{Case, CaseResult};
+use crate::{Case, CaseResult, Needs, RUNC_1_1};
 use serde_json::json;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
@@ -22,10 +22,17 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new("escape_proc_volume_with_fake_attr", proc_volume),
         Case::new("escape_proc_symlink_in_rootfs", proc_symlink),
-        Case::new(
+        // runc 1.1.5 binds the link's target (fixed in runc 1.2.8, 1.3.3 and 1.4.0).
+        Case::needs(
             "escape_masked_path_through_dev_null_symlink",
+            Needs::Behaviour {
+                spec: "config-linux.md maskedPaths: \"mask over the provided paths inside \
+                       the container so that they cannot be read\" (CVE-2025-31133)",
+                lacking: RUNC_1_1,
+            },
             dev_null_symlink,
         ),
+        Case::new("escape_mount_target_symlink_exchange", symlink_exchange),
     ]
 }
 
@@ -216,5 +223,102 @@ fn dev_null_symlink(cx: &mut Ctx) -> CaseResult {
             o.stderr.trim()
         );
     }
+    Ok(())
+}
+
+/// CVE-2021-30465: while the runtime makes a container's mounts, another process (a
+/// container sharing a volume with it) keeps exchanging a directory on the mount
+/// targets' path with a symlink to a host directory. A runtime that checks the path and
+/// then mounts by path can be made to mount onto the host directory. Every mount must
+/// land inside the rootfs (on the directory, or where the symlink points inside the
+/// rootfs), so the container sees all of them; a run may fail, never escape.
+fn symlink_exchange(cx: &mut Ctx) -> CaseResult {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const MOUNTS: usize = 16;
+    const RUNS: usize = 6;
+    let host = cx.dir.join("host-secpaths");
+    let host_s = host.to_string_lossy().into_owned();
+    let mut cfg = config(&["cat", "/proc/self/mountinfo"]);
+    for i in 0..MOUNTS {
+        push_mount(
+            &mut cfg,
+            json!({ "destination": format!("/race/d/x{i}"), "type": "tmpfs",
+                    "source": "secpaths-race", "options": ["size=16k"] }),
+        );
+    }
+    let b = cx.bundle(&cfg)?;
+    let race = b.join("rootfs/race");
+    // Every target exists in the directory, in the host directory and where the link
+    // points inside the rootfs: whichever way a lookup goes, it finds one.
+    for i in 0..MOUNTS {
+        for dir in [
+            race.join("d"),
+            host.clone(),
+            b.join("rootfs").join(&host_s[1..]),
+        ] {
+            std::fs::create_dir_all(dir.join(format!("x{i}"))).map_err(|e| e.to_string())?;
+        }
+    }
+    symlink(&host_s, &race.join("l"))?;
+    let (d, l) = (
+        std::ffi::CString::new(race.join("d").as_os_str().as_encoded_bytes()).unwrap(),
+        std::ffi::CString::new(race.join("l").as_os_str().as_encoded_bytes()).unwrap(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: renameat2 with two valid C strings.
+                let r = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        d.as_ptr(),
+                        libc::AT_FDCWD,
+                        l.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                if r == 0 {
+                    swaps += 1;
+                }
+            }
+            swaps
+        })
+    };
+    let mut results = vec![];
+    for run in 0..RUNS {
+        let id = format!("secpaths-race{run}");
+        results.push(cx.rt(&["run", "--bundle", &b.to_string_lossy(), &id]));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().map_err(|_| "the swapping thread panicked")?;
+    ensure!(swaps > 0, "the directory and the link were never exchanged");
+    let mut ran = 0;
+    for (run, o) in results.iter().enumerate() {
+        if o.code != 0 {
+            continue;
+        }
+        ran += 1;
+        let seen = o
+            .stdout
+            .lines()
+            .filter(|l| l.contains(" - tmpfs secpaths-race "))
+            .count();
+        ensure!(
+            seen == MOUNTS,
+            "run {run}: the container sees {seen} of its {MOUNTS} mounts (the others went \
+             through the link to the host):\n{}",
+            o.stdout
+        );
+    }
+    ensure!(ran > 0, "no run succeeded: {}", results[0].stderr.trim());
+    let left = names(&host);
+    ensure!(
+        left.len() == MOUNTS,
+        "the host directory {host_s} got {left:?}"
+    );
     Ok(())
 }
