@@ -54,6 +54,11 @@ pub fn exists_at(dir: RawFd, name: &str) -> bool {
 /// state describes processes, which a crash of the host ends too (runc and crun do not
 /// sync either); an fsync cost up to tens of ms per file on a busy disk.
 pub fn write_atomic(dir: RawFd, name: &str, data: &[u8]) -> nix::Result<()> {
+    write_atomic_mode(dir, name, data, FILE_MODE)
+}
+
+/// [`write_atomic`] with the temporary file made with `mode` (cut by the umask).
+pub fn write_atomic_mode(dir: RawFd, name: &str, data: &[u8], mode: u32) -> nix::Result<()> {
     let tmp = format!(".{name}.tmp");
     // Left by a corral that died half way; unlinkat removes a symlink, not its target.
     match nix::unistd::unlinkat(Some(dir), tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
@@ -64,7 +69,7 @@ pub fn write_atomic(dir: RawFd, name: &str, data: &[u8]) -> nix::Result<()> {
         dir,
         &tmp,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
-        FILE_MODE,
+        mode,
     )?;
     let written = write_all(&fd, data);
     drop(fd);

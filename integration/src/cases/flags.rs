@@ -10,6 +10,10 @@ use serde_json::{json, Value};
 pub fn cases() -> Vec<Case> {
     vec![
         Case::new("flags_pid_file_is_replaced_whole", pid_file),
+        Case::new(
+            "flags_pid_file_temporary_symlink_not_followed",
+            pid_file_tmp_symlink,
+        ),
         Case::new("flags_run_is_subreaper_unless_told", subreaper),
         Case::new("flags_json_log_of_a_failed_create", json_log),
         Case::new("flags_json_log_of_a_failed_start", json_log_start),
@@ -61,6 +65,50 @@ fn pid_file(cx: &mut Ctx) -> CaseResult {
     ensure!(
         names == ["c1.pid", "old"],
         "left in the pid file's directory: {names:?}"
+    );
+    Ok(())
+}
+
+/// A symlink left at the pid file's temporary name (`.NAME.tmp`, by whoever can write
+/// the directory) must not be followed: the file it points to keeps its content, and
+/// the pid file is a regular file holding the pid.
+fn pid_file_tmp_symlink(cx: &mut Ctx) -> CaseResult {
+    let dir = cx.dir.join("pids-secpaths");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let victim = cx.dir.join("victim-secpaths");
+    std::fs::write(&victim, "host data").map_err(|e| e.to_string())?;
+    let pf = dir.join("c1.pid");
+    // runc's temporary name and corral's.
+    for tmp in [".c1.pid", ".c1.pid.tmp"] {
+        std::os::unix::fs::symlink(&victim, dir.join(tmp)).map_err(|e| e.to_string())?;
+    }
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let (pf_s, b_s) = (pf.to_string_lossy(), b.to_string_lossy());
+    let o = cx.rt(&[
+        "create",
+        "--pid-file",
+        &pf_s,
+        "--bundle",
+        &b_s,
+        "secpaths-pid",
+    ]);
+    let now = std::fs::read_to_string(&victim).unwrap_or_default();
+    ensure!(now == "host data", "the symlink's target became {now:?}");
+    if !cx.is_corral && o.code != 0 {
+        // runc 1.1.5 refuses a name taken (O_EXCL), which is safe too; corral removes a
+        // stale temporary name first (unlinkat removes a link, not its target).
+        return Ok(());
+    }
+    o.ok("create")?;
+    let pid = cx.state("secpaths-pid")?["pid"]
+        .as_i64()
+        .unwrap_or_default();
+    let meta = std::fs::symlink_metadata(&pf).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&pf).unwrap_or_default();
+    ensure!(
+        meta.is_file() && text.trim() == pid.to_string(),
+        "the pid file is {:?} holding {text:?}, pid {pid}",
+        meta.file_type()
     );
     Ok(())
 }

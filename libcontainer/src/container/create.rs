@@ -260,15 +260,26 @@ fn record_host_mount(dir: &StateDir, root: &Path, before: &[u64]) -> Result<()> 
     dir.save(&saved)
 }
 
-/// Writes the pid file atomically: a reader sees no file or the whole pid.
+/// Writes the pid file atomically: a reader sees no file or the whole pid. The
+/// temporary file is made beside it through the directory's fd, never through a
+/// symlink left at its name (which would have root write the pid wherever it points).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Other(format!("pid file {} has no file name", path.display())))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, pid.to_string())
-        .map_err(|e| Error::io("cannot write pid file", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write pid file", path, e))
+    let bad = || Error::Other(format!("--pid-file {}: no file name", path.display()));
+    let name = path.file_name().ok_or_else(bad)?.to_str().ok_or_else(bad)?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = nix::fcntl::open(
+        parent,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("--pid-file: open {}", parent.display()), e))?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let dir = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dir) };
+    crate::rootdir::write_atomic_mode(dir.as_raw_fd(), name, pid.to_string().as_bytes(), 0o644)
+        .map_err(|e| Error::sys(format!("--pid-file: write {}", path.display()), e))
 }
 
 /// The `--console-socket` connection for a container with a terminal (runc's rules: one
