@@ -4,15 +4,17 @@ scripts/runtime-tools.sh, which builds them and calls this).
 
 Each program runs in a scratch directory of its own (its TMPDIR) with RUNTIME pointing at a
 wrapper that gives the runtime a --root of its own, under a timeout. Its TAP is counted per
-program; a program that prints no plan has crashed. After each program, what the runtime left
-behind (state under its root, processes, cgroups, mounts) is counted and cleaned; the empty
-parent cgroups the suite itself asks for (testdir/cgrouptest) are counted apart.
+program; a program that prints no plan, or exits non-zero before its first assertion, has
+crashed. After each program, what the runtime left behind (state under its root, processes,
+cgroups, mounts) is counted and cleaned; the empty parent cgroups the suite itself asks for
+(testdir/cgrouptest) are counted apart.
 This process is a child subreaper, so every container process orphaned by a program
 reparents to it: those still alive after the program are leftovers.
 """
 import argparse
 import ctypes
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -50,6 +52,13 @@ def parse_tap(out):
             status = "ok" if ok == "ok" else "fail"
         results.append((status, (desc or "").replace("\t", " ")))
     return results, plan
+
+
+def no_assertion(out):
+    """What a program that ended well without an assertion said: some (hooks, prestart)
+    report a failed check only as a YAML diagnostic."""
+    m = re.search(r'"error": "(.*?)(?:\\n|")', out)
+    return "no assertion (exit 0)" + (f"; diagnostic: {m.group(1)}" if m else "")
 
 
 def keyed(results):
@@ -159,6 +168,12 @@ def outcome(out, returncode, crash):
     elif crash is None and not plan:
         lines = [l for l in out.splitlines() if l.strip() and not TAP.match(l)]
         crash = f"no plan (exit {returncode}): " + (lines[-1][:200] if lines else "no output")
+    elif crash is None and not results and returncode != 0:
+        # A plan of 1..0 and a failed exit: the program stopped before its first assertion
+        # (util.Fatal, or a panic).
+        lines = [l for l in out.splitlines() if l.strip() and not TAP.match(l) and l != "1..0"]
+        lines = [l for l in lines if re.search("error|panic", l)] or lines
+        crash = f"no assertion (exit {returncode}): " + (lines[-1][:200] if lines else "no output")
     return results, crash
 
 
@@ -172,8 +187,16 @@ def run_program(suite, prog, runtime, timeout, scratch):
     os.symlink(os.path.join(suite, "rootfs-amd64.tar.gz"), os.path.join(d, "rootfs-amd64.tar.gz"))
     calls = os.path.join(d, "calls")
     wrapper = os.path.join(d, "runtime")
+    configs = os.path.join(d, "configs")
+    os.makedirs(configs)
     with open(wrapper, "w") as w:
-        w.write(f'#!/bin/sh\necho "$@" >> {calls}\nexec {runtime} --root {root} "$@"\n')
+        # Each create's config.json is kept (the programs remove their bundles).
+        w.write(f'#!/bin/sh\necho "$@" >> {calls}\n'
+                'if [ "$1" = create ]; then\n'
+                '  b=.; prev=; for a in "$@"; do [ "$prev" = --bundle ] && b=$a; prev=$a; done\n'
+                f'  cp "$b/config.json" "{configs}/$prev.json" 2>/dev/null\n'
+                'fi\n'
+                f'exec {runtime} --root {root} "$@"\n')
     os.chmod(wrapper, 0o755)
     env = dict(os.environ, RUNTIME=wrapper, TMPDIR=tmp)
     before = cgroup_snapshot()
@@ -199,8 +222,27 @@ def run_program(suite, prog, runtime, timeout, scratch):
     return dict(prog=prog, results=results, crash=crash, secs=secs, out=out, left=left)
 
 
+def without_process(runtime, root, d, cid):
+    """Whether container `cid` is still created and was created from a config without
+    `process` (the start program makes one and, as it expects `start` to run it, waits
+    for it to stop instead of deleting it: only `delete --force` can remove it)."""
+    out = subprocess.run([runtime, "--root", root, "state", cid], capture_output=True,
+                         text=True).stdout
+    try:
+        status = json.loads(out)["status"]
+        cfg = json.load(open(os.path.join(d, "configs", cid + ".json")))
+    except (ValueError, KeyError, OSError):
+        return False
+    return status == "created" and "process" not in cfg
+
+
 def leftovers(runtime, root, d, before, ids):
-    """Counts what is left, waiting up to 2 s for exiting processes, then cleans it."""
+    """Counts what is left, waiting up to 2 s for exiting processes, then cleans it. The
+    containers the suite leaves by design are deleted first and counted apart."""
+    made = [c for c in sorted(os.listdir(root)) if without_process(runtime, root, d, c)]
+    for cid in made:
+        subprocess.run([runtime, "--root", root, "delete", "--force", cid],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 2
     while True:
         state = sorted(os.listdir(root))
@@ -233,7 +275,8 @@ def leftovers(runtime, root, d, before, ids):
                 children()
                 time.sleep(0.05)
     children()
-    return dict(state=state, procs=procs, cgroups=mine, suite_cgroups=suites, mounts=mounts)
+    return dict(state=state, procs=procs, cgroups=mine, suite_cgroups=suites, mounts=mounts,
+                suite_containers=made)
 
 
 def load_tsv(path):
@@ -246,7 +289,7 @@ def load_tsv(path):
         prog, _, status, desc = line.rstrip("\n").split("\t", 3)
         if status == "crashed":
             crashes[prog] = desc
-        else:
+        elif status != "none":
             rows.setdefault(prog, []).append((status, desc))
     for prog, res in rows.items():
         per[prog] = keyed(res)
@@ -307,6 +350,8 @@ def report(r, tot, leftover_total):
     line = f"{r['prog']:40} ok {c['ok']:4} fail {c['fail']:3} skip {c['skip']:4}  {r['secs']:5.1f}s"
     if r["crash"]:
         line += f"  CRASHED: {r['crash']}"
+    elif not r["results"]:
+        line += f"  {no_assertion(r['out'])}"
     print(line, flush=True)
     for st, desc in r["results"]:
         if st == "fail":
@@ -314,13 +359,16 @@ def report(r, tot, leftover_total):
     for k, v in r["left"].items():
         if v and k == "suite_cgroups":
             print(f"    the suite's own empty cgroups (cleaned): {len(v)}")
+        elif v and k == "suite_containers":
+            print(f"    the suite's own containers, created without a process "
+                  f"(deleted by the runner): {' '.join(v)}")
         elif v:
             print(f"    left behind: {k}: {' '.join(map(str, v))}")
 
 
 def totals():
     return dict(ok=0, fail=0, skip=0, crashed=0), dict(state=0, procs=0, cgroups=0, mounts=0,
-                                                       suite_cgroups=0)
+                                                       suite_cgroups=0, suite_containers=0)
 
 
 GUEST = re.compile(r"^=== RTOOLS-(BEGIN|END|LEFT) (\S+) (\S+)(?: (.*))?$")
@@ -346,13 +394,8 @@ def guest_runs(console):
             crash = "timed out" if code == "137" else None
             text = "\n".join(out)
             results, crash = outcome(text, int(code), crash)
-            if crash is None and not results and code != "0":
-                # A plan of 1..0 and a failed exit: the program stopped before its first
-                # assertion (util.Fatal).
-                lines = [l for l in out if l.strip() and not TAP.match(l) and l != "1..0"]
-                lines = [l for l in lines if re.search("error|panic", l)] or lines
-                crash = f"no assertion (exit {code}): " + (lines[-1][:200] if lines else "no output")
-            left = dict(state=[], procs=[], cgroups=[], mounts=[], suite_cgroups=[])
+            left = dict(state=[], procs=[], cgroups=[], mounts=[], suite_cgroups=[],
+                        suite_containers=[])
             runs.setdefault(rt, []).append(dict(prog=prog, results=results, crash=crash,
                                                 secs=float(secs), out=text, left=left))
             cur = None
@@ -440,7 +483,8 @@ def main():
     lt = leftover_total
     print(f"runtime-tools left behind by the runtime: state {lt['state']}, processes {lt['procs']}, "
           f"cgroups {lt['cgroups']}, mounts {lt['mounts']}; the suite's own empty parent "
-          f"cgroups (cleaned): {lt['suite_cgroups']}")
+          f"cgroups (cleaned): {lt['suite_cgroups']}, containers (deleted): "
+          f"{lt['suite_containers']}")
     if a.tsv:
         with open(a.tsv, "w") as f:
             f.write("# program\tnumber\tstatus\tdescription\n")
@@ -449,6 +493,8 @@ def main():
                     f.write(f"{r['prog']}\t{n}\t{st}\t{desc}\n")
                 if r["crash"]:
                     f.write(f"{r['prog']}\t-\tcrashed\t{r['crash']}\n")
+                elif not r["results"]:
+                    f.write(f"{r['prog']}\t-\tnone\t{no_assertion(r['out'])}\n")
     failed = False
     if a.compare:
         bad = compare(runs, load_tsv(a.compare)[0], a.allow or os.devnull)
