@@ -128,9 +128,9 @@ pub enum Command {
         #[arg(default_value = "SIGTERM")]
         signal: String,
     },
-    /// Delete a container and everything it holds
+    /// Delete a stopped container and everything it holds
     Delete {
-        /// Kill the container first if it is running
+        /// Kill the container first if it is not stopped (created, running or paused)
         #[arg(short, long)]
         force: bool,
         id: String,

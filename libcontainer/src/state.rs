@@ -67,6 +67,10 @@ pub struct Saved {
     /// made in the host's mount namespace, which `delete` detaches (see `rootfs::host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mount: Option<u64>,
+    /// config.json had no `process` at create: the init waits with nothing to exec, and
+    /// `start` refuses (config.md: process "is REQUIRED when start is called").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_process: bool,
 }
 
 impl Saved {
@@ -99,6 +103,7 @@ impl Saved {
             resources: bundle.resources.clone(),
             hooks: bundle.spec.hooks().clone(),
             host_mount: None,
+            no_process: bundle.spec.process().is_none(),
         }
     }
 }

@@ -123,12 +123,24 @@ fn root(cx: &Ctx, spec: &Spec, dir: &Path) -> Result<PathBuf> {
     }
 }
 
+/// config.md: `process` "is REQUIRED when start is called", so `create` takes a config
+/// without one (the init waits, and `start` refuses: see [`process_required`]).
 fn process(cx: &Ctx, spec: &Spec) -> Result<()> {
-    let p = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| cx.invalid("process", "is required"))?;
-    process_fields(cx, p)
+    match spec.process() {
+        Some(p) => process_fields(cx, p),
+        None => Ok(()),
+    }
+}
+
+/// For what starts the container at once (`run`, `restore`): `spec` has a `process`.
+pub fn process_required(spec: &Spec, file: &Path) -> Result<()> {
+    match spec.process() {
+        Some(_) => Ok(()),
+        None => Err(Ctx { file }.invalid(
+            "process",
+            "is required to start the container (config.md: \"REQUIRED when start is called\")",
+        )),
+    }
 }
 
 /// Checks a process that `exec` runs in an existing container: `process` (from `file`,
@@ -207,8 +219,9 @@ fn new_ns(spec: &Spec, t: LinuxNamespaceType) -> bool {
 /// Scheduler, io priority, LSM labels and personality: values the kernel would refuse
 /// late, or that the host cannot honour.
 fn process_settings(cx: &Ctx, spec: &Spec) -> Result<()> {
-    let p = spec.process().as_ref().expect("checked by process()");
-    process_limits(cx, p)?;
+    if let Some(p) = spec.process() {
+        process_limits(cx, p)?;
+    }
     let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
     if personality.is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty())) {
         return Err(cx.invalid(

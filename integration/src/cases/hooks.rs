@@ -287,7 +287,7 @@ fn timeout(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c0"])
         .ok("create without hooks")?;
     let plain = start.elapsed();
-    cx.rt(&["delete", "c0"]).ok("delete")?;
+    cx.rt(&["delete", "--force", "c0"]).ok("delete")?;
     let mut cfg = config(&["true"]);
     cfg["hooks"] = json!({
         "createRuntime": [{ "path": BUSYBOX, "args": ["sleep", "60"], "timeout": 1 }],

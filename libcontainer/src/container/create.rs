@@ -38,18 +38,23 @@ pub struct CreateOptions<'a> {
 
 /// Creates the container; returns the init's pid.
 pub fn create(opts: &CreateOptions) -> Result<i32> {
-    create_locked(opts, None).map(|(_, pid)| pid)
+    create_locked(opts, None, false).map(|(_, pid)| pid)
 }
 
 /// Creates the container and keeps its state dir locked, for `run` to start it at once.
-/// `console` is the socket for the pty master of a foreground `run`, which relays it.
+/// `console` is the socket for the pty master of a foreground `run`, which relays it;
+/// `starts` says the caller starts it at once, so the config must have a `process`.
 pub(super) fn create_locked(
     opts: &CreateOptions,
     console: Option<BorrowedFd>,
+    starts: bool,
 ) -> Result<(StateDir, i32)> {
     id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
     let mut bundle = Bundle::load(opts.bundle)?;
+    if starts {
+        crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
+    }
     for w in &bundle.warnings {
         (opts.warn)(w);
     }

@@ -1,5 +1,7 @@
-//! `delete`: remove a stopped or created container; `--force` kills a running one first.
-//! The poststop hooks run once it is gone; `warn` logs those that fail.
+//! `delete`: remove a stopped container; `--force` kills a created, running or paused
+//! one first (runtime.md: "Attempting to delete a container that is not stopped MUST
+//! generate an error"). The poststop hooks run once it is gone; `warn` logs those that
+//! fail.
 
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{hooks, sys, Error, Result};
@@ -19,11 +21,21 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
     // directory is gone (keeping it would only wedge the id).
     let saved = salvage(force, warn, "saved state", dir.load())?;
     let status = dir.status(saved.as_ref());
-    if matches!(status, Status::Running | Status::Paused) && !force {
+    if status != Status::Stopped && !force {
         return Err(Error::BadStatus {
             id: id.to_string(),
             status: status.as_str(),
-            msg: "cannot delete a running container (stop it first, or use --force)",
+            msg: match status {
+                Status::Created => {
+                    "only a stopped container can be deleted (start it and let it stop, \
+                     kill it, or use --force)"
+                }
+                Status::Creating => {
+                    "only a stopped container can be deleted (wait for create to finish, \
+                     or use --force)"
+                }
+                _ => "cannot delete a running container (stop it first, or use --force)",
+            },
         });
     }
     let mut left = vec![];

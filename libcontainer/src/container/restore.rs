@@ -48,6 +48,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
         )));
     }
     let bundle = Bundle::load(o.bundle)?;
+    crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
     if bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
         return Err(Error::Other(format!(
             "{}: process.terminal: restore of a container with a terminal is not supported by corral yet",

@@ -37,7 +37,11 @@ pub fn run(opts: &CreateOptions, r: &RunOptions) -> Result<i32> {
         )
     };
     // Started while still holding the lock create took: nothing to re-read or re-check.
-    let (dir, pid) = create_locked(opts, console.as_ref().map(|(_, theirs)| theirs.as_fd()))?;
+    let (dir, pid) = create_locked(
+        opts,
+        console.as_ref().map(|(_, theirs)| theirs.as_fd()),
+        true,
+    )?;
     let ours = console.map(|(ours, _)| ours);
     let prepared = (|| -> Result<_> {
         let saved = dir

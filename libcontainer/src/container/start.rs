@@ -28,6 +28,17 @@ pub fn start(
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref());
     let msg = match (status, saved) {
+        (Status::Created, Some(saved)) if saved.no_process => {
+            return Err(Error::Invalid {
+                file: saved.bundle.join("config.json"),
+                field: "process".into(),
+                msg: format!(
+                    "container {id} was created without a process, which start needs \
+                     (config.md: \"REQUIRED when start is called\"); it stays created, \
+                     `delete --force` removes it"
+                ),
+            });
+        }
         (Status::Created, Some(saved)) => {
             let notify = match notify_socket {
                 Some(host) => Notify::bind(&dir, host)?,

@@ -69,6 +69,12 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         sys::exit_now(1);
     }
     drop(chan);
+    // Without a process (see `setup`) `start` refuses before it writes: nothing wakes
+    // this init but a signal.
+    let Some(exec) = exec else {
+        wait_for_start(&fifo);
+        sys::exit_now(1);
+    };
     if !wait_for_start(&fifo) || !init_hooks::start_container(cfg, &fifo) {
         sys::exit_now(1);
     }
@@ -89,7 +95,12 @@ pub(super) fn execve(exec: &Exec) -> String {
     format!("exec {:?}: {err}", exec.path)
 }
 
-fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
+/// Everything up to Ready; `None` when the config has no `process` (config.md: it "is
+/// REQUIRED when start is called", not at create): then nothing of a process is set
+/// up (terminal, scheduler, labels, rlimits, cwd, identity, capabilities,
+/// noNewPrivileges, the seccomp filter, whose place among those depends on it) and the
+/// init waits with nothing to exec, as the corral binary, not dumpable.
+fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>> {
     if cfg.cgroup.is_some() {
         // Nothing runs before the parent has put this process in the container's
         // cgroup (on v2 clone3 already did): every later child inherits it.
@@ -133,17 +144,14 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         }
     }
     let spec = cfg.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::Init("process: config.json has none".into()))?;
+    let process = spec.process().as_ref();
     let sysctls = spec
         .linux()
         .as_ref()
         .and_then(|l| l.sysctl().as_ref())
         .filter(|s| !s.is_empty());
     // Made now, in the container's pid and net namespaces, before any container mount.
-    let procfs = if sysctls.is_some() || lsm::wanted(process) {
+    let procfs = if sysctls.is_some() || process.is_some_and(lsm::wanted) {
         Some(Procfs::open()?)
     } else if !sys::has_cloexec_range() {
         // Kernels before 5.11 list the fds to mark close-on-exec here (`cloexec_from`).
@@ -186,8 +194,8 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         // SAFETY: as for parent_fds in `run`: the owners are never dropped in this process.
         unsafe { libc::close(tree.as_raw_fd()) };
     }
-    if process.terminal() == Some(true) {
-        tty::setup(process, cfg.console_socket, true)?;
+    if let Some(p) = process.filter(|p| p.terminal() == Some(true)) {
+        tty::setup(p, cfg.console_socket, true)?;
     } else {
         // A session of its own, as runc's init has (and the terminal's case makes): a
         // session led from outside the container's pid namespace cannot be dumped by
@@ -197,6 +205,9 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
     if let (Some(proc), Some(sysctls)) = (&procfs, sysctls) {
         sysctl::write(proc, sysctls)?;
     }
+    let Some(process) = process else {
+        return Ok(None);
+    };
     let last = LastSteps {
         process,
         seccomp: cfg.seccomp,
@@ -215,7 +226,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Exec> {
         // runtime-spec: execCPUAffinity is "not applicable to the container's init process".
         exec_cpu_affinity: None,
     };
-    finish(&last, procfs, chan)
+    finish(&last, procfs, chan).map(Some)
 }
 
 /// What the last steps of setup need, for the init and for `exec` alike.
