@@ -50,6 +50,8 @@ pub struct Containerd {
     /// ctr's FIFOs for the processes' stdio (default /run/containerd/fifo).
     fifo: String,
     wrapper: String,
+    /// A wrapper around `wrapper` whose `start` fails: the task stays created.
+    no_start: String,
     /// The runtime's --root, given through the runc options (the shim adds /<namespace>).
     rt_root: PathBuf,
     /// The detached containers' output (`--log-uri file://…`).
@@ -59,13 +61,23 @@ pub struct Containerd {
 const MAIN: &str = "eng-main";
 
 pub fn setup(w: &mut World, sock: &Path, img: &Image) -> Result<Containerd, String> {
+    let wrapper = w.wrapper("containerd", None)?;
+    let no_start = w.path("bin/containerd-no-start")?.join("runtime");
+    let script = format!(
+        "#!/bin/sh\n\
+         # corral-engines: start fails here, so that the task stays created.\n\
+         for a in \"$@\"; do\n\
+         \x20 if [ \"$a\" = start ]; then echo 'start refused by the flow' >&2; exit 1; fi\n\
+         done\n\
+         exec '{}' \"$@\"\n",
+        wrapper.display()
+    );
+    crate::world::write_executable(&no_start, &script)?;
     let c = Containerd {
         sock: sock.to_path_buf(),
         fifo: w.path("containerd/fifo")?.to_string_lossy().into_owned(),
-        wrapper: w
-            .wrapper("containerd", None)?
-            .to_string_lossy()
-            .into_owned(),
+        wrapper: wrapper.to_string_lossy().into_owned(),
+        no_start: no_start.to_string_lossy().into_owned(),
         rt_root: w.path("state/containerd")?,
         logs: w.path("containerd/logs")?,
     };
@@ -93,14 +105,20 @@ impl Containerd {
 
     /// `ctr run` with the runtime under test: EXTRA, then IMAGE ID ARGS.
     fn run(&self, w: &mut World, extra: &[&str], id: &str, args: &[&str]) -> Out {
+        self.run_with(w, &self.wrapper, extra, id, args)
+    }
+
+    /// `ctr run` with `binary` as the runtime (the wrapper, or one around it).
+    fn run_with(
+        &self,
+        w: &mut World,
+        binary: &str,
+        extra: &[&str],
+        id: &str,
+        args: &[&str],
+    ) -> Out {
         let rt_root = self.rt_root.to_string_lossy().into_owned();
-        let mut v = vec![
-            "run",
-            "--fifo-dir",
-            &self.fifo,
-            "--runc-binary",
-            &self.wrapper,
-        ];
+        let mut v = vec!["run", "--fifo-dir", &self.fifo, "--runc-binary", binary];
         v.extend(["--runc-root", &rt_root]);
         v.extend(extra);
         v.extend([image::NAME, id]);
@@ -191,6 +209,7 @@ impl Engine for Containerd {
             Flow::new("containerd_kill", kill),
             Flow::new("containerd_metrics", metrics),
             Flow::new("containerd_task_delete", task_delete),
+            Flow::new("containerd_created_task_delete", created_task_delete),
             Flow::new("containerd_pod_namespaces", pod_namespaces),
         ]
     }
@@ -331,6 +350,52 @@ fn task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
     ensure!(host::cmdline(pid) != "sleep 1000", "the init still runs");
     crate::runtime_root_empty(&c.rt_root.join("default"))?;
     c.ctr(w, &["containers", "rm", MAIN]).ok()?;
+    Ok(())
+}
+
+/// A task left created (its `start` failed, as when a CRI StartContainer fails): the
+/// containerd client refuses a plain `task delete` ("task must be stopped before
+/// deletion") without asking the runtime, and `task delete -f` kills it first, so the
+/// runtime is asked to delete a stopped container only (runtime.md: deleting one that
+/// is not stopped "MUST generate an error").
+fn created_task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
+    const ID: &str = "eng-created";
+    let binary = c.no_start.clone();
+    let o = c.run_with(w, &binary, &[], ID, &["sleep", "1000"]);
+    ensure!(
+        o.code != 0 && o.stderr.contains("start refused by the flow"),
+        "run with a failing start: {}",
+        o.describe("wanted start's failure")
+    );
+    let (pid, status) = c.task(w, ID)?;
+    ensure!(
+        status == "CREATED",
+        "task {ID}: {status} after a failed start"
+    );
+    let init = host::cmdline(pid);
+    ensure!(!init.is_empty(), "no created init {pid}");
+    let o = c.ctr(w, &["task", "delete", ID]);
+    ensure!(
+        o.code != 0 && o.stderr.contains("must be stopped"),
+        "task delete of a created task: {}",
+        o.describe("wanted containerd's refusal")
+    );
+    ensure!(
+        c.task(w, ID)?.1 == "CREATED",
+        "the refused delete changed the task"
+    );
+    c.ctr(w, &["task", "delete", "-f", ID]).ok()?;
+    let out = c.ctr(w, &["task", "ls"]).ok()?.stdout.clone();
+    ensure!(
+        !out.contains(ID),
+        "task still listed after delete -f: {out:?}"
+    );
+    ensure!(
+        host::cmdline(pid) != init,
+        "the created init {pid} still runs"
+    );
+    crate::runtime_root_empty(&c.rt_root.join("default"))?;
+    c.ctr(w, &["containers", "rm", ID]).ok()?;
     Ok(())
 }
 

@@ -82,6 +82,7 @@ impl Engine for Docker {
     fn flows() -> Vec<Flow<Self>> {
         vec![
             Flow::new("docker_run_rm", dockerlike::run_rm),
+            Flow::new("docker_create_rm", create_rm),
             Flow::new("docker_run_detached", dockerlike::run_detached),
             Flow::new("docker_exec", dockerlike::exec),
             Flow::new("docker_exec_tty", dockerlike::exec_tty),
@@ -110,4 +111,23 @@ impl Engine for Docker {
         }
         Ok(())
     }
+}
+
+/// `create` then `rm`: a container Docker has created but not started is Docker's
+/// alone (the containerd task, and with it the runtime's container, is made by
+/// `start`), so neither asks the runtime for anything.
+fn create_rm(d: &mut Docker, w: &mut World) -> CaseResult {
+    let before = crate::invocations::log_len(&w.log);
+    d.cli.create(w, &["sleep", "1000"]).ok()?;
+    let status = d.cli.inspect(w, "{{.State.Status}}")?;
+    crate::ensure!(status == "created", "after create: {status}");
+    d.cli.call(w, &["rm", dockerlike::NAME]).ok()?;
+    let left = d.cli.call(w, &["ps", "-aq"]).ok()?.stdout.clone();
+    crate::ensure!(left.trim().is_empty(), "rm left {left:?}");
+    let calls = crate::invocations::forms_since(&w.log, before);
+    crate::ensure!(
+        calls.is_empty(),
+        "create and rm called the runtime: {calls:?}"
+    );
+    Ok(())
 }

@@ -62,6 +62,16 @@ impl Cli {
         self.call(w, &v)
     }
 
+    /// `create [run_args] --name NAME IMAGE ARGS…`: a container the engine has made
+    /// but not started.
+    pub fn create(&self, w: &mut World, args: &[&str]) -> Out {
+        let mut v: Vec<&str> = vec!["create"];
+        v.extend(self.run_args.iter().map(String::as_str));
+        v.extend(["--name", NAME, image::NAME]);
+        v.extend(args);
+        self.call(w, &v)
+    }
+
     /// `run --rm EXTRA IMAGE sh -c SCRIPT`; its stdout.
     pub fn run_script(
         &self,

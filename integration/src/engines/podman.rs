@@ -104,6 +104,7 @@ impl Engine for Podman {
             Flow::new("podman_top", dockerlike::top),
             Flow::new("podman_stats", dockerlike::stats),
             Flow::new("podman_rm_force", dockerlike::rm_force),
+            Flow::new("podman_init_rm", init_rm),
             Flow::new("podman_limits", |p: &mut Podman, w| {
                 dockerlike::limits(&p.cli, w, true)
             }),
@@ -205,4 +206,34 @@ fn uidmap(p: &mut Podman, w: &mut World) -> CaseResult {
         "the init runs as host uid {host_uid:?}, wanted 100000"
     );
     Ok(())
+}
+
+/// `init` has the runtime create the container (podman: "initialized"), and `rm` (no
+/// `-f`) of it asks the runtime for `delete --force`: the created init is gone with its
+/// state (runtime.md: deleting a container that is not stopped without it "MUST
+/// generate an error").
+fn init_rm(p: &mut Podman, w: &mut World) -> CaseResult {
+    p.cli.create(w, &["sleep", "1000"]).ok()?;
+    p.cli.call(w, &["init", dockerlike::NAME]).ok()?;
+    let status = p.cli.inspect(w, "{{.State.Status}}")?;
+    ensure!(status == "initialized", "after init: {status}");
+    let held: Vec<_> = std::fs::read_dir(&p.rt_root)
+        .map_err(|e| format!("{}: {e}", p.rt_root.display()))?
+        .flatten()
+        .collect();
+    ensure!(
+        held.len() == 1,
+        "the runtime holds {} containers after init",
+        held.len()
+    );
+    let pid: i32 = p.cli.inspect(w, "{{.State.Pid}}")?.parse().unwrap_or(0);
+    let init = crate::host::cmdline(pid);
+    p.cli.call(w, &["rm", dockerlike::NAME]).ok()?;
+    let left = p.cli.call(w, &["ps", "-aq"]).ok()?.stdout.clone();
+    ensure!(left.trim().is_empty(), "rm left {left:?}");
+    ensure!(
+        pid <= 0 || crate::host::cmdline(pid) != init,
+        "the created init {pid} still runs"
+    );
+    crate::runtime_root_empty(&p.rt_root)
 }
