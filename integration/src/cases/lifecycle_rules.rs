@@ -87,7 +87,7 @@ fn delete_created_needs_force(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["start", "c1"])
         .ok("start after the refused delete")?;
     cx.wait_status("c1", "running")?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + crate::PATIENCE;
     while std::fs::read_to_string(&mark).unwrap_or_default() != "started\n" {
         ensure!(
             std::time::Instant::now() < deadline,
