@@ -25,6 +25,7 @@ pub fn features(commit: &str) -> Value {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    let mempolicy = crate::process::numa::supported();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
@@ -45,11 +46,10 @@ pub fn features(commit: &str) -> Value {
             "selinux": { "enabled": true },
             // resctrl groups are not written yet: `linux.intelRdt` is refused.
             "intelRdt": { "enabled": false, "schemata": false, "monitoring": false },
+            // What this kernel's set_mempolicy(2) accepts (probed: see `numa::supported`).
             "memoryPolicy": {
-                "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE",
-                          "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY",
-                          "MPOL_LOCAL"],
-                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
+                "modes": mempolicy.modes.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+                "flags": mempolicy.flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
             },
             "netDevices": { "enabled": true },
             // Idmapped mounts need mount_setattr (Linux 5.12): what this kernel can do.

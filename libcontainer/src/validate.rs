@@ -706,6 +706,7 @@ fn unsupported(cx: &Ctx, spec: &Spec) -> Result<()> {
     }
     if let Some(p) = l.memory_policy() {
         crate::process::numa::check(p).map_err(|(f, m)| cx.invalid(f, m))?;
+        crate::process::numa::check_kernel(p).map_err(|(f, m)| cx.invalid(f, m))?;
     }
     crate::netdev::check(spec).map_err(|(f, m)| cx.invalid(f, m))?;
     for (field, paths) in [

@@ -49,7 +49,39 @@ fn numa_maps_policy(cx: &mut Ctx, policy: &Value) -> Result<String, String> {
     Ok(out.trim().to_string())
 }
 
+/// The modes and flags the runtime's `features` lists under `linux.memoryPolicy`.
+fn listed_policies(cx: &mut Ctx) -> Result<Vec<String>, String> {
+    let o = cx.rt(&["features"]);
+    o.ok("features")?;
+    let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("features: {e}"))?;
+    let p = &v["linux"]["memoryPolicy"];
+    Ok(["modes", "flags"]
+        .iter()
+        .flat_map(|k| p[k].as_array().cloned().unwrap_or_default())
+        .filter_map(|n| n.as_str().map(String::from))
+        .collect())
+}
+
+/// Every mode and flag `features` lists takes effect; one it leaves out (the kernel is
+/// too old for it: MPOL_F_NUMA_BALANCING needs Linux 5.12, MPOL_PREFERRED_MANY 5.15,
+/// MPOL_WEIGHTED_INTERLEAVE 6.9) is refused, naming the field and the kernel.
 fn memory_policy_modes(cx: &mut Ctx) -> CaseResult {
+    let listed = listed_policies(cx)?;
+    // In every kernel a runtime can run on (MPOL_LOCAL is from Linux 3.8).
+    for old in [
+        "MPOL_DEFAULT",
+        "MPOL_BIND",
+        "MPOL_INTERLEAVE",
+        "MPOL_PREFERRED",
+        "MPOL_LOCAL",
+        "MPOL_F_STATIC_NODES",
+        "MPOL_F_RELATIVE_NODES",
+    ] {
+        ensure!(
+            listed.iter().any(|l| l == old),
+            "features lacks {old}: {listed:?}"
+        );
+    }
     // This host has node 0 only (/sys/devices/system/node/online).
     let table = [
         (json!({ "mode": "MPOL_BIND", "nodes": "0" }), " bind:0 "),
@@ -85,6 +117,20 @@ fn memory_policy_modes(cx: &mut Ctx) -> CaseResult {
         ),
     ];
     for (policy, want) in table {
+        let flag = policy["flags"][0].as_str();
+        let unlisted = [policy["mode"].as_str(), flag]
+            .into_iter()
+            .flatten()
+            .find(|n| !listed.iter().any(|l| l == n));
+        if let Some(name) = unlisted {
+            let field = if Some(name) == flag { "flags" } else { "mode" };
+            let mut cfg = config(&["true"]);
+            cfg["linux"]["memoryPolicy"] = policy.clone();
+            let says =
+                format!("linux.memoryPolicy.{field}: {name} is not supported by this kernel");
+            refused(cx, &cfg, &says)?;
+            continue;
+        }
         let line = numa_maps_policy(cx, &policy)?;
         ensure!(
             format!("{line} ").contains(want),
@@ -120,14 +166,17 @@ fn bad_memory_policy(cx: &mut Ctx) -> CaseResult {
         "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"] }));
     refused(cx, &both, "linux.memoryPolicy.flags")?;
     // Refused by the kernel in the init (balancing is for bind and preferred-many), and
-    // reported from there.
+    // reported from there; before Linux 5.12, which has no such flag, by `create`.
     let kernel = with(json!({ "mode": "MPOL_INTERLEAVE", "nodes": "0",
         "flags": ["MPOL_F_NUMA_BALANCING"] }));
-    refused(
-        cx,
-        &kernel,
-        "linux.memoryPolicy: set_mempolicy MPOL_INTERLEAVE",
-    )
+    let says = match listed_policies(cx)?
+        .iter()
+        .any(|l| l == "MPOL_F_NUMA_BALANCING")
+    {
+        true => "linux.memoryPolicy: set_mempolicy MPOL_INTERLEAVE",
+        false => "linux.memoryPolicy.flags: MPOL_F_NUMA_BALANCING is not supported by this kernel",
+    };
+    refused(cx, &kernel, says)
 }
 
 fn cpus_allowed(out: &str) -> Option<&str> {

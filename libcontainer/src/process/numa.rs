@@ -105,6 +105,129 @@ pub fn check(p: &LinuxMemoryPolicy) -> std::result::Result<MemPolicy, (String, S
     })
 }
 
+/// Every mode and flag corral knows, in the order `features` lists them.
+const MODES: [M; 7] = [
+    M::MpolDefault,
+    M::MpolBind,
+    M::MpolInterleave,
+    M::MpolWeightedInterleave,
+    M::MpolPreferred,
+    M::MpolPreferredMany,
+    M::MpolLocal,
+];
+const FLAGS: [F; 3] = [
+    F::MpolFNumaBalancing,
+    F::MpolFRelativeNodes,
+    F::MpolFStaticNodes,
+];
+
+/// The modes and flags the running kernel's set_mempolicy(2) accepts.
+pub struct Supported {
+    pub modes: Vec<M>,
+    pub flags: Vec<F>,
+}
+
+/// Words of a node mask big enough for any kernel (MAX_NUMNODES is at most 1024).
+const MASK_WORDS: usize = 1024 / (8 * std::mem::size_of::<libc::c_ulong>());
+const MAXNODE: libc::c_ulong = 1024 + 1;
+
+fn set_mempolicy(mode: libc::c_int, mask: Option<&[libc::c_ulong; MASK_WORDS]>) -> bool {
+    let ptr = mask.map_or(std::ptr::null(), |m| m.as_ptr());
+    // SAFETY: `ptr` is null or points to MASK_WORDS words, all that MAXNODE covers.
+    unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, MAXNODE) == 0 }
+}
+
+/// get_mempolicy(2) into `mode` and `mask`; `flags` 0 (the thread's policy) or
+/// MPOL_F_MEMS_ALLOWED (the nodes the cpuset allows, `mode` unused).
+fn get_mempolicy(
+    mode: &mut libc::c_int,
+    mask: &mut [libc::c_ulong; MASK_WORDS],
+    flags: libc::c_ulong,
+) -> bool {
+    let (mode, mask): (*mut libc::c_int, *mut libc::c_ulong) = (mode, mask.as_mut_ptr());
+    // SAFETY: both point to writable memory of the sizes given (MAXNODE bits for the
+    // mask); addr is 0, which flags without MPOL_F_ADDR ignore.
+    unsafe { libc::syscall(libc::SYS_get_mempolicy, mode, mask, MAXNODE, 0, flags) == 0 }
+}
+
+/// What this kernel supports, probed once per process: each mode (and each flag, with
+/// MPOL_BIND) is set as the calling thread's policy on the first node the cpuset
+/// allows, and the thread's own policy, read first with get_mempolicy(2), is put back
+/// after. The modes and flags added after Linux 5.10 (MPOL_F_NUMA_BALANCING 5.12,
+/// MPOL_PREFERRED_MANY 5.15, MPOL_WEIGHTED_INTERLEAVE 6.9) fail with EINVAL before.
+/// Nothing runs in between (corral has one thread); when the policy cannot be read,
+/// nothing is probed and nothing is supported.
+pub fn supported() -> &'static Supported {
+    static ONCE: std::sync::OnceLock<Supported> = std::sync::OnceLock::new();
+    ONCE.get_or_init(probe)
+}
+
+fn probe() -> Supported {
+    let none = Supported {
+        modes: Vec::new(),
+        flags: Vec::new(),
+    };
+    let (mut saved_mode, mut saved_mask) = (0, [0; MASK_WORDS]);
+    let (mut unused, mut allowed) = (0, [0; MASK_WORDS]);
+    if !get_mempolicy(&mut saved_mode, &mut saved_mask, 0)
+        || !get_mempolicy(&mut unused, &mut allowed, MPOL_F_MEMS_ALLOWED)
+    {
+        return none;
+    }
+    // One node: the lowest the cpuset allows.
+    let mut one = [0; MASK_WORDS];
+    let Some(w) = allowed.iter().position(|w| *w != 0) else {
+        return none;
+    };
+    one[w] = allowed[w] & allowed[w].wrapping_neg();
+    let try_mode = |m: M| {
+        let nodes = !matches!(m, M::MpolDefault | M::MpolLocal);
+        set_mempolicy(mode_value(m), nodes.then_some(&one))
+    };
+    let bind = mode_value(M::MpolBind);
+    let found = Supported {
+        modes: MODES.into_iter().filter(|m| try_mode(*m)).collect(),
+        flags: FLAGS
+            .into_iter()
+            .filter(|f| set_mempolicy(bind | flag_value(*f), Some(&one)))
+            .collect(),
+    };
+    let empty = saved_mask.iter().all(|w| *w == 0);
+    if !set_mempolicy(saved_mode, (!empty).then_some(&saved_mask)) {
+        // The thread keeps a probed policy: tell nothing rather than run with it.
+        return none;
+    }
+    found
+}
+
+const MPOL_F_MEMS_ALLOWED: libc::c_ulong = 1 << 2;
+
+/// `p`'s mode and flags against what this kernel supports (see [`supported`]); an error
+/// is `(field, why)`, naming the kernel.
+pub fn check_kernel(p: &LinuxMemoryPolicy) -> std::result::Result<(), (String, String)> {
+    let have = supported();
+    let kernel = || {
+        nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into())
+    };
+    let why = |what: String| {
+        format!(
+            "{what} is not supported by this kernel (Linux {}): set_mempolicy(2) refuses it \
+             (`corral features` lists what it accepts)",
+            kernel()
+        )
+    };
+    if !have.modes.contains(&p.mode()) {
+        return Err((format!("{FIELD}.mode"), why(p.mode().to_string())));
+    }
+    let flags = p.flags().as_deref().unwrap_or_default();
+    if let Some(f) = flags.iter().find(|f| !have.flags.contains(f)) {
+        return Err((format!("{FIELD}.flags"), why(f.to_string())));
+    }
+    Ok(())
+}
+
 /// Sets the calling thread's policy (the init and `exec` are single-threaded).
 pub fn apply(p: &LinuxMemoryPolicy) -> Result<()> {
     let policy = check(p).map_err(|(f, m)| Error::Other(format!("{f}: {m}")))?;
