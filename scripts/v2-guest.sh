@@ -13,7 +13,7 @@
 #   --runtime R  the runtime under test in the guest (default corral)
 #   --selinux    boot with SELinux (permissive, Debian's default policy) instead of AppArmor
 #   --cgroup-v1  cgroup v1 instead: every controller its own hierarchy under /sys/fs/cgroup
-#   --criu       add CRIU 3.17 (Debian's criu, iproute2's ip, iptables, nft) for checkpoint/restore
+#   --criu       add CRIU 3.17 (Debian's criu, iptables, nft) for checkpoint/restore
 #   --kernel-5.10  boot Debian 11's kernel (5.10: no mount_setattr, no CLOSE_RANGE_CLOEXEC,
 #                no idmapped mounts) instead of Debian 12's 6.1
 #   --keep       keep the initramfs tree and image under target/v2-guest/ afterwards
@@ -53,8 +53,8 @@ esac
 
 [[ $(id -u) == 0 ]] || { echo "scripts/v2-guest.sh needs root (apt-get, and the guest's files are root's)" >&2; exit 1; }
 install_deps qemu-system-x86 cpio busybox-static runc crun uidmap apparmor \
-  selinux-policy-default policycoreutils strace
-((criu)) && install_deps criu iproute2 iptables nftables
+  selinux-policy-default policycoreutils strace iproute2
+((criu)) && install_deps criu iptables nftables
 
 out=target/v2-guest
 mkdir -p "$out"
@@ -125,6 +125,18 @@ cp /usr/sbin/runc "$tree/usr/sbin/runc"
 cp /usr/bin/crun "$tree/usr/bin/crun"
 # strace: lifecycle_kill_never_reaches_a_recycled_pid holds `kill` at its signal call with it.
 cp /usr/bin/strace "$tree/usr/bin/strace"
+# iproute2's ip (busybox's has no `netns`): the net_devices_ cases make a scratch network
+# namespace with `ip netns add` (in /var/run/netns, which is /run/netns) and veth and
+# ifb devices in it (modules of this kernel: see stage 2). CRIU runs it too (`addr save`).
+rm -f "$tree/sbin/ip" "$tree/bin/ip"
+cp /bin/ip "$tree/bin/ip" && ln -sf /bin/ip "$tree/sbin/ip" && ln -sf /bin/ip "$tree/usr/sbin/ip"
+mkdir -p "$tree/var" && ln -s /run "$tree/var/run"
+mkdir -p "$tree/lib/modules/net"
+for m in veth ifb; do
+  ko=$(find "$kdir" -path "*/drivers/net/$m.ko" | head -n1)
+  [[ -n $ko ]] || { echo "no module $m.ko in $kdir" >&2; exit 1; }
+  cp "$ko" "$tree/lib/modules/net/"
+done
 # The rootless userns cases run the runtime as `corraltest` (below), through the setuid
 # helpers of Debian's uidmap (cp -a keeps the setuid bit; cpio and stage 1 keep it too).
 cp -a /usr/bin/newuidmap /usr/bin/newgidmap "$tree/usr/bin/"
@@ -149,18 +161,17 @@ PROFILE
 # SELinux (with --selinux): the policy Debian builds and the tool that loads it.
 cp /usr/sbin/load_policy "$tree/usr/sbin/load_policy"
 cp -a /etc/selinux "$tree/etc/selinux"
-# CRIU (--criu): a dynamic binary like runc. It runs iproute2's `ip` (busybox's cannot
-# `addr save`) and iptables-save/-restore for every network namespace it dumps, and links
-# libnftables itself. The initramfs stays the lighter choice: a full Debian image would
+# CRIU (--criu): a dynamic binary like runc. It runs iproute2's `ip` (above: busybox's
+# cannot `addr save`) and iptables-save/-restore for every network namespace it dumps, and
+# links libnftables itself. The initramfs stays the lighter choice: a full Debian image would
 # add mmdebstrap, a disk and modules to a boot that needs none of them.
 criu_bins=()
 if ((criu)); then
-  criu_bins=(/usr/sbin/criu /bin/ip /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi
+  criu_bins=(/usr/sbin/criu /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi
     /usr/sbin/nft /bin/tar)
   # GNU tar too: CRIU dumps and restores a tmpfs's files with options busybox's lacks.
-  rm -f "$tree/sbin/ip" "$tree/bin/ip" "$tree/bin/tar"
+  rm -f "$tree/bin/tar"
   cp /bin/tar "$tree/bin/tar"
-  cp /bin/ip "$tree/bin/ip" && ln -sf /bin/ip "$tree/sbin/ip" && ln -sf /bin/ip "$tree/usr/sbin/ip"
   cp /usr/sbin/criu /usr/sbin/nft /usr/sbin/xtables-{nft,legacy}-multi "$tree/usr/sbin/"
   # Both iptables back ends: CRIU saves the nft one's rules and asks the legacy one too.
   for t in iptables ip6tables; do
@@ -172,14 +183,14 @@ if ((criu)); then
   # xtables loads its match and target modules at run time.
   mkdir -p "$tree/usr/lib/x86_64-linux-gnu"
   cp -a /usr/lib/x86_64-linux-gnu/xtables "$tree/usr/lib/x86_64-linux-gnu/"
-  # The kernel modules `criu check` wants (nf_tables, the socket diag modules, tun,
-  # veth) and conntrack's netlink (`criu dump` of a network namespace asks it), in the
+  # The kernel modules `criu check` wants (nf_tables, the socket diag modules, tun;
+  # veth is loaded for every boot) and conntrack's netlink (`criu dump` of a network namespace asks it), in the
   # order stage 2 loads them (each after what it depends on).
   mkdir -p "$tree/lib/modules/criu"
   for m in netfilter/nfnetlink lib/libcrc32c netfilter/nf_tables netfilter/nf_defrag_ipv4 \
     netfilter/nf_defrag_ipv6 netfilter/nf_conntrack netfilter/nf_conntrack_netlink \
     ipv4/inet_diag ipv4/tcp_diag ipv4/udp_diag ipv4/raw_diag unix/unix_diag \
-    netlink/netlink_diag packet/af_packet_diag drivers/tun drivers/veth; do
+    netlink/netlink_diag packet/af_packet_diag drivers/tun; do
     ko=$(find "$kdir" -path "*/${m#drivers/}.ko" | head -n1)
     [[ -n $ko ]] || { echo "no module ${m##*/}.ko in $kdir" >&2; exit 1; }
     cp "$ko" "$tree/lib/modules/criu/"
@@ -187,7 +198,7 @@ if ((criu)); then
   done
 fi
 for lib in $(ldd /usr/sbin/runc /usr/bin/crun /usr/bin/strace /usr/bin/newuidmap /usr/sbin/apparmor_parser \
-  /usr/sbin/load_policy "${criu_bins[@]}" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  /usr/sbin/load_policy /bin/ip "${criu_bins[@]}" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$tree/$(dirname "$lib")"
   cp -L "$lib" "$tree/$lib"
 done
@@ -300,6 +311,7 @@ else
   echo "guest: kernel $(uname -r), cgroup v1 hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 fi
 hostname corral-guest
+for m in /lib/modules/net/*.ko; do insmod "$m" || echo "guest: cannot load $m"; done
 # CRIU (--criu): it wants loopback up in the namespace it runs in; its own check first.
 if [ -e /etc/guest-criu ]; then
   while read -r m; do insmod "/lib/modules/criu/$m.ko" || echo "guest: cannot load $m"; done \
