@@ -268,6 +268,14 @@ pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };
+    crate::debug(|| {
+        format!(
+            "cgroup: device program ({} rules, {} instructions) attached to {}",
+            rules.len(),
+            prog.len(),
+            dir.display()
+        )
+    });
     // The attachment holds the program: our fds may close after this.
     bpf(BPF_PROG_ATTACH, &at).map(drop).map_err(|e| {
         Error::Other(format!(

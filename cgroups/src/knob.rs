@@ -10,6 +10,7 @@ use std::path::Path;
 /// saying so.
 pub(crate) fn write_existing(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
     let path = dir.join(file);
+    crate::debug(|| format!("cgroup: write {value:?} to {} ({field})", path.display()));
     let r = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)

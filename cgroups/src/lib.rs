@@ -200,6 +200,7 @@ impl Cgroup {
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         for d in &self.dirs {
             let path = d.path.join("cgroup.procs");
+            debug(|| format!("cgroup: pid {pid} into {}", path.display()));
             std::fs::write(&path, pid.to_string()).map_err(|err| Error::Write {
                 field: "linux.cgroupsPath".into(),
                 path,
@@ -234,6 +235,7 @@ impl Cgroup {
         // to it, so an empty subtree stays empty; rmdir below would fail on any other.
         let mut left = self.pids();
         if !left.is_empty() {
+            debug(|| format!("cgroup: killing processes left: {left:?}"));
             match self.driver {
                 Driver::CgroupfsV2 => v2::kill(self),
                 Driver::CgroupfsV1 => self.kill_frozen(),
@@ -330,7 +332,10 @@ pub(crate) fn make_levels(
         cur.push(c);
         let parent = i + 1 < levels.len();
         let ours = match std::fs::create_dir(&cur) {
-            Ok(()) => true,
+            Ok(()) => {
+                debug(|| format!("cgroup: made {}", cur.display()));
+                true
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => shared(&cur),
             Err(e) => return Err(Error::io("cannot create cgroup", &cur, e)),
         };
@@ -347,7 +352,7 @@ pub(crate) fn make_levels(
 fn remove_parents(d: &Dir) -> Result<()> {
     for p in d.made.iter().rev() {
         match std::fs::remove_dir(p) {
-            Ok(()) => {}
+            Ok(()) => debug(|| format!("cgroup: removed parent {}", p.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => break,
             Err(e) => return Err(Error::io("cannot remove cgroup", p, e)),
@@ -359,7 +364,10 @@ fn remove_parents(d: &Dir) -> Result<()> {
 fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
     loop {
         match std::fs::remove_dir(path) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                debug(|| format!("cgroup: removed {}", path.display()));
+                return Ok(());
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             // EBUSY: an exiting task not yet gone from the cgroup.
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
@@ -391,6 +399,21 @@ fn procs(dir: &Path) -> Vec<i32> {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect()
+}
+
+static DEBUG: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Where `--debug` lines about what the back ends make, write and remove go (set once by
+/// the runtime; without it nothing is formatted).
+pub fn set_debug(f: fn(&str)) {
+    let _ = DEBUG.set(f);
+}
+
+/// A debug line; `text` runs only when [`set_debug`] was called.
+pub(crate) fn debug(text: impl FnOnce() -> String) {
+    if let Some(f) = DEBUG.get() {
+        f(&text());
+    }
 }
 
 fn read(path: &str) -> Result<String> {

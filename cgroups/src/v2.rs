@@ -169,6 +169,12 @@ fn apply_more(dir: &Path, r: &LinuxResources) -> Result<()> {
 /// cgroup.kill (Linux 5.14): SIGKILL to every process in the cgroup, atomically with
 /// respect to forks. Older kernels lack it; the caller's kill loop then does the work.
 pub fn kill(cg: &Cgroup) {
+    crate::debug(|| {
+        format!(
+            "cgroup: write \"1\" to {}/cgroup.kill",
+            cg.dirs[0].path.display()
+        )
+    });
     let _ = std::fs::write(cg.dirs[0].path.join("cgroup.kill"), "1");
 }
 

@@ -6,6 +6,13 @@
 //! clone and sends its phases to the parent (`ChildMsg::Trace`, just before `Ready`),
 //! which logs them after its own, each line `phase NAME MS ms` (`(init)` added for the
 //! init's). Off unless [`enable`] was called: then [`mark`] is one atomic load.
+//!
+//! [`step`] records what a step did (a namespace made, a mount, a hook run, …) with its
+//! time since [`enable`], on CLOCK_REALTIME: the init may be in a time namespace of its
+//! own, whose monotonic clock is offset, and its steps are merged with the parent's by
+//! that time. The init sends its steps with its phases (on failure too, before the
+//! error), so a failed `create` logs the step that failed. Without `--debug` a step is
+//! one atomic load: its text is a closure, never formatted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -18,13 +25,28 @@ struct Timeline {
     phases: Vec<(&'static str, u64)>,
     /// What the init sent: its phases, by name, in ns.
     init: Vec<(String, u64)>,
+    /// CLOCK_REALTIME at [`enable`], in ns: steps are timed from it.
+    start: u64,
+    /// This process's steps: ns since `start`, what was done.
+    steps: Vec<(u64, String)>,
+    /// The init's (or an exec process's) steps, as it sent them.
+    init_steps: Vec<(u64, String)>,
 }
 
 static TIMELINE: Mutex<Timeline> = Mutex::new(Timeline {
     last: 0,
     phases: Vec::new(),
     init: Vec::new(),
+    start: 0,
+    steps: Vec::new(),
+    init_steps: Vec::new(),
 });
+
+fn realtime() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
 
 fn now() -> u64 {
     let mut ts = libc::timespec {
@@ -43,8 +65,26 @@ fn timeline() -> std::sync::MutexGuard<'static, Timeline> {
 
 /// Starts the timeline: the first phase is measured from here.
 pub fn enable() {
-    timeline().last = now();
+    {
+        let mut tl = timeline();
+        tl.last = now();
+        tl.start = realtime();
+    }
     ON.store(true, Ordering::Relaxed);
+    // The cgroup back end says what it writes through the same steps.
+    corral_cgroups::set_debug(|s| step(|| s.to_string()));
+}
+
+/// Records a step; `text` runs only with `--debug`.
+pub fn step(text: impl FnOnce() -> String) {
+    if !on() {
+        return;
+    }
+    // One line each: the init's steps travel as lines.
+    let text = text().replace('\n', " ");
+    let mut tl = timeline();
+    let t = realtime().saturating_sub(tl.start);
+    tl.steps.push((t, text));
 }
 
 pub fn on() -> bool {
@@ -70,19 +110,53 @@ pub fn restart_in_child() {
         let mut tl = timeline();
         tl.phases.clear();
         tl.init.clear();
+        tl.steps.clear();
+        tl.init_steps.clear();
     }
 }
 
-/// This process's phases, as the init sends them: `name=ns` separated by spaces.
-pub fn encode() -> String {
+/// The most a message of the init channel carries here (its datagrams are read into 64 KiB).
+const CHUNK: usize = 60 * 1024;
+
+/// This process's phases and steps, as the init sends them: one or more messages of
+/// lines, the first line the phases (`name=ns` separated by spaces), then one
+/// `ns<TAB>text` line per step.
+pub fn encode() -> Vec<String> {
     let tl = timeline();
     let parts: Vec<String> = tl.phases.iter().map(|(n, d)| format!("{n}={d}")).collect();
-    parts.join(" ")
+    let mut out = vec![parts.join(" ")];
+    for (t, text) in &tl.steps {
+        let line = format!("\n{t}\t{text}");
+        let last = out.last_mut().expect("one message at least");
+        if last.len() + line.len() <= CHUNK {
+            last.push_str(&line);
+        } else {
+            // A step longer than a message is cut (at a char boundary).
+            let mut cut = line.len().min(CHUNK);
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.push(line[..cut].to_string());
+        }
+    }
+    out
 }
 
 /// Keeps what the init sent (see [`encode`]), for [`report`].
 pub fn received(text: &str) {
-    timeline().init.extend(parse(text));
+    let mut tl = timeline();
+    for line in text.split('\n') {
+        match line.split_once('\t') {
+            Some((t, step)) if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() => {
+                let t = t.parse().unwrap_or(0);
+                tl.init_steps.push((t, step.to_string()));
+            }
+            _ => {
+                let phases = parse(line);
+                tl.init.extend(phases);
+            }
+        }
+    }
 }
 
 /// The phases in `text` (see [`encode`]); what is not `name=ns` is skipped.
@@ -103,16 +177,37 @@ pub fn report(log: &dyn Fn(&str)) {
     if !on() {
         return;
     }
-    let (phases, init) = {
+    let (phases, init, steps, init_steps) = {
         let mut tl = timeline();
-        (std::mem::take(&mut tl.phases), std::mem::take(&mut tl.init))
+        (
+            std::mem::take(&mut tl.phases),
+            std::mem::take(&mut tl.init),
+            std::mem::take(&mut tl.steps),
+            std::mem::take(&mut tl.init_steps),
+        )
     };
+    for line in step_lines(&steps, &init_steps) {
+        log(&line);
+    }
     if phases.is_empty() && init.is_empty() {
         return;
     }
     for line in lines(&phases, &init) {
         log(&line);
     }
+}
+
+/// The steps of both processes in the order they happened: `+MS ms TEXT`, with `init: `
+/// before the init's.
+fn step_lines(steps: &[(u64, String)], init: &[(u64, String)]) -> Vec<String> {
+    let mut all: Vec<(u64, bool, &str)> =
+        steps.iter().map(|(t, s)| (*t, false, s.as_str())).collect();
+    all.extend(init.iter().map(|(t, s)| (*t, true, s.as_str())));
+    // Stable: steps of one process at the same time keep their order.
+    all.sort_by_key(|(t, _, _)| *t);
+    all.into_iter()
+        .map(|(t, init, s)| format!("+{} ms {}{s}", ms(t), if init { "init: " } else { "" }))
+        .collect()
 }
 
 /// The log lines for these phases: `phase NAME MS ms`, `(init)` after the init's, and
@@ -134,6 +229,23 @@ fn lines(phases: &[(&str, u64)], init: &[(String, u64)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_interleave_by_time() {
+        let parent = [
+            (1_000_000, "cgroup made".to_string()),
+            (5_000_000, "ready".into()),
+        ];
+        let init = [(2_500_000, "mount proc on /proc".to_string())];
+        assert_eq!(
+            step_lines(&parent, &init),
+            [
+                "+1.000 ms cgroup made",
+                "+2.500 ms init: mount proc on /proc",
+                "+5.000 ms ready",
+            ]
+        );
+    }
 
     // Pure functions only: the timeline is global, and other tests mark phases too.
     #[test]

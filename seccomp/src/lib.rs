@@ -17,6 +17,7 @@ mod verdict;
 
 pub use compile::{check, compile, Compiled};
 pub use features::{archs, features, version};
+pub use names::name;
 pub use raw::check_json;
 pub use verdict::{denial, is_native_syscall, Denial};
 

@@ -8,6 +8,7 @@ mod cgroup_parents;
 mod cgroup_update;
 mod cgroups;
 mod criu;
+mod debug_trace;
 mod errors;
 mod escape_interp;
 mod escapes;
@@ -82,6 +83,7 @@ pub fn all() -> Vec<Case> {
     v.extend(hooks::cases());
     v.extend(activation::cases());
     v.extend(flags::cases());
+    v.extend(debug_trace::cases());
     v.extend(state_dir::cases());
     v.extend(spec13_fields::cases());
     v.extend(harden::cases());

@@ -53,6 +53,19 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
 /// and then this one removes it); one made by someone else is never removed. The
 /// root stays locked meanwhile, so that no delete removes a parent this one goes into.
 pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
+    crate::trace::step(|| {
+        let dirs: Vec<String> = cg
+            .dirs
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect();
+        format!(
+            "cgroup: driver {:?} (cgroup {:?}), at {}",
+            cg.driver,
+            cg.version,
+            dirs.join(", ")
+        )
+    });
     if let Some(pid) = cg.pids().first() {
         return Err(Error::Other(format!(
             "linux.cgroupsPath: cgroup {} exists and holds process {pid}: not joined",

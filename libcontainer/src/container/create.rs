@@ -108,6 +108,7 @@ pub(super) fn create_locked(
     match made {
         Ok(pid) => Ok((dir, pid)),
         Err(e) => {
+            crate::trace::step(|| format!("create failed, removing what it made: {e}"));
             // The init is dead by now (spawn kills and reaps it on failure). Only a
             // cgroup this create claimed (recorded in the dir) is removed, and only
             // the rootfs bind this create's init made.
@@ -147,6 +148,7 @@ pub(super) fn compile_seccomp(
     };
     let compiled = corral_seccomp::compile(s)
         .map_err(|e| crate::validate::seccomp_error(&bundle.config_path, e))?;
+    crate::trace::step(|| seccomp_summary(s, &compiled));
     if let (Some(log), false) = (log_debug, compiled.skipped().is_empty()) {
         log(&format!(
             "linux.seccomp: syscalls unknown to libseccomp, left out of the filter: {}",
@@ -154,6 +156,37 @@ pub(super) fn compile_seccomp(
         ));
     }
     Ok(Some(compiled))
+}
+
+/// The filter in words, for `--debug`.
+fn seccomp_summary(s: &oci_spec::runtime::LinuxSeccomp, c: &corral_seccomp::Compiled) -> String {
+    use corral_seccomp::name;
+    let rules = s.syscalls().as_deref().unwrap_or_default();
+    let names: usize = rules.iter().map(|r| r.names().len()).sum();
+    let archs: Vec<String> = s.architectures().iter().flatten().map(name).collect();
+    let flags: Vec<String> = s.flags().iter().flatten().map(name).collect();
+    format!(
+        "seccomp: compiled, default action {}, {} rules ({names} syscall names, {} unknown \
+         to libseccomp), architectures {} (and the native one), flags {}{}",
+        name(&s.default_action()),
+        rules.len(),
+        c.skipped().len(),
+        if archs.is_empty() {
+            "none".into()
+        } else {
+            archs.join(",")
+        },
+        if flags.is_empty() {
+            "none".into()
+        } else {
+            flags.join(",")
+        },
+        if c.uses_notify() {
+            ", with a notify listener"
+        } else {
+            ""
+        },
+    )
 }
 
 fn create_in(

@@ -21,6 +21,12 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
     // directory is gone (keeping it would only wedge the id).
     let saved = salvage(force, warn, "saved state", dir.load())?;
     let status = dir.status(saved.as_ref());
+    crate::trace::step(|| {
+        let pid = saved
+            .as_ref()
+            .map_or("unknown".into(), |s| s.pid.to_string());
+        format!("delete {id}: status {}, init pid {pid}", status.as_str())
+    });
     if status != Status::Stopped && !force {
         return Err(Error::BadStatus {
             id: id.to_string(),
@@ -48,6 +54,7 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
     };
     if let Some(saved) = &saved {
         if status != Status::Stopped {
+            crate::trace::step(|| "delete: SIGKILL the container's processes".into());
             step(kill_and_wait(saved))?;
         }
     }
@@ -58,6 +65,7 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
         None => salvage(force, warn, "cgroup record", dir.load_cgroup())?,
     };
     if let Some(cg) = &cgroup {
+        crate::trace::step(|| format!("delete: destroy cgroup {}", cg.dirs[0].path.display()));
         step((|| {
             // Locked: a create under the root must not go into a parent removed meanwhile.
             let _root = cg.made().next().map(|_| dir.lock_root()).transpose()?;
@@ -66,9 +74,11 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &dyn Fn(&str)) -> Result
     }
     if let Some((s, id)) = saved.as_ref().and_then(|s| Some((s, s.host_mount?))) {
         let root = s.rootfs.canonicalize().unwrap_or_else(|_| s.rootfs.clone());
+        crate::trace::step(|| format!("delete: unmount the rootfs bind {}", root.display()));
         step(crate::rootfs::host::unmount(&root, id))?;
     }
     crate::netdev::restore(&dir, warn);
+    crate::trace::step(|| format!("delete: remove the state dir {}", dir.dir.display()));
     dir.remove()?;
     if let Some(saved) = &saved {
         hooks::poststop(saved.hooks.as_ref(), &hooks::State::of_saved(saved), warn);

@@ -129,11 +129,37 @@ fn error(kind: Kind, i: usize, hook: &Hook, msg: String) -> Error {
     }
 }
 
+/// Runs hook `i` of `kind`; with `--debug`, a step says which, its timeout and how it ended.
+fn run_one(
+    kind: Kind,
+    i: usize,
+    hook: &Hook,
+    state: &[u8],
+    cwd: Option<&Path>,
+) -> std::result::Result<(), String> {
+    let started = crate::trace::on().then(std::time::Instant::now);
+    let r = child::run(hook, state, cwd);
+    crate::trace::step(|| {
+        let timeout = hook.timeout().map_or("none".into(), |t| format!("{t} s"));
+        let end = match &r {
+            Ok(()) => "exit 0".to_string(),
+            Err(m) => format!("failed: {m}"),
+        };
+        let took = started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1e3);
+        format!(
+            "hook {}[{i}] {} (timeout {timeout}): {end} after {took:.3} ms",
+            kind.name(),
+            hook.path().display()
+        )
+    });
+    r
+}
+
 /// Runs the hooks of `kind` in order, in directory `cwd` (default: ours); the first
 /// that fails ends the list with its error.
 pub fn run(kind: Kind, hooks: &[Hook], state: &[u8], cwd: Option<&Path>) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
-        child::run(hook, state, cwd).map_err(|msg| error(kind, i, hook, msg))?;
+        run_one(kind, i, hook, state, cwd).map_err(|msg| error(kind, i, hook, msg))?;
     }
     Ok(())
 }
@@ -142,7 +168,7 @@ pub fn run(kind: Kind, hooks: &[Hook], state: &[u8], cwd: Option<&Path>) -> Resu
 /// and the others still run.
 pub fn run_warn(kind: Kind, hooks: &[Hook], state: &[u8], warn: &dyn Fn(&str)) {
     for (i, hook) in hooks.iter().enumerate() {
-        if let Err(msg) = child::run(hook, state, None) {
+        if let Err(msg) = run_one(kind, i, hook, state, None) {
             warn(&error(kind, i, hook, msg).to_string());
         }
     }

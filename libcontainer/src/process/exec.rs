@@ -99,6 +99,16 @@ fn differing_namespaces(pid: i32) -> Result<u64> {
     Ok(flags)
 }
 
+/// The /proc/PID/ns names of `flags`.
+fn ns_names(flags: u64) -> String {
+    let names: Vec<&str> = NAMESPACES
+        .iter()
+        .filter(|(_, f)| flags & f != 0)
+        .map(|(n, _)| *n)
+        .collect();
+    names.join(", ")
+}
+
 /// setns(2) with a pidfd: every namespace of `flags` at once.
 fn join(pidfd: &OwnedFd, flags: u64) -> nix::Result<()> {
     // SAFETY: pidfd is an open pidfd; setns changes only this process.
@@ -111,6 +121,13 @@ fn join(pidfd: &OwnedFd, flags: u64) -> nix::Result<()> {
 /// one, so the one clone lands in it).
 fn join_pid_namespace(cfg: &ExecConfig) -> Result<(u64, bool)> {
     let flags = differing_namespaces(cfg.init_pid)?;
+    crate::trace::step(|| {
+        format!(
+            "namespaces: joins those of init pid {} that differ from corral's: {}",
+            cfg.init_pid,
+            ns_names(flags)
+        )
+    });
     if flags & NEWPID == 0 {
         return Ok((flags, false));
     }
@@ -199,6 +216,7 @@ fn until_exec(
                 };
                 seccomp_listener::hand_over(cfg.spec, &c, fd)?;
             }
+            Some((ChildMsg::Trace(t), _)) => crate::trace::received(&t),
             Some((ChildMsg::Ready, _)) if !fork_in_child || pid != first => break,
             other => return Err(unexpected(other.map(|(m, _)| m))),
         }
@@ -228,7 +246,9 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
     }
     match setup(cfg, flags, fork, &chan) {
         Ok(exec) => {
-            if let Err(e) = chan.send(&ChildMsg::Ready) {
+            crate::trace::step(|| "ready: execve next".into());
+            let sent = init::send_trace(&chan);
+            if let Err(e) = sent.and_then(|()| chan.send(&ChildMsg::Ready)) {
                 let _ = chan.send(&ChildMsg::Error(e.to_string()));
                 sys::exit_now(1);
             }
@@ -238,10 +258,7 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
             let _ = chan.send(&ChildMsg::Error(err));
             sys::exit_now(127);
         }
-        Err(e) => {
-            let _ = chan.send(&ChildMsg::Error(e.to_string()));
-            sys::exit_now(1);
-        }
+        Err(e) => init::fail(&chan, &e.to_string()),
     }
 }
 
@@ -267,6 +284,7 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
         None
     };
     if flags != 0 {
+        crate::trace::step(|| format!("setns the init's pidfd: {}", ns_names(flags)));
         join(cfg.init, flags).map_err(|e| Error::sys("join the container's namespaces", e))?;
     }
     if flags & NEWUSER != 0 {

@@ -55,16 +55,10 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
     }
     let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan)) {
         Ok(exec) => exec,
-        Err(e) => {
-            let _ = chan.send(&ChildMsg::Error(e.to_string()));
-            sys::exit_now(1);
-        }
+        Err(e) => fail(&chan, &e.to_string()),
     };
-    let traced = match crate::trace::on() {
-        true => chan.send(&ChildMsg::Trace(crate::trace::encode())),
-        false => Ok(()),
-    };
-    if let Err(e) = traced.and_then(|()| chan.send(&ChildMsg::Ready)) {
+    crate::trace::step(|| "ready: waits on exec.fifo for start".into());
+    if let Err(e) = send_trace(&chan).and_then(|()| chan.send(&ChildMsg::Ready)) {
         let _ = chan.send(&ChildMsg::Error(e.to_string()));
         sys::exit_now(1);
     }
@@ -80,6 +74,24 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
     }
     // exec.fifo stays open until execve closes it (close-on-exec): `start` waits for that.
     exec_now(&exec)
+}
+
+/// `--debug`: this process's phases and steps, to the parent (before Ready or Error).
+pub(super) fn send_trace(chan: &ChildEnd) -> Result<()> {
+    if crate::trace::on() {
+        for m in crate::trace::encode() {
+            chan.send(&ChildMsg::Trace(m))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reports `err` (and, with `--debug`, the steps up to it) to the parent and exits.
+pub(super) fn fail(chan: &ChildEnd, err: &str) -> ! {
+    crate::trace::step(|| format!("failed: {err}"));
+    let _ = send_trace(chan);
+    let _ = chan.send(&ChildMsg::Error(err.to_string()));
+    sys::exit_now(1);
 }
 
 /// execve, or a message on stderr and exit 127 (the shell's "cannot execute").
@@ -309,6 +321,13 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     let loaded = s.seccomp.zip(s.profile);
     if let Some((filter, profile)) = loaded {
         filter::check(profile, process, filter.uses_notify(), s.caller)?;
+        crate::trace::step(|| {
+            let when = match nnp {
+                true => "after no_new_privs and the uid change",
+                false => "before the uid and capability change (no noNewPrivileges)",
+            };
+            format!("seccomp: loading the filter {when}; execve is the last call after it")
+        });
         filter::load(filter, chan)?;
     }
     crate::trace::mark("seccomp");

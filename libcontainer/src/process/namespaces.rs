@@ -56,13 +56,16 @@ fn open_ns(path: &std::path::Path) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-pub fn plan(spec: &Spec) -> Result<Plan> {
-    let nss = spec
-        .linux()
+fn namespaces_of(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {
+    spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .map(Vec::as_slice)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+pub fn plan(spec: &Spec) -> Result<Plan> {
+    let nss = namespaces_of(spec);
     let mut new = 0u64;
     let mut parent_joins = Vec::new();
     let mut child_joins = Vec::new();
@@ -95,6 +98,59 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         fork_init,
         cgroupns_late: false,
     })
+}
+
+/// The plan in words, for `--debug`: each namespace of the spec made or joined (with its
+/// path), and by whom.
+pub fn describe(spec: &Spec, plan: &Plan) -> String {
+    let nss = namespaces_of(spec);
+    let how = if plan.clone_flags != 0 {
+        "by clone3"
+    } else {
+        "by unshare in the init, after its joins"
+    };
+    let mut new = vec![];
+    let mut joined = vec![];
+    for ns in nss {
+        match ns.path() {
+            None if ns.typ() == T::Cgroup && plan.cgroupns_late => {
+                new.push("cgroup (unshared once in the cgroup)".to_string())
+            }
+            None => new.push(spec_name(ns.typ())),
+            Some(p) => {
+                let by = match ns.typ() {
+                    T::Pid | T::Time => "runtime, before the clone",
+                    _ => "init",
+                };
+                joined.push(format!(
+                    "{} {} (by the {by})",
+                    spec_name(ns.typ()),
+                    p.display()
+                ));
+            }
+        }
+    }
+    let mut out = format!("namespaces: new {} {how}", list(&new));
+    out.push_str(&format!("; joined {}", list(&joined)));
+    if plan.fork_init {
+        out.push_str("; the init forks again to enter its new pid or time namespace");
+    }
+    out
+}
+
+/// The type as config.json names it (`mount`, `network`; Display says `mnt`, `net`).
+fn spec_name(t: T) -> String {
+    match serde_json::to_value(t) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => t.to_string(),
+    }
+}
+
+fn list(v: &[String]) -> String {
+    match v.is_empty() {
+        true => "none".into(),
+        false => v.join(", "),
+    }
 }
 
 fn time_offsets(spec: &Spec) -> Vec<(&str, i64, u32)> {
@@ -159,6 +215,7 @@ pub fn write_time_offsets(file: std::fs::File, spec: &Spec) -> Result<()> {
 }
 
 pub fn join(t: T, fd: &OwnedFd) -> Result<()> {
+    crate::trace::step(|| format!("setns {t} namespace"));
     // SAFETY: fd is a valid open namespace fd; setns changes only this process.
     let ret = unsafe { libc::setns(fd.as_raw_fd(), flag(t) as libc::c_int) };
     nix::errno::Errno::result(ret)
@@ -167,6 +224,7 @@ pub fn join(t: T, fd: &OwnedFd) -> Result<()> {
 }
 
 pub fn unshare(flags: u64) -> Result<()> {
+    crate::trace::step(|| format!("unshare namespaces (flags {flags:#x})"));
     // SAFETY: unshare takes only flags.
     let ret = unsafe { libc::unshare(flags as libc::c_int) };
     nix::errno::Errno::result(ret)

@@ -87,11 +87,19 @@ pub fn spawn(
         plan.clone_flags &= !NEWCGROUP;
         plan.cgroupns_late = true;
     }
+    crate::trace::step(|| namespaces::describe(cfg.spec, &plan));
     let cgroup_dir = clone_into(cfg.cgroup)?;
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
         namespaces::join(*t, fd)?;
     }
+    crate::trace::step(|| {
+        let into = cfg.cgroup.filter(|_| cgroup_dir.is_some());
+        let into = into.map_or(String::new(), |c| {
+            format!(" into cgroup {}", c.dirs[0].path.display())
+        });
+        format!("clone3 the init, flags {:#x}{into}", plan.clone_flags)
+    });
     let pid = match sys::clone3_fork(plan.clone_flags, cgroup_dir.as_ref().map(|f| f.as_raw_fd())) {
         Err(e) => {
             return Err(Error::sys(
@@ -108,6 +116,7 @@ pub fn spawn(
         }
         Ok(Forked::Parent(pid)) => pid,
     };
+    crate::trace::step(|| format!("the init is pid {pid}"));
     drop(child);
     drop(fifo);
     drop(cgroup_dir);
@@ -142,6 +151,7 @@ pub fn spawn(
                 } else {
                     pid
                 };
+                crate::trace::step(|| format!("write the uid and gid maps of pid {target}"));
                 maps::write(target, cfg.spec)?;
                 parent.send(ParentMsg::MapsWritten)?;
             }
@@ -155,6 +165,7 @@ pub fn spawn(
             Action::RunHooks => {
                 // The init has made its mounts and waits before pivot_root.
                 let pid = spawned.pid.as_raw();
+                crate::trace::step(|| "the init waits before pivot_root: runtime hooks".into());
                 crate::hooks::create_runtime(cfg.spec, cfg.id, cfg.bundle, pid)?;
                 parent.send(ParentMsg::HooksDone)?;
             }

@@ -124,6 +124,27 @@ pub fn create(root: &InRoot, devices: &[LinuxDevice], in_userns: bool) -> Result
 /// Makes `node`; a different file already at its path is an error, or with `replace`
 /// (the default devices, which the spec requires whatever the image has) is replaced.
 fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()> {
+    crate::trace::step(|| {
+        let kind = match node.kind {
+            SFlag::S_IFBLK => 'b',
+            SFlag::S_IFIFO => 'p',
+            _ => 'c',
+        };
+        let how = if in_userns {
+            "bind of the host's node"
+        } else {
+            "mknod"
+        };
+        format!(
+            "device {} {kind} {}:{} mode {:o} uid {} gid {} ({how})",
+            node.path.display(),
+            node.major,
+            node.minor,
+            node.mode,
+            node.uid,
+            node.gid
+        )
+    });
     if in_userns {
         return bind_host_node(root, node);
     }

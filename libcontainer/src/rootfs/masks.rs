@@ -37,13 +37,25 @@ impl Masks {
 
     pub fn mask(&mut self, path: &str) -> Result<()> {
         let target = match self.root.resolve(Path::new(path)) {
-            Err(Errno::ENOENT) => return Ok(()),
+            Err(Errno::ENOENT) => {
+                crate::trace::step(|| format!("masked path {path}: absent, skipped"));
+                return Ok(());
+            }
             r => r.map_err(|e| Error::sys(format!("maskedPaths: open {path}"), e))?,
         };
         let st = nix::sys::stat::fstat(target.as_raw_fd())
             .map_err(|e| Error::sys(format!("maskedPaths: stat {path}"), e))?;
         let what = format!("maskedPaths: mask {path}");
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        crate::trace::step(|| {
+            let with = if dir {
+                "an empty read-only tmpfs"
+            } else {
+                "/dev/null"
+            };
+            format!("masked path {path}: bind of {with}")
+        });
+        if dir {
             let tree = match &self.empty {
                 Some(first) => m::clone_tree(first.as_fd(), Path::new(""), false)
                     .map_err(|e| kernel_err(format!("{what}: clone the empty tmpfs"), e))?,
@@ -95,6 +107,7 @@ impl Masks {
             r => r.map_err(|e| Error::sys(format!("readonlyPaths: open {path}"), e))?,
         };
         let what = format!("readonlyPaths: {path}");
+        crate::trace::step(|| format!("readonly path {path}: recursive read-only bind"));
         let tree = m::clone_tree(target.as_fd(), Path::new(""), true)
             .map_err(|e| kernel_err(format!("{what}: open_tree"), e))?;
         let ro = MountAttr {

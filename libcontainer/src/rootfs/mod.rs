@@ -67,6 +67,7 @@ pub(crate) fn attr_err(what: &str, f: sys::remount::Failed) -> Error {
 pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     if cfg.own_mount_ns {
         // Nothing we mount may propagate back to the host: make every mount a slave first.
+        crate::trace::step(|| "mount: / made a recursive slave".into());
         mount(
             None::<&str>,
             "/",
@@ -81,6 +82,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
         .map_err(|e| Error::io("cannot resolve", cfg.rootfs, e))?;
     let rootfs = rootfs.as_path();
     // pivot_root needs the new root to be a mount point.
+    crate::trace::step(|| format!("mount: rbind the rootfs {} on itself", rootfs.display()));
     mount(
         Some(rootfs),
         rootfs,
@@ -117,6 +119,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     };
     let spec_mounts = cfg.spec.mounts().as_deref().unwrap_or_default();
     for (i, m) in spec_mounts.iter().enumerate() {
+        crate::trace::step(|| mounts::describe(i, m));
         mounts::mount_one(&env(i), m).map_err(|e| Error::Other(format!("mounts[{i}]: {e}")))?;
     }
     crate::trace::mark("mounts");
@@ -131,6 +134,12 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     crate::trace::mark("devices");
     (cfg.before_pivot)()?;
     crate::trace::mark("hooks");
+    let how = match (cfg.own_mount_ns, cfg.no_pivot) {
+        (false, _) => "chroot (no mount namespace of its own)",
+        (true, true) => "move to / and chroot (--no-pivot)",
+        (true, false) => "pivot_root",
+    };
+    crate::trace::step(|| format!("root: {how} into {}", rootfs.display()));
     if !cfg.own_mount_ns {
         chroot(rootfs)?;
     } else if cfg.no_pivot {
@@ -153,6 +162,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
                     "linux.rootfsPropagation: {prop:?} is not a propagation"
                 ))
             })?;
+            crate::trace::step(|| format!("mount: rootfsPropagation {prop} on /"));
             mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
                 .map_err(sys_err(format!("set rootfsPropagation {prop}")))?;
         }
@@ -163,6 +173,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
             attr_set: sys::mount::MOUNT_ATTR_RDONLY,
             ..Default::default()
         };
+        crate::trace::step(|| "mount: / made read-only (root.readonly)".into());
         let root = open_dir(Path::new("/"))?;
         sys::remount::set_at_path(root.as_fd(), "/", &ro)
             .map_err(|f| attr_err("make / read-only (root.readonly)", f))?;

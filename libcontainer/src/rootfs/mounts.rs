@@ -53,6 +53,21 @@ pub struct Env<'a> {
     pub cgroup: Option<&'a corral_cgroups::Cgroup>,
 }
 
+/// Mount `i` in words, for `--debug`: type, source, destination and its options.
+pub fn describe(i: usize, m: &Mount) -> String {
+    let typ = m.typ().as_deref().filter(|t| !t.is_empty()).unwrap_or("-");
+    let src = m
+        .source()
+        .as_deref()
+        .map_or("-".into(), |s| s.display().to_string());
+    let opts = m.options().as_deref().unwrap_or_default().join(",");
+    let opts = if opts.is_empty() { "-" } else { opts.as_str() };
+    format!(
+        "mounts[{i}]: {typ} {src} on {} ({opts})",
+        m.destination().display()
+    )
+}
+
 pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().filter(|t| !t.is_empty());
