@@ -133,6 +133,12 @@ fn steps(cx: &mut Ctx) -> CaseResult {
     ] {
         has(&steps, &[want])?;
     }
+    // The exec process sends its own steps, not its copy of corral's.
+    ensure!(
+        !steps.iter().any(|l| l.contains("init: namespaces: joins")),
+        "the exec process repeated corral's steps:\n{}",
+        steps.join("\n")
+    );
     has(&steps, &["cgroup: driver", &cg])?;
     has(&steps, &["cgroup: write \"77\" to ", "pids.max"])?;
     // Without --debug: no step at all.

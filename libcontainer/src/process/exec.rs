@@ -239,6 +239,8 @@ fn unexpected(msg: Option<ChildMsg>) -> Error {
 
 /// The child: never returns.
 fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, chan: ChildEnd) -> ! {
+    // Its steps and phases only: the parent logs its own.
+    crate::trace::restart_in_child();
     for fd in parent_fds {
         // SAFETY: the owners live in the parent's image, which this process never drops
         // (it execs or _exits), so nothing closes these fds twice.
