@@ -324,9 +324,9 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
         crate::trace::step(|| {
             let when = match nnp {
                 true => "after no_new_privs and the uid change",
-                false => "before the uid and capability change (no noNewPrivileges)",
+                false => "before the uid and capability change (noNewPrivileges is off)",
             };
-            format!("seccomp: loading the filter {when}; execve is the last call after it")
+            format!("seccomp: loading the filter {when}, the last step before execve")
         });
         filter::load(filter, chan)?;
     }
