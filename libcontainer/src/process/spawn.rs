@@ -87,7 +87,10 @@ pub fn spawn(
         plan.clone_flags &= !NEWCGROUP;
         plan.cgroupns_late = true;
     }
-    let cgroup_dir = clone_into(cfg.cgroup)?;
+    let cgroup_dir = match cfg.start_scope {
+        Some(_) => None,
+        None => clone_into(cfg.cgroup)?,
+    };
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
         namespaces::join(*t, fd)?;
@@ -113,6 +116,9 @@ pub fn spawn(
     drop(cgroup_dir);
     crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![pid]);
+    if let Some(start) = cfg.start_scope {
+        start(pid.as_raw())?;
+    }
     placed(cfg.cgroup, pid, &parent)?;
     crate::trace::mark("join");
     let mut spawned = Spawned {
