@@ -446,8 +446,10 @@ fn failed_job(cx: &mut Ctx) -> CaseResult {
     gone(&s)
 }
 
-/// A live unit of the scope's name (systemd-run --scope) is not the container's: create
-/// fails, and that unit and its process are untouched.
+/// A live unit of the scope's name (systemd-run --scope) in another slice, so that the
+/// container's own cgroup path is free and systemd is asked: it answers UnitExists, the
+/// unit is not the container's, create fails, and that unit and its process are
+/// untouched.
 fn unit_exists(cx: &mut Ctx) -> CaseResult {
     let s = scope("exists");
     let mut other = Command::new("systemd-run")
@@ -457,7 +459,7 @@ fn unit_exists(cx: &mut Ctx) -> CaseResult {
             "--unit",
             &s.unit,
             "--slice",
-            "system.slice",
+            "user.slice",
         ])
         .args(["sleep", "1000"])
         .spawn()
@@ -473,8 +475,13 @@ fn unit_exists(cx: &mut Ctx) -> CaseResult {
         }
         let cfg = sd_config(cx, &s, json!({}), &["sleep", "1000"]);
         let b = cx.bundle(&cfg)?;
-        cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
-            .failed("create into another's scope")?;
+        let o = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"]);
+        o.failed("create with another's unit name")?;
+        ensure!(
+            o.stderr.contains("UnitExists"),
+            "the error is not systemd's UnitExists: {}",
+            o.stderr.trim()
+        );
         cx.rt(&["state", "c1"])
             .failed("state after a failed create")?;
         ensure!(

@@ -118,6 +118,7 @@ pub fn spawn(
     let mut guard = KillOnDrop(vec![pid]);
     if let Some(start) = cfg.start_scope {
         start(pid.as_raw())?;
+        crate::trace::mark("scope");
     }
     placed(cfg.cgroup, pid, &parent)?;
     crate::trace::mark("join");
