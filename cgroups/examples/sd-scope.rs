@@ -16,12 +16,12 @@ fn main() {
     let r = bus.start_transient(
         name,
         &[
-            ("Description", Value::Str("corral probe".into())),
-            ("Slice", Value::Str(slice.clone())),
-            ("Delegate", Value::Bool(true)),
-            ("PIDs", Value::U32s(vec![pid])),
-            ("MemoryMax", Value::U64(64 << 20)),
-            ("TasksMax", Value::U64(42)),
+            ("Description".into(), Value::Str("corral probe".into())),
+            ("Slice".into(), Value::Str(slice.clone())),
+            ("Delegate".into(), Value::Bool(true)),
+            ("PIDs".into(), Value::U32s(vec![pid])),
+            ("MemoryMax".into(), Value::U64(64 << 20)),
+            ("TasksMax".into(), Value::U64(42)),
         ],
     );
     println!("start {name}: {r:?} in {:?}", t0.elapsed());
@@ -31,7 +31,7 @@ fn main() {
     for f in ["memory.max", "pids.max", "cgroup.subtree_control"] {
         println!("{f}: {:?}", std::fs::read_to_string(format!("{dir}/{f}")));
     }
-    let bad = bus.start_transient(name, &[("PIDs", Value::U32s(vec![pid]))]);
+    let bad = bus.start_transient(name, &[("PIDs".into(), Value::U32s(vec![pid]))]);
     println!("starting it again: {bad:?}");
     let t0 = std::time::Instant::now();
     println!("stop: {:?} in {:?}", bus.stop(name), t0.elapsed());

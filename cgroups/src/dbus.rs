@@ -23,20 +23,37 @@ const SIGNAL: u8 = 4;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Bool(bool),
+    I32(i32),
     U32(u32),
+    I64(i64),
     U64(u64),
+    F64(f64),
     Str(String),
     U32s(Vec<u32>),
+    /// `ay`: a bitmask (AllowedCPUs, AllowedMemoryNodes).
+    Bytes(Vec<u8>),
+    Strs(Vec<String>),
+    /// `a(ss)`: DeviceAllow's (device, access) pairs.
+    Pairs(Vec<(String, String)>),
+    /// `a(st)`: IODeviceWeight's and the IO limits' (device, number) pairs.
+    PairsU64(Vec<(String, u64)>),
 }
 
 impl Value {
-    fn signature(&self) -> &'static str {
+    pub fn signature(&self) -> &'static str {
         match self {
             Value::Bool(_) => "b",
+            Value::I32(_) => "i",
             Value::U32(_) => "u",
+            Value::I64(_) => "x",
             Value::U64(_) => "t",
+            Value::F64(_) => "d",
             Value::Str(_) => "s",
             Value::U32s(_) => "au",
+            Value::Bytes(_) => "ay",
+            Value::Strs(_) => "as",
+            Value::Pairs(_) => "a(ss)",
+            Value::PairsU64(_) => "a(st)",
         }
     }
 }
@@ -83,10 +100,29 @@ impl Buf {
     fn value(&mut self, v: &Value) {
         match v {
             Value::Bool(b) => self.u32(u32::from(*b)),
+            Value::I32(n) => self.u32(*n as u32),
             Value::U32(n) => self.u32(*n),
+            Value::I64(n) => self.u64(*n as u64),
             Value::U64(n) => self.u64(*n),
+            Value::F64(n) => self.u64(n.to_bits()),
             Value::Str(s) => self.str(s),
             Value::U32s(ns) => self.array(4, |b| ns.iter().for_each(|n| b.u32(*n))),
+            Value::Bytes(bs) => self.array(1, |b| b.0.extend_from_slice(bs)),
+            Value::Strs(ss) => self.array(4, |b| ss.iter().for_each(|s| b.str(s))),
+            Value::Pairs(ps) => self.array(8, |b| {
+                for (x, y) in ps {
+                    b.pad(8);
+                    b.str(x);
+                    b.str(y);
+                }
+            }),
+            Value::PairsU64(ps) => self.array(8, |b| {
+                for (x, y) in ps {
+                    b.pad(8);
+                    b.str(x);
+                    b.u64(*y);
+                }
+            }),
         }
     }
     fn variant(&mut self, v: &Value) {
@@ -94,7 +130,7 @@ impl Buf {
         self.value(v);
     }
     /// `a(sv)`: unit properties.
-    fn properties(&mut self, props: &[(&str, Value)]) {
+    fn properties(&mut self, props: &[(String, Value)]) {
         self.array(8, |b| {
             for (name, v) in props {
                 b.pad(8);
@@ -413,8 +449,8 @@ impl Bus {
     }
 
     /// Starts the transient unit `name` with `props` (mode "replace") and waits for its
-    /// job: an error names the unit and systemd's result.
-    pub fn start_transient(&mut self, name: &str, props: &[(&str, Value)]) -> Result<()> {
+    /// job: an error names systemd's error or the job's result.
+    pub fn start_transient(&mut self, name: &str, props: &[(String, Value)]) -> Result<()> {
         self.subscribe()?;
         let mut b = Buf::default();
         b.str(name);
@@ -425,11 +461,29 @@ impl Bus {
         let job = Rd { b: &reply, at: 0 }.str().unwrap_or_default();
         match self.wait_job(&job)?.as_str() {
             "done" => Ok(()),
-            r => Err(err(
-                &format!("starting {name}"),
-                format!("the job ended with {r:?}"),
-            )),
+            r => Err(Error::Other(format!(
+                "systemd's job starting it ended with {r:?} (journalctl -u {name} may say why)"
+            ))),
         }
+    }
+
+    /// Changes properties of the running unit `name` (`runtime`: until the next boot,
+    /// as systemctl set-property --runtime).
+    pub fn set_properties(&mut self, name: &str, props: &[(String, Value)]) -> Result<()> {
+        let mut b = Buf::default();
+        b.str(name);
+        b.u32(1);
+        b.properties(props);
+        self.manager("SetUnitProperties", "sba(sv)", &b.0)?;
+        Ok(())
+    }
+
+    /// Forgets the failed state of unit `name`, so that systemd unloads it.
+    pub fn reset_failed(&mut self, name: &str) -> Result<()> {
+        let mut b = Buf::default();
+        b.str(name);
+        self.manager("ResetFailedUnit", "s", &b.0)?;
+        Ok(())
     }
 
     /// Stops the unit `name` and waits for the job; a unit that is not loaded any more
@@ -441,13 +495,18 @@ impl Bus {
         b.str("replace");
         let reply = match self.manager("StopUnit", "ss", &b.0) {
             Ok(r) => r,
-            Err(Error::Other(e)) if e.contains("NoSuchUnit") => return Ok(()),
+            Err(e) if is(&e, "NoSuchUnit") => return Ok(()),
             Err(e) => return Err(e),
         };
         let job = Rd { b: &reply, at: 0 }.str().unwrap_or_default();
         self.wait_job(&job)?;
         Ok(())
     }
+}
+
+/// Whether `e` is the D-Bus error `org.freedesktop.systemd1.NAME`.
+pub fn is(e: &Error, name: &str) -> bool {
+    matches!(e, Error::Other(m) if m.contains(&format!("org.freedesktop.systemd1.{name}")))
 }
 
 #[cfg(test)]
@@ -460,8 +519,8 @@ mod tests {
         let mut b = Buf::default();
         b.str("x.scope");
         b.properties(&[
-            ("Delegate", Value::Bool(true)),
-            ("PIDs", Value::U32s(vec![7])),
+            ("Delegate".into(), Value::Bool(true)),
+            ("PIDs".into(), Value::U32s(vec![7])),
         ]);
         let want: Vec<u8> = [
             &[7, 0, 0, 0][..],

@@ -4,14 +4,14 @@
 //!   host (one directory per hierarchy, [`crate::v1`]).
 //! - [`Driver::CgroupfsV2`]: the same on a pure cgroup v2 host ([`crate::v2`]).
 //! - [`Driver::Systemd`]: a transient systemd scope (`--systemd-cgroup`), whose cgroup is
-//!   then written like a v2 one; not implemented yet ([`crate::systemd`]).
+//!   then written like a v2 one ([`crate::systemd`]).
 //!
 //! The driver that made a cgroup is recorded with it in the container's state (see
 //! [`crate::Cgroup`]), so `update`, `pause`, `kill`, `delete`, … use the same one even
 //! if the flags of a later command differ. A state written before the driver was
 //! recorded names none: its cgroup was made by cgroupfs on its host's version.
 
-use crate::{Error, Version};
+use crate::Version;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,14 +28,6 @@ impl Driver {
         match version {
             Version::V1 => Driver::CgroupfsV1,
             Version::V2 => Driver::CgroupfsV2,
-        }
-    }
-
-    /// The error of an operation this driver does not have yet.
-    pub(crate) fn unsupported(self, what: &str) -> Error {
-        Error::Unsupported {
-            field: "--systemd-cgroup".into(),
-            why: format!(" ({what} of a systemd scope needs systemd's D-Bus API)"),
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::{Cgroup, Dir, Error, Result, Version};
 use std::path::{Component, Path, PathBuf};
 
-const ROOT: &str = "/sys/fs/cgroup";
+pub(crate) const ROOT: &str = "/sys/fs/cgroup";
 
 /// One mounted hierarchy.
 #[derive(Debug, PartialEq)]

@@ -31,6 +31,7 @@ pub mod layout;
 pub mod net;
 pub mod pidfd;
 pub mod rdma;
+pub mod sd_props;
 pub mod stats;
 pub mod sub;
 pub mod systemd;
@@ -176,7 +177,8 @@ impl Cgroup {
         match self.driver {
             Driver::CgroupfsV1 => v1::create(self, shared),
             Driver::CgroupfsV2 => v2::create(self, shared),
-            Driver::Systemd => Err(self.driver.unsupported("creating")),
+            // systemd makes the scope's cgroup when the scope starts (systemd::Scope).
+            Driver::Systemd => Ok(()),
         }
     }
 
@@ -192,7 +194,7 @@ impl Cgroup {
         match self.driver {
             Driver::CgroupfsV1 => v1::apply(self, r, extra_devices),
             Driver::CgroupfsV2 => v2::apply(self, r, extra_devices),
-            Driver::Systemd => Err(self.driver.unsupported("limiting")),
+            Driver::Systemd => systemd::update(self, r),
         }
     }
 
@@ -239,8 +241,6 @@ impl Cgroup {
             match self.driver {
                 Driver::CgroupfsV2 => v2::kill(self),
                 Driver::CgroupfsV1 => self.kill_frozen(),
-                // What a systemd scope would need after the kill (stopping the unit) is not
-                // there yet; nothing can make one, so there is none to stop.
                 Driver::Systemd => v2::kill(self),
             }
             left = self.pids();
@@ -261,6 +261,11 @@ impl Cgroup {
             }
             std::thread::sleep(Duration::from_millis(5));
             left = self.pids();
+        }
+        // A scope's unit goes once its processes are gone; systemd removes its cgroup
+        // with it (the rmdirs below then find nothing, or what systemd left).
+        if self.driver == Driver::Systemd {
+            systemd::stop(self)?;
         }
         // Sub-cgroups (exec --cgroup, or made by the container itself) go first.
         for d in self.dirs.iter().flat_map(|d| subtree(&d.path)) {

@@ -1,10 +1,25 @@
-//! `--systemd-cgroup`: what corral checks without talking to systemd. Making the
-//! container's cgroup a transient systemd scope needs systemd's D-Bus API, which corral
-//! does not speak yet (README: a later issue); until then the flag fails `create` with
-//! a reason: a malformed `slice:prefix:name` path, no systemd, or the missing D-Bus part.
+//! `--systemd-cgroup`: the container's cgroup is a transient systemd scope.
+//!
+//! `linux.cgroupsPath` is `slice:prefix:name` (runc's form; absent, it is
+//! `system.slice:corral:ID`). The scope `prefix-name.scope` (`name.scope` without a
+//! prefix) goes into the slice, whose cgroup is where systemd puts nested slices
+//! (`a-b.slice` is `a.slice/a-b.slice`). [`plan`] works all of that out before anything
+//! is made, with the unit's properties ([`crate::sd_props`]: the resources systemd knows,
+//! and `org.systemd.property.*` annotations).
+//!
+//! The scope cannot exist without a process (systemd refuses an empty one), so it is
+//! started once the init is cloned, with the init's pid in `PIDs`, while the init waits
+//! for the parent ([`Scope::start`]); the limits systemd has no property for are then
+//! written to the scope's cgroup like a v2 one, before the init runs. The D-Bus client
+//! ([`crate::dbus`]) is blocking and thread-free, and runs only in corral's process.
+//! Every later operation finds the unit from the cgroup's directory name, which is the
+//! unit's name.
 
-use crate::{Error, Result};
-use std::path::Path;
+use crate::dbus::{self, Bus, Value};
+use crate::{Cgroup, DeviceRule, Dir, Driver, Error, Result, Version};
+use oci_spec::runtime::LinuxResources;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// What `sd_booted(3)` checks: systemd is the init system.
 pub fn running() -> bool {
@@ -29,37 +44,222 @@ pub fn parse(path: &str) -> Result<(&str, &str, &str)> {
             "{slice:?} is not a slice name (NAME.slice, no '/', no empty '-' parts)"
         )));
     }
-    if prefix.contains('/') || name.contains('/') {
-        return Err(bad("the prefix and the name must not contain '/'"));
-    }
     if name.is_empty() {
         return Err(bad("the name (after the second ':') is empty"));
+    }
+    // systemd's unit name characters (unit_name_is_valid): anything else is refused by
+    // systemd anyway, with a less helpful error, after the init exists.
+    let unit_char = |c: char| c.is_ascii_alphanumeric() || ":-_.\\".contains(c);
+    if !prefix.chars().chain(name.chars()).all(unit_char) {
+        return Err(bad(
+            "the prefix and the name may hold only ASCII letters, digits and \":-_.\\\" \
+             (systemd's unit name characters)",
+        ));
+    }
+    if name.ends_with(".slice") {
+        return Err(bad(
+            "a name ending in .slice asks for a slice unit instead of a scope, which corral \
+             does not make",
+        ));
     }
     Ok((slice, prefix, name))
 }
 
 fn valid_slice(slice: &str) -> bool {
+    if slice == "-.slice" {
+        return true;
+    }
     let Some(stem) = slice.strip_suffix(".slice") else {
         return false;
     };
     !stem.is_empty() && !slice.contains('/') && stem.split('-').all(|p| !p.is_empty())
 }
 
-/// `--systemd-cgroup` for a container whose `linux.cgroupsPath` is `path`: always an
-/// error for now, the most precise one first.
-pub fn check(path: Option<&str>) -> Result<()> {
-    if let Some(p) = path.filter(|p| !p.is_empty()) {
-        parse(p)?;
+/// The scope's unit name.
+pub fn unit_name(prefix: &str, name: &str) -> String {
+    match prefix {
+        "" => format!("{name}.scope"),
+        p => format!("{p}-{name}.scope"),
     }
+}
+
+/// Where systemd puts the cgroup of `slice`, below the hierarchy's root: each `-` is a
+/// level (`a-b.slice` is `a.slice/a-b.slice`), and `-.slice` is the root itself.
+pub fn slice_dir(slice: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    let Some(stem) = slice.strip_suffix(".slice").filter(|s| *s != "-") else {
+        return out;
+    };
+    let mut prefix = String::new();
+    for part in stem.split('-') {
+        prefix.push_str(part);
+        out.push(format!("{prefix}.slice"));
+        prefix.push('-');
+    }
+    out
+}
+
+/// The transient scope `create` starts, with everything it needs (see [`plan`]).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub unit: String,
+    pub cgroup: Cgroup,
+    props: Vec<(String, Value)>,
+    resources: LinuxResources,
+    extra: Vec<DeviceRule>,
+}
+
+/// Works out the container's scope before anything is made: `cgroups_path` (see
+/// [`parse`]), the unit's properties from `resources` and the `org.systemd.property.*`
+/// `annotations`. An error names the field or the annotation; on a host without systemd
+/// it says so.
+pub fn plan(
+    cgroups_path: Option<&str>,
+    id: &str,
+    annotations: Option<&HashMap<String, String>>,
+    resources: Option<&LinuxResources>,
+    extra: &[DeviceRule],
+) -> Result<Scope> {
+    let default = format!("system.slice:corral:{id}");
+    let path = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(&default);
+    let (slice, prefix, name) = parse(path)?;
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    let none = LinuxResources::default();
+    let resources = resources.unwrap_or(&none);
+    let mut props = base_props(id, slice);
+    props.extend(crate::sd_props::of_resources(resources, extra)?);
+    props.extend(crate::sd_props::of_annotations(annotations)?);
     if !running() {
         return Err(Error::Other(
-            "--systemd-cgroup: systemd is not running (no /run/systemd/system)".into(),
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system): \
+             drop the flag to use cgroupfs"
+                .into(),
         ));
     }
-    Err(Error::Unsupported {
-        field: "--systemd-cgroup".into(),
-        why: " (a systemd scope needs systemd's D-Bus API, which corral does not speak yet)".into(),
+    let mountinfo = crate::read("/proc/self/mountinfo")?;
+    if crate::layout::version(&mountinfo) != Version::V2 {
+        return Err(Error::Unsupported {
+            field: "--systemd-cgroup".into(),
+            why: " on a host whose cgroups are v1 or hybrid (corral's systemd driver needs \
+                  a pure cgroup v2 host)"
+                .into(),
+        });
+    }
+    let mount = PathBuf::from(crate::layout::ROOT);
+    let unit = unit_name(prefix, name);
+    let cgroup = Cgroup {
+        version: Version::V2,
+        driver: Driver::Systemd,
+        dirs: vec![Dir {
+            controllers: vec![],
+            path: mount.join(slice_dir(slice)).join(&unit),
+            mount,
+            made: vec![],
+        }],
+    };
+    Ok(Scope {
+        unit,
+        cgroup,
+        props,
+        resources: resources.clone(),
+        extra: extra.to_vec(),
     })
+}
+
+/// What every scope gets, as runc sets it: the slice, delegation (the container may
+/// manage its own sub-cgroups, and systemd leaves them alone), accounting on (so the
+/// controllers are enabled down to the scope), and no default dependencies (a scope of
+/// a container must not be stopped at shutdown before what runs it).
+fn base_props(id: &str, slice: &str) -> Vec<(String, Value)> {
+    let p = |n: &str, v| (n.to_string(), v);
+    vec![
+        p("Description", Value::Str(format!("corral container {id}"))),
+        p("Slice", Value::Str(slice.into())),
+        p("Delegate", Value::Bool(true)),
+        p("MemoryAccounting", Value::Bool(true)),
+        p("CPUAccounting", Value::Bool(true)),
+        p("IOAccounting", Value::Bool(true)),
+        p("TasksAccounting", Value::Bool(true)),
+        p("DefaultDependencies", Value::Bool(false)),
+    ]
+}
+
+fn failed(unit: &str, e: impl std::fmt::Display) -> Error {
+    Error::Other(format!("--systemd-cgroup: cannot start unit {unit}: {e}"))
+}
+
+impl Scope {
+    /// Starts the scope with `pid` in it and waits for systemd's job, then writes what
+    /// has no unit property to its cgroup. A unit of that name left failed by an earlier
+    /// container is reset and the start tried once more (a live one is an error: it is
+    /// not this container's). On an error the unit is stopped if this call started it.
+    pub fn start(&self, pid: i32) -> Result<()> {
+        let mut bus = Bus::system().map_err(|e| failed(&self.unit, e))?;
+        let mut props = self.props.clone();
+        props.push(("PIDs".into(), Value::U32s(vec![pid as u32])));
+        let mut r = bus.start_transient(&self.unit, &props);
+        if matches!(&r, Err(e) if dbus::is(e, "UnitExists")) {
+            let _ = bus.reset_failed(&self.unit);
+            r = bus.start_transient(&self.unit, &props);
+        }
+        match r {
+            Err(e) if dbus::is(&e, "UnitExists") => return Err(failed(&self.unit, e)),
+            Err(e) => {
+                // A job that failed may leave the unit loaded, failed.
+                let _ = bus.stop(&self.unit);
+                let _ = bus.reset_failed(&self.unit);
+                return Err(failed(&self.unit, e));
+            }
+            Ok(()) => {}
+        }
+        let written = crate::v2::apply(&self.cgroup, &self.resources, &self.extra);
+        if written.is_err() {
+            let _ = bus.stop(&self.unit);
+            let _ = bus.reset_failed(&self.unit);
+        }
+        written
+    }
+}
+
+impl Cgroup {
+    /// The systemd unit whose cgroup this is (the directory's name).
+    pub fn unit(&self) -> Option<String> {
+        let name = self.dirs.first()?.path.file_name()?.to_str()?;
+        name.ends_with(".scope").then(|| name.to_owned())
+    }
+}
+
+/// `update` of a scope: the properties first (so that systemd keeps them), then the
+/// files, as `create` does.
+pub(crate) fn update(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+    let unit = cg
+        .unit()
+        .ok_or_else(|| Error::Other("the container's cgroup names no systemd scope".into()))?;
+    let props = crate::sd_props::of_resources(r, &[])?;
+    if !props.is_empty() {
+        let mut bus = Bus::system()?;
+        bus.set_properties(&unit, &props)
+            .map_err(|e| Error::Other(format!("cannot set the properties of {unit}: {e}")))?;
+    }
+    crate::v2::apply(cg, r, &[])
+}
+
+/// Stops the scope (its processes are gone by now: [`Cgroup::destroy`] killed them) and
+/// forgets it if it failed, so that no unit is left loaded. A unit that is gone already
+/// (systemd unloads an empty scope by itself) is no error.
+pub(crate) fn stop(cg: &Cgroup) -> Result<()> {
+    let Some(unit) = cg.unit() else {
+        return Ok(());
+    };
+    let mut bus = Bus::system()?;
+    bus.stop(&unit)
+        .map_err(|e| Error::Other(format!("cannot stop unit {unit}: {e}")))?;
+    let _ = bus.reset_failed(&unit);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -74,6 +274,7 @@ mod tests {
         );
         assert_eq!(parse(":corral:abc").unwrap().0, "");
         parse("user-1000.slice::abc").unwrap();
+        parse("-.slice:x:abc").unwrap();
         for bad in [
             "/a/b",
             "a:b",
@@ -84,9 +285,23 @@ mod tests {
             "-a.slice:x:y",
             "system.slice:x:",
             "system.slice:x:a/b",
+            "system.slice:x y:a",
+            "system.slice:x:k.slice",
         ] {
             let e = parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("linux.cgroupsPath:"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn units_and_slices() {
+        assert_eq!(unit_name("corral", "a"), "corral-a.scope");
+        assert_eq!(unit_name("", "a"), "a.scope");
+        assert_eq!(slice_dir("system.slice"), Path::new("system.slice"));
+        assert_eq!(
+            slice_dir("a-b-c.slice"),
+            Path::new("a.slice/a-b.slice/a-b-c.slice")
+        );
+        assert_eq!(slice_dir("-.slice"), Path::new(""));
     }
 }

@@ -55,6 +55,24 @@ pub struct Ctx {
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Global flags the harness puts before every runtime call (`--systemd-cgroup`).
+static GLOBAL_FLAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Sets the global flags once, before any case runs.
+pub fn set_global_flags(flags: Vec<String>) {
+    let _ = GLOBAL_FLAGS.set(flags);
+}
+
+fn global_flags() -> &'static [String] {
+    GLOBAL_FLAGS.get().map_or(&[], Vec::as_slice)
+}
+
+/// The harness was given `--systemd-cgroup`: every call has it, and the cases of the
+/// systemd driver run.
+pub fn systemd_cgroup() -> bool {
+    global_flags().iter().any(|f| f == "--systemd-cgroup")
+}
+
 impl Ctx {
     pub fn new(runtime: &Path, work: &Path, name: &str, is_corral: bool) -> Self {
         let dir = work.join(name);
@@ -78,10 +96,13 @@ impl Ctx {
         bundle::make(&dir, config).map_err(|e| format!("make bundle {}: {e}", dir.display()))
     }
 
-    /// A command for the runtime with stdio on fresh files of the case.
+    /// A command for the runtime (the global flags first) with stdio on fresh files of
+    /// the case.
     fn command(&mut self, args: &[&str]) -> (Command, PathBuf, PathBuf) {
         let runtime = self.runtime.clone();
-        self.command_of(&runtime, args)
+        let mut all: Vec<&str> = global_flags().iter().map(String::as_str).collect();
+        all.extend(args);
+        self.command_of(&runtime, &all)
     }
 
     /// A command for `program` with stdio on fresh files of the case.
@@ -267,6 +288,7 @@ impl Ctx {
             "sh".to_string(),
             self.runtime.to_string_lossy().into_owned(),
         ];
+        full.extend(global_flags().iter().cloned());
         full.extend(self.with_root(args));
         let full: Vec<&str> = full.iter().map(String::as_str).collect();
         Self::finish(self.command_of(Path::new("/bin/sh"), &full))

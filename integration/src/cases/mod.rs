@@ -5,6 +5,7 @@ mod cgroup_fields;
 mod cgroup_lifecycle;
 mod cgroup_ops;
 mod cgroup_parents;
+mod cgroup_systemd;
 mod cgroup_update;
 mod cgroups;
 mod criu;
@@ -79,6 +80,7 @@ pub fn all() -> Vec<Case> {
     v.extend(exec::cases());
     v.extend(cgroup_fields::cases());
     v.extend(cgroup_lifecycle::cases());
+    v.extend(cgroup_systemd::cases());
     v.extend(cgroup_parents::cases());
     v.extend(hooks::cases());
     v.extend(activation::cases());

@@ -5,36 +5,58 @@ use crate::bundle::Bundle;
 use crate::state::StateDir;
 use crate::validate::cgroup_error;
 use crate::{Error, Result};
-use corral_cgroups::{Cgroup, DeviceRule};
+use corral_cgroups::systemd::Scope;
+use corral_cgroups::{Cgroup, DeviceRule, Driver};
 use oci_spec::runtime::{LinuxResources, Spec};
 use std::path::Path;
 
 /// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
-/// checks that the host has what `linux.resources` needs there, and `--systemd-cgroup`.
+/// checks that the host has what `linux.resources` needs there. With `--systemd-cgroup`
+/// also the scope `create` starts once the init exists (see `corral_cgroups::systemd`).
 pub(super) fn resolve(
     bundle: &Bundle,
     id: &str,
     rootless: bool,
     systemd: bool,
-) -> Result<Option<Cgroup>> {
+) -> Result<(Option<Cgroup>, Option<Scope>)> {
     let spec = &bundle.spec;
     let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
-    if systemd {
-        // A bad cgroupsPath is about config.json; the rest is about the flag.
-        corral_cgroups::systemd::check(path.as_deref()).map_err(|e| match e {
-            e @ corral_cgroups::Error::Invalid { .. } => cgroup_error(&bundle.config_path, e),
-            e => Error::Cgroup(e),
-        })?;
+    // A bad cgroupsPath or annotation is about config.json; the rest is about the flag.
+    let config_error = |e| match e {
+        e @ corral_cgroups::Error::Invalid { .. } => cgroup_error(&bundle.config_path, e),
+        e => Error::Cgroup(e),
+    };
+    if systemd && rootless {
+        return Err(Error::Cgroup(corral_cgroups::Error::Unsupported {
+            field: "--systemd-cgroup".into(),
+            why: " in rootless mode (a scope of the user's own systemd manager)".into(),
+        }));
     }
+    let scope = match systemd {
+        true => Some(
+            corral_cgroups::systemd::plan(
+                path.as_deref(),
+                id,
+                spec.annotations().as_ref(),
+                resources(spec),
+                &device_rules(),
+            )
+            .map_err(config_error)?,
+        ),
+        false => None,
+    };
     if rootless {
-        return Ok(None);
+        return Ok((None, None));
     }
-    let cg = Cgroup::resolve(path.as_deref(), id)?;
+    let cg = match &scope {
+        Some(s) => s.cgroup.clone(),
+        None => Cgroup::resolve(path.as_deref(), id)?,
+    };
     if let Some(r) = resources(spec) {
         corral_cgroups::check::host(r, &cg).map_err(|e| cgroup_error(&bundle.config_path, e))?;
     }
-    Ok(Some(cg))
+    Ok((Some(cg), scope))
 }
 
 fn resources(spec: &Spec) -> Option<&LinuxResources> {
@@ -52,6 +74,9 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
 /// shared if another container under the root recorded it (it may be deleted first,
 /// and then this one removes it); one made by someone else is never removed. The
 /// root stays locked meanwhile, so that no delete removes a parent this one goes into.
+///
+/// A systemd scope is neither made nor recorded here: it is started, and then
+/// recorded, once the init exists (see [`start_scope`]).
 pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
     crate::trace::step(|| {
         let dirs: Vec<String> = cg
@@ -72,6 +97,9 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
             cg.dirs[0].path.display()
         )));
     }
+    if cg.driver == Driver::Systemd {
+        return Ok(cg.clone());
+    }
     dir.save_cgroup(cg)?;
     let mut made = cg.clone();
     {
@@ -87,6 +115,15 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
     let none = LinuxResources::default();
     made.apply(resources(spec).unwrap_or(&none), &device_rules())?;
     Ok(made)
+}
+
+/// Starts the container's scope with the init `pid` in it, then records it: recorded
+/// only once it is this container's, so that a failed `create` (a unit of that name that
+/// is not ours, above all) never stops it. Should corral die between the two, the init
+/// dies with it (it waits for corral), and systemd unloads the emptied scope itself.
+pub(super) fn start_scope(scope: &Scope, dir: &StateDir, pid: i32) -> Result<()> {
+    scope.start(pid)?;
+    dir.save_cgroup(&scope.cgroup)
 }
 
 /// Devices every container may use after the spec's own rules: runc's list (null, zero,

@@ -5,6 +5,7 @@ use crate::bundle::Bundle;
 use crate::process::{connect_pidfd_socket, send_pidfd, spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
 use crate::{hooks, id, Error, Result};
+use corral_cgroups::systemd::Scope;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -27,7 +28,7 @@ pub struct CreateOptions<'a> {
     pub console_socket: Option<&'a Path>,
     /// `--pidfd-socket`: where a pidfd of the init goes once it is ready.
     pub pidfd_socket: Option<&'a Path>,
-    /// `--systemd-cgroup`: the cgroup through systemd (refused for now, with the reason).
+    /// `--systemd-cgroup`: the cgroup is a transient systemd scope.
     pub systemd_cgroup: bool,
     /// The caller's `NOTIFY_SOCKET`, passed through the container (see `notify`).
     pub notify_socket: Option<&'a Path>,
@@ -64,7 +65,8 @@ pub(super) fn create_locked(
     }
     let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
     crate::trace::mark("seccomp");
-    let cgroup = super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
+    let (cgroup, scope) =
+        super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
     crate::trace::mark("cgroup");
     super::activation::edit_spec(&mut bundle.spec, opts);
     // Without a mount namespace the init's mounts land in ours: what is on the rootfs
@@ -86,7 +88,7 @@ pub(super) fn create_locked(
         &dir,
         &bundle,
         seccomp.as_ref(),
-        cgroup.as_ref(),
+        (cgroup.as_ref(), scope.as_ref()),
         opts,
         console,
     )
@@ -193,7 +195,7 @@ fn create_in(
     dir: &StateDir,
     bundle: &Bundle,
     seccomp: Option<&corral_seccomp::Compiled>,
-    cgroup: Option<&corral_cgroups::Cgroup>,
+    (cgroup, scope): (Option<&corral_cgroups::Cgroup>, Option<&Scope>),
     opts: &CreateOptions,
     run_console: Option<BorrowedFd>,
 ) -> Result<i32> {
@@ -204,6 +206,7 @@ fn create_in(
     };
     let cgroup = made.as_ref();
     crate::trace::mark("cgroup");
+    let start_scope = scope.map(|s| move |pid| super::cgroup::start_scope(s, dir, pid));
     if opts.notify_socket.is_some() {
         super::activation::make_notify_dir(dir)?;
     }
@@ -239,6 +242,9 @@ fn create_in(
             .map(|fd| fd.as_raw_fd())
             .or(console.as_ref().map(|s| s.as_raw_fd())),
         cgroup,
+        start_scope: start_scope
+            .as_ref()
+            .map(|f| f as &dyn Fn(i32) -> Result<()>),
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {

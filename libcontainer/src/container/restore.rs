@@ -55,7 +55,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
             bundle.config_path.display()
         )));
     }
-    let cgroup = super::cgroup::resolve(&bundle, o.id, false, false)?;
+    let (cgroup, _) = super::cgroup::resolve(&bundle, o.id, false, false)?;
     if !o.detach && !o.no_subreaper {
         foreground::become_subreaper()?;
     }

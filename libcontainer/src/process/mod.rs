@@ -76,4 +76,7 @@ pub struct InitConfig<'a> {
     /// The container's cgroup, made and limited by `create`; the parent places the init
     /// in it before the init does anything (see `spawn`).
     pub cgroup: Option<&'a corral_cgroups::Cgroup>,
+    /// With `--systemd-cgroup`: starts the scope with the init's pid in it, in place of
+    /// CLONE_INTO_CGROUP (systemd makes the cgroup, and refuses a scope with no process).
+    pub start_scope: Option<&'a dyn Fn(i32) -> crate::Result<()>>,
 }

@@ -88,7 +88,10 @@ pub fn spawn(
         plan.cgroupns_late = true;
     }
     crate::trace::step(|| namespaces::describe(cfg.spec, &plan));
-    let cgroup_dir = clone_into(cfg.cgroup)?;
+    let cgroup_dir = match cfg.start_scope {
+        Some(_) => None,
+        None => clone_into(cfg.cgroup)?,
+    };
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
         namespaces::join(*t, fd)?;
@@ -122,6 +125,10 @@ pub fn spawn(
     drop(cgroup_dir);
     crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![pid]);
+    if let Some(start) = cfg.start_scope {
+        start(pid.as_raw())?;
+        crate::trace::mark("scope");
+    }
     placed(cfg.cgroup, pid, &parent)?;
     crate::trace::mark("join");
     let mut spawned = Spawned {
