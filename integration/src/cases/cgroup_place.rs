@@ -15,6 +15,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("cgroup_default_beside_the_callers_cgroup", default_place),
         Case::new("cgroup_default_from_a_systemd_scope", from_scope),
+        Case::new("cgroup_below_a_cgroup_with_processes_refused", below_busy),
     ]
 }
 
@@ -154,4 +155,49 @@ fn from_scope(cx: &mut Ctx) -> CaseResult {
         scope.display()
     );
     deleted(cx, &id, &dir)
+}
+
+/// v2: a cgroupsPath below a cgroup that holds a process (here a `sleep` of the
+/// harness) cannot get the controllers its limits need: `create` fails, naming the
+/// cgroup and the rule (corral), and leaves nothing.
+fn below_busy(cx: &mut Ctx) -> CaseResult {
+    if !v2() {
+        return Ok(());
+    }
+    let own = cgroup_of("self", "")?;
+    let busy = parent_of(&own).join(format!("cgplace-{}-busy", std::process::id()));
+    std::fs::create_dir(&busy).map_err(|e| format!("mkdir {}: {e}", busy.display()))?;
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let r = std::fs::write(busy.join("cgroup.procs"), sleeper.id().to_string())
+        .map_err(|e| e.to_string())
+        .and_then(|()| refused_below(cx, &busy));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir(&busy);
+    r
+}
+
+fn refused_below(cx: &mut Ctx, busy: &Path) -> CaseResult {
+    let below = busy.strip_prefix(CGROUP2).map_err(|e| e.to_string())?;
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["cgroupsPath"] = json!(format!("/{}/c", below.display()));
+    cfg["linux"]["resources"] = json!({ "memory": { "limit": 67108864 } });
+    let b = cx.bundle(&cfg)?;
+    let o = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "cgplace"]);
+    o.failed("create below a cgroup with a process")?;
+    if cx.is_corral {
+        let busy = busy.display().to_string();
+        for want in ["linux.cgroupsPath", busy.as_str(), "no-internal-processes"] {
+            ensure!(
+                o.stderr.contains(want),
+                "the error should name {want}: {}",
+                o.stderr
+            );
+        }
+    }
+    ensure!(!busy.join("c").exists(), "{}/c is left", busy.display());
+    Ok(())
 }
