@@ -56,10 +56,12 @@ pub(super) fn rootless(
         return Ok(None);
     };
     if let Some(why) = undelegated(&cg) {
-        let fields: Vec<String> = limits(&wanted, cg.version)
-            .into_iter()
-            .map(|(f, _)| f)
+        let mut fields: Vec<String> = path
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|_| "linux.cgroupsPath".into())
             .collect();
+        fields.extend(limits(&wanted, cg.version).into_iter().map(|(f, _)| f));
         if !fields.is_empty() {
             warn(&format!(
                 "rootless mode: no cgroup for the container ({why}): {} not applied",
