@@ -510,7 +510,15 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
                 true => own.parent().unwrap_or(own),
                 false => own,
             };
-            h.exists().then(|| h.join(own).join(name))
+            let dir = h.join(own).join(name);
+            // A hybrid host's cgroup2: runc 1.1 puts a relative path below its root
+            // whatever the caller's cgroup there (corral below the caller's cgroup).
+            let at_root = h.join(name);
+            let dir = match ctrls.is_empty() && !v2 && !dir.exists() && at_root.exists() {
+                true => at_root,
+                false => dir,
+            };
+            h.exists().then_some(dir)
         })
         .collect()
 }
