@@ -10,7 +10,10 @@ use super::{ensure, field};
 use crate::ctx::Ctx;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 pub fn cases() -> Vec<Case> {
@@ -81,7 +84,7 @@ fn delegate(dir: &Path, user: (u32, u32)) -> Result<(), String> {
 
 /// v2 only (a v1 host has one hierarchy per controller, each to delegate): a subtree
 /// `D` delegated to the user beside the harness's cgroup, the runtime started as the
-/// user in `D/caller`: the container's cgroup is made in `D` with the limits, and
+/// user in `D/caller` (moved there by root before it drops to the user): the container's cgroup is made in `D` with the limits, and
 /// `delete` removes it.
 fn delegated(cx: &mut Ctx) -> CaseResult {
     let root = Path::new("/sys/fs/cgroup");
@@ -117,17 +120,35 @@ fn in_delegated(cx: &mut Ctx, user: (u32, u32), d: &Path, caller: &Path) -> Case
     delegate(caller, user)?;
     let (b, xdg) = bundle(cx, user, json!(["sleep", "1000"]))?;
     let env = [("XDG_RUNTIME_DIR", xdg.as_path())];
-    // Root moves the shell into D/caller, which then becomes the user and the runtime.
-    let script = format!(
-        "echo $$ > {}/cgroup.procs && cd {} && XDG_RUNTIME_DIR={} exec setpriv --reuid={} \
-         --regid={} --clear-groups \"$@\"",
-        caller.display(),
-        b.display(),
-        xdg.display(),
-        user.0,
-        user.1
-    );
-    let o = cx.rt_via_sh(&script, &["run", "-d", "cgplace"]);
+    // The runtime's process moves itself into D/caller (as root: the move crosses
+    // cgroups the user may not write), then becomes the user.
+    let procs = CString::new(caller.join("cgroup.procs").as_os_str().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let o = cx.rt_with(&["run", "-d", "cgplace"], |c| {
+        c.current_dir(&b)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("XDG_RUNTIME_DIR", &xdg);
+        // SAFETY: only async-signal-safe calls (open, write, close, setgroups, setgid,
+        // setuid) in the forked child before exec, on memory made before the fork.
+        unsafe {
+            c.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                // "0" in cgroup.procs is the writer itself.
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(user.1) != 0
+                    || libc::setuid(user.0) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
     o.ok("run -d with linux.resources as the test user in a delegated cgroup")?;
     let st = cx.rt_as(user, &b, &env, &["state", "cgplace"]);
     let state: Value = serde_json::from_str(&st.ok("state as the test user")?.stdout)
