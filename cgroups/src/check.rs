@@ -220,14 +220,14 @@ pub fn host(r: &LinuxResources, cg: &Cgroup) -> Result<()> {
 }
 
 /// The controllers the container's cgroup can have.
-enum Controllers<'a> {
+pub(crate) enum Controllers<'a> {
     V1(&'a Cgroup),
     /// The nearest existing directory and its `cgroup.controllers`.
     V2(std::path::PathBuf, String),
 }
 
 impl<'a> Controllers<'a> {
-    fn of(cg: &'a Cgroup) -> Self {
+    pub(crate) fn of(cg: &'a Cgroup) -> Self {
         if cg.version == Version::V1 {
             return Controllers::V1(cg);
         }
@@ -240,7 +240,7 @@ impl<'a> Controllers<'a> {
         Controllers::V2(dir.to_path_buf(), list)
     }
 
-    fn has(&self, c: &str) -> bool {
+    pub(crate) fn has(&self, c: &str) -> bool {
         match self {
             Controllers::V1(cg) => cg.dir_of(c).is_some(),
             Controllers::V2(_, list) => list.split_whitespace().any(|x| x == c),

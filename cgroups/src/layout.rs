@@ -96,6 +96,22 @@ fn own_path<'a>(proc_cgroup: &'a str, controllers: &[String]) -> Option<&'a str>
     })
 }
 
+/// The caller's cgroup in hierarchy `m`, relative to its mount point.
+fn own_below<'a>(m: &Mount, proc_cgroup: &'a str) -> &'a Path {
+    let own = own_path(proc_cgroup, &m.controllers).unwrap_or("/");
+    // The mount shows the hierarchy from m.root down.
+    let below = Path::new(own.strip_prefix(m.root.as_str()).unwrap_or(own));
+    below.strip_prefix("/").unwrap_or(below)
+}
+
+/// The caller's cgroup in the hierarchy mounted at `point`, as a directory.
+pub(crate) fn own_dir(mountinfo: &str, proc_cgroup: &str, point: &Path) -> Option<PathBuf> {
+    let m = mounts(mountinfo)
+        .into_iter()
+        .find(|m| Path::new(&m.point) == point)?;
+    Some(Path::new(&m.point).join(own_below(&m, proc_cgroup)))
+}
+
 /// `cgroupsPath` as a relative path without `..`, and whether it was absolute.
 fn clean(p: &str) -> Result<(PathBuf, bool)> {
     let invalid = |msg: &str| Error::Invalid {
@@ -152,10 +168,17 @@ pub fn resolve(
     for m in chosen {
         let mut path = PathBuf::from(&m.point);
         if !absolute {
-            let own = own_path(proc_cgroup, &m.controllers).unwrap_or("/");
-            // The mount shows the hierarchy from m.root down.
-            let below = own.strip_prefix(m.root.as_str()).unwrap_or(own);
-            path.push(below.trim_start_matches('/'));
+            let mut below = own_below(m, proc_cgroup);
+            // On v2 a cgroup with processes of its own cannot give its children
+            // controllers (the no-internal-processes rule), and the caller's cgroup (a
+            // service, a login session's scope) holds at least the caller: the container
+            // goes beside it, below its parent, as runc places it. A parent has no
+            // processes of its own unless it has no controllers enabled for its children
+            // either (and the root cgroup is exempt).
+            if version == Version::V2 {
+                below = below.parent().unwrap_or(below);
+            }
+            path.push(below);
         }
         path.push(&rel);
         dirs.push(Dir {
@@ -215,12 +238,27 @@ mod tests {
     fn unified_host() {
         let mi = "30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate";
         assert_eq!(version(mi), Version::V2);
-        let c = resolve(mi, "0::/user.slice/s\n", Some("k/c1"), "x").unwrap();
-        assert_eq!(paths(&c), ["/sys/fs/cgroup/user.slice/s/k/c1"]);
+        // Relative and default: beside the caller's cgroup (a login session's scope
+        // here), below its parent.
+        let own = "0::/user.slice/user-0.slice/session-1.scope\n";
+        let c = resolve(mi, own, Some("k/c1"), "x").unwrap();
+        assert_eq!(paths(&c), ["/sys/fs/cgroup/user.slice/user-0.slice/k/c1"]);
+        let c = resolve(mi, own, None, "x").unwrap();
+        assert_eq!(
+            paths(&c),
+            ["/sys/fs/cgroup/user.slice/user-0.slice/corral-x"]
+        );
+        let c = resolve(mi, own, Some("/k/c1"), "x").unwrap();
+        assert_eq!(paths(&c), ["/sys/fs/cgroup/k/c1"]);
+        // A caller in the root cgroup (a guest's PID 1 shell): below the root.
+        let c = resolve(mi, "0::/\n", None, "x").unwrap();
+        assert_eq!(paths(&c), ["/sys/fs/cgroup/corral-x"]);
         // Inside a cgroup namespace the mount's root is the namespace's root.
         let mi = "30 23 0:27 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw";
+        let c = resolve(mi, "0::/ns/a/me\n", None, "x").unwrap();
+        assert_eq!(paths(&c), ["/sys/fs/cgroup/a/corral-x"]);
         let c = resolve(mi, "0::/ns/me\n", None, "x").unwrap();
-        assert_eq!(paths(&c), ["/sys/fs/cgroup/me/corral-x"]);
+        assert_eq!(paths(&c), ["/sys/fs/cgroup/corral-x"]);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - One file per controller added after the first ones, each with its checks and its
 //!   v1 and v2 writes: [`blkio`], [`hugetlb`], [`rdma`], [`net`] (v1 only), [`unified`]
 //!   (v2 only); [`systemd`] checks `--systemd-cgroup`.
+//! - [`rootless`]: where a caller that is not root may have a cgroup (a delegated
+//!   subtree), and which of its limits it may set there.
 //! - [`Cgroup`] is the container's cgroup, one directory per hierarchy; it serialises
 //!   into the container's state so that `delete` finds it again, with the [`driver`]
 //!   that made it (cgroupfs v1, cgroupfs v2, systemd), which `create`, `apply` and
@@ -31,6 +33,7 @@ pub mod layout;
 pub mod net;
 pub mod pidfd;
 pub mod rdma;
+pub mod rootless;
 pub mod sd_props;
 pub mod stats;
 pub mod sub;
@@ -145,7 +148,8 @@ impl From<Saved> for Cgroup {
 impl Cgroup {
     /// Where the container's cgroup goes on this host, from `linux.cgroupsPath`:
     /// absolute → below each hierarchy's root; relative → below the caller's own cgroup
-    /// in each hierarchy; absent → `<caller's cgroup>/corral-<id>`.
+    /// in each v1 hierarchy, below its parent on v2 (see [`layout::resolve`]); absent →
+    /// the relative path `corral-<id>`.
     pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup> {
         let mountinfo = read("/proc/self/mountinfo")?;
         let own = read("/proc/self/cgroup")?;

@@ -11,6 +11,11 @@ pub fn create(cg: &mut Cgroup, shared: &dyn Fn(&Path) -> bool) -> Result<()> {
 }
 
 /// Enables in `dir`'s children every controller `dir` has, unless already enabled.
+///
+/// A level a non-root caller may not write (above its delegated subtree) is left as it
+/// is: the container gets the controllers delegated to it, and rootless mode skips the
+/// limits of the others with a warning. A level with processes of its own refuses
+/// (EBUSY): that is an error naming it and the rule, never a cgroup without controllers.
 fn enable_controllers(dir: &Path) -> Result<()> {
     let have = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     let on = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
@@ -22,13 +27,38 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    // EBUSY here means processes sit in `dir` itself (v2's "no internal processes" rule):
-    // the caller's own cgroup cannot get children with controllers then.
-    write(
-        dir,
-        "cgroup.subtree_control",
-        &missing.join(" "),
-        "linux.cgroupsPath",
+    let field = "linux.cgroupsPath";
+    match write(dir, "cgroup.subtree_control", &missing.join(" "), field) {
+        Err(Error::Write { err, .. })
+            if matches!(err.raw_os_error(), Some(libc::EACCES | libc::EPERM))
+                // SAFETY: geteuid cannot fail and touches no memory.
+                && unsafe { libc::geteuid() } != 0 =>
+        {
+            Ok(())
+        }
+        Err(Error::Write { err, .. }) if err.raw_os_error() == Some(libc::EBUSY) => {
+            Err(Error::Invalid {
+                field: field.into(),
+                msg: populated(dir, &missing.join(" ")),
+            })
+        }
+        r => r,
+    }
+}
+
+/// Why `dir` cannot give its children the controllers `missing`: v2's rule.
+fn populated(dir: &Path, missing: &str) -> String {
+    let procs = crate::procs(dir);
+    let which = match procs.as_slice() {
+        [] => "processes of its own".to_string(),
+        [p] => format!("a process of its own (pid {p})"),
+        [p, ..] => format!("{} processes of its own (pid {p}, …)", procs.len()),
+    };
+    format!(
+        "cgroup {} holds {which}, and cgroup v2 enables controllers ({missing}) only for \
+         the children of a cgroup without processes (the no-internal-processes rule): \
+         give a cgroupsPath that is not below a cgroup with processes",
+        dir.display()
     )
 }
 

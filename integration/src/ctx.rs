@@ -510,7 +510,9 @@ impl Ctx {
 }
 
 /// Where a relative cgroupsPath `name` lands on the host, per hierarchy: below this
-/// process's own cgroup (the runtime's, too) in each hierarchy of /proc/self/cgroup.
+/// process's own cgroup (the runtime's, too) in each hierarchy of /proc/self/cgroup, and
+/// on a cgroup v2 host below its parent (runc's placement: a cgroup with processes, as
+/// the caller's is, cannot give its children controllers).
 pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     let root = Path::new("/sys/fs/cgroup");
     let v2 = root.join("cgroup.controllers").exists();
@@ -525,8 +527,20 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
                 "" => root.join("unified"),
                 c => root.join(c.strip_prefix("name=").unwrap_or(c)),
             };
-            h.exists()
-                .then(|| h.join(path.trim_start_matches('/')).join(name))
+            let own = Path::new(path.trim_start_matches('/'));
+            let own = match v2 {
+                true => own.parent().unwrap_or(own),
+                false => own,
+            };
+            let dir = h.join(own).join(name);
+            // A hybrid host's cgroup2: runc 1.1 puts a relative path below its root
+            // whatever the caller's cgroup there (corral below the caller's cgroup).
+            let at_root = h.join(name);
+            let dir = match ctrls.is_empty() && !v2 && !dir.exists() && at_root.exists() {
+                true => at_root,
+                false => dir,
+            };
+            h.exists().then_some(dir)
         })
         .collect()
 }

@@ -12,7 +12,8 @@
 //! through `features`, a spec behaviour a known release lacks, a corral restriction or
 //! extension, or corral's wording. It is skipped, with the reason, where that is not
 //! met, and the skips are counted per reason. After every case, pass or fail, the harness deletes what is left (`delete --force`), then checks that nothing
-//! was left behind: no state under the root, no process, no mount.
+//! was left behind: no state under the root, no process, no mount. The run keeps to a
+//! cgroup of its own (`runcg.rs`), so two runs at once never meet in a default cgroup.
 
 mod bundle;
 mod cases;
@@ -20,6 +21,7 @@ mod ctx;
 mod loopdev;
 mod needs;
 mod procs;
+mod runcg;
 
 use ctx::Ctx;
 pub use needs::{Feature, Needs, RUNC_1_1};
@@ -150,6 +152,7 @@ fn main() {
     // whether any is left.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let run_cgroup = runcg::RunCgroup::enter();
     let work = std::env::temp_dir().join(format!("conformance-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("create work dir");
     let reported = needs::Reported::query(&args.runtime);
@@ -196,6 +199,9 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir(&work);
+    if let Some(c) = run_cgroup {
+        c.leave();
+    }
     let skipped: usize = skips.iter().sum();
     if skipped > 0 {
         let per: Vec<String> = needs::REASONS

@@ -48,30 +48,8 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
 
 /// Rootless mode (corral runs as `euid`, not root) needs a user namespace: without one
 /// the container would hold none of the privilege its setup needs (mounts, hostname).
+/// Its cgroup and limits are never a reason to refuse (see `container::cgroup::rootless`).
 pub fn rootless(spec: &Spec, file: &Path, euid: u32) -> Result<()> {
-    // Rootless containers get no cgroup of their own yet (that needs a delegated
-    // subtree): limits asked for must not be silently dropped. Device rules alone are
-    // kept by the user namespace anyway (no device node can be opened that the host's
-    // user could not open), so those pass.
-    if let Some(l) = spec.linux() {
-        let limits = l
-            .resources()
-            .as_ref()
-            .is_some_and(|r| r.memory().is_some() || r.cpu().is_some() || r.pids().is_some());
-        let which = if limits {
-            Some("linux.resources")
-        } else if l.cgroups_path().is_some() {
-            Some("linux.cgroupsPath")
-        } else {
-            None
-        };
-        if let Some(field) = which {
-            return Err(Ctx { file }.invalid(
-                field,
-                "rootless mode: cgroups are not supported by corral yet",
-            ));
-        }
-    }
     let has_userns = spec
         .linux()
         .as_ref()

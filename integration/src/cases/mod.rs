@@ -5,6 +5,8 @@ mod cgroup_fields;
 mod cgroup_lifecycle;
 mod cgroup_ops;
 mod cgroup_parents;
+mod cgroup_place;
+mod cgroup_rootless;
 mod cgroup_systemd;
 mod cgroup_update;
 mod cgroups;
@@ -82,6 +84,8 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroup_lifecycle::cases());
     v.extend(cgroup_systemd::cases());
     v.extend(cgroup_parents::cases());
+    v.extend(cgroup_place::cases());
+    v.extend(cgroup_rootless::cases());
     v.extend(hooks::cases());
     v.extend(activation::cases());
     v.extend(flags::cases());

@@ -174,7 +174,7 @@ fn unmapped_user(cx: &mut Ctx) -> CaseResult {
 /// The test user's state root: `$XDG_RUNTIME_DIR` is a directory of the case owned by
 /// the user, and the runtime's default root is `$XDG_RUNTIME_DIR/<runtime>`. Cleanup
 /// looks there.
-fn user_root(cx: &mut Ctx, user: (u32, u32)) -> Result<PathBuf, String> {
+pub(super) fn user_root(cx: &mut Ctx, user: (u32, u32)) -> Result<PathBuf, String> {
     let xdg = cx.dir.join("xdg");
     std::fs::create_dir_all(&xdg).map_err(|e| e.to_string())?;
     std::os::unix::fs::chown(&xdg, Some(user.0), Some(user.1)).map_err(|e| e.to_string())?;
@@ -186,7 +186,7 @@ fn user_root(cx: &mut Ctx, user: (u32, u32)) -> Result<PathBuf, String> {
 
 /// A bundle the test user owns, with the config `spec --rootless` wrote as that user
 /// (no terminal, `args`), and the user's `$XDG_RUNTIME_DIR` (see `user_root`).
-fn rootless_bundle(
+pub(super) fn rootless_bundle(
     cx: &mut Ctx,
     user: (u32, u32),
     args: Value,

@@ -59,6 +59,57 @@ pub(super) fn resolve(
     Ok((Some(cg), scope))
 }
 
+/// Rootless mode without `--systemd-cgroup`: the container's cgroup where the caller
+/// may make it (a delegated subtree, see `corral_cgroups::rootless`), with the limits of
+/// the controllers delegated there; else none. What is skipped is a warning naming the
+/// fields, never a refusal: `spec`'s resources are cut down to what is set.
+pub(super) fn rootless(
+    spec: &mut Spec,
+    file: &Path,
+    id: &str,
+    warn: &dyn Fn(&str),
+) -> Result<Option<Cgroup>> {
+    use corral_cgroups::rootless::{delegated_only, limits, undelegated};
+    let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let cg = Cgroup::resolve(path.as_deref(), id).map_err(|e| cgroup_error(file, e))?;
+    let wanted = resources(spec).cloned().unwrap_or_default();
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(None);
+    };
+    if let Some(why) = undelegated(&cg) {
+        let mut fields: Vec<String> = path
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|_| "linux.cgroupsPath".into())
+            .collect();
+        fields.extend(limits(&wanted, cg.version).into_iter().map(|(f, _)| f));
+        if !fields.is_empty() {
+            warn(&format!(
+                "rootless mode: no cgroup for the container ({why}): {} not applied",
+                fields.join(", ")
+            ));
+        }
+        linux.set_resources(None);
+        return Ok(None);
+    }
+    let (kept, skipped) = delegated_only(&wanted, &cg);
+    if !skipped.is_empty() {
+        warn(&format!(
+            "rootless mode: controllers not delegated to uid {} in {}: {} not applied",
+            nix::unistd::geteuid(),
+            cg.dirs[0]
+                .path
+                .parent()
+                .unwrap_or(&cg.dirs[0].path)
+                .display(),
+            skipped.join(", ")
+        ));
+    }
+    linux.set_resources(Some(kept));
+    Ok(Some(cg))
+}
+
 fn resources(spec: &Spec) -> Option<&LinuxResources> {
     spec.linux().as_ref().and_then(|l| l.resources().as_ref())
 }
@@ -77,7 +128,8 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
 ///
 /// A systemd scope is neither made nor recorded here: it is started, and then
 /// recorded, once the init exists (see [`start_scope`]).
-pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
+/// A rootless container gets no device filter (see `corral_cgroups::rootless::limits`).
+pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir, rootless: bool) -> Result<Cgroup> {
     crate::trace::step(|| {
         let dirs: Vec<String> = cg
             .dirs
@@ -113,7 +165,8 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir) -> Result<Cgroup> {
         created?;
     }
     let none = LinuxResources::default();
-    made.apply(resources(spec).unwrap_or(&none), &device_rules())?;
+    let extra = if rootless { vec![] } else { device_rules() };
+    made.apply(resources(spec).unwrap_or(&none), &extra)?;
     Ok(made)
 }
 

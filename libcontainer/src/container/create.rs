@@ -65,8 +65,13 @@ pub(super) fn create_locked(
     }
     let seccomp = compile_seccomp(&bundle, opts.log_debug)?;
     crate::trace::mark("seccomp");
-    let (cgroup, scope) =
-        super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?;
+    let (cgroup, scope) = if opts.rootless && !opts.systemd_cgroup {
+        let file = bundle.config_path.clone();
+        let cg = super::cgroup::rootless(&mut bundle.spec, &file, opts.id, opts.warn)?;
+        (cg, None)
+    } else {
+        super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?
+    };
     crate::trace::mark("cgroup");
     super::activation::edit_spec(&mut bundle.spec, opts);
     // Without a mount namespace the init's mounts land in ours: what is on the rootfs
@@ -201,7 +206,7 @@ fn create_in(
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
     let made = match cgroup {
-        Some(cg) => Some(super::cgroup::make(cg, &bundle.spec, dir)?),
+        Some(cg) => Some(super::cgroup::make(cg, &bundle.spec, dir, opts.rootless)?),
         None => None,
     };
     let cgroup = made.as_ref();

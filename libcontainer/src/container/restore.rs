@@ -91,7 +91,7 @@ fn restore_in(
     o: &RestoreOptions,
 ) -> Result<i32> {
     let made = cgroup
-        .map(|cg| super::cgroup::make(cg, &bundle.spec, dir))
+        .map(|cg| super::cgroup::make(cg, &bundle.spec, dir, false))
         .transpose()?;
     let work = o.criu.work();
     std::fs::create_dir_all(work).map_err(|e| Error::io("--work-path", work, e))?;
