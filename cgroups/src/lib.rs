@@ -219,15 +219,12 @@ impl Cgroup {
 
     /// The processes in the cgroup (in any hierarchy), sorted; empty if it is gone.
     pub fn pids(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self
-            .dirs
-            .iter()
-            .flat_map(|d| subtree(&d.path))
-            .flat_map(|d| procs(&d))
-            .collect::<Vec<_>>();
-        v.sort_unstable();
-        v.dedup();
-        v
+        pids_in(&self.subtrees())
+    }
+
+    /// Every cgroup of the container in every hierarchy, the deepest first.
+    fn subtrees(&self) -> Vec<PathBuf> {
+        self.dirs.iter().flat_map(|d| subtree(&d.path)).collect()
     }
 
     /// Kills every process left, waits until the cgroup is empty (at most 10 s) and
@@ -239,7 +236,10 @@ impl Cgroup {
         // The usual case (the init's pid namespace is gone, and every process with it):
         // nothing to freeze or kill. Only a process already in the subtree can add one
         // to it, so an empty subtree stays empty; rmdir below would fail on any other.
-        let mut left = self.pids();
+        // The subtree whose processes were last listed is the one removed below (listed
+        // again after every kill: a process killed may have made a cgroup before dying).
+        let mut tree = self.subtrees();
+        let mut left = pids_in(&tree);
         if !left.is_empty() {
             debug(|| format!("cgroup: killing processes left: {left:?}"));
             match self.driver {
@@ -247,7 +247,8 @@ impl Cgroup {
                 Driver::CgroupfsV1 => self.kill_frozen(),
                 Driver::Systemd => v2::kill(self),
             }
-            left = self.pids();
+            tree = self.subtrees();
+            left = pids_in(&tree);
         }
         loop {
             if left.is_empty() {
@@ -264,7 +265,8 @@ impl Cgroup {
                 let _ = p.signal(libc::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(5));
-            left = self.pids();
+            tree = self.subtrees();
+            left = pids_in(&tree);
         }
         // A scope's unit goes once its processes are gone; systemd removes its cgroup
         // with it (the rmdirs below then find nothing, or what systemd left).
@@ -272,8 +274,8 @@ impl Cgroup {
             systemd::stop(self)?;
         }
         // Sub-cgroups (exec --cgroup, or made by the container itself) go first.
-        for d in self.dirs.iter().flat_map(|d| subtree(&d.path)) {
-            rmdir_retry(&d, deadline)?;
+        for d in &tree {
+            rmdir_retry(d, deadline)?;
         }
         for d in &self.dirs {
             remove_parents(d)?;
@@ -402,8 +404,16 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The processes in `dirs`, sorted, each once.
+fn pids_in(dirs: &[PathBuf]) -> Vec<i32> {
+    let mut v: Vec<i32> = dirs.iter().flat_map(|d| procs(d)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 fn procs(dir: &Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
+    read_small(&dir.join("cgroup.procs"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().parse().ok())
@@ -426,7 +436,31 @@ pub(crate) fn debug(text: impl FnOnce() -> String) {
 }
 
 fn read(path: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", Path::new(path), e))
+    read_small(Path::new(path)).map_err(|e| Error::io("cannot read", Path::new(path), e))
+}
+
+/// The whole of a file the kernel makes up as it is read (/proc, cgroupfs). These
+/// report size 0, so `std::fs::read_to_string` asks for the size (statx) and then reads
+/// 32, 32, 64, 128, … bytes (seven calls for a 1 KiB mountinfo); a 4 KiB buffer from the
+/// start takes two reads, the second seeing the end.
+pub fn read_small(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Writes `value` to `dir/file`, for `field` of `linux.resources`: the file must exist

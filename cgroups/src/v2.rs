@@ -17,8 +17,8 @@ pub fn create(cg: &mut Cgroup, shared: &dyn Fn(&Path) -> bool) -> Result<()> {
 /// limits of the others with a warning. A level with processes of its own refuses
 /// (EBUSY): that is an error naming it and the rule, never a cgroup without controllers.
 fn enable_controllers(dir: &Path) -> Result<()> {
-    let have = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    let on = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let have = crate::read_small(&dir.join("cgroup.controllers")).unwrap_or_default();
+    let on = crate::read_small(&dir.join("cgroup.subtree_control")).unwrap_or_default();
     let missing: Vec<String> = have
         .split_whitespace()
         .filter(|c| !on.split_whitespace().any(|o| o == *c))

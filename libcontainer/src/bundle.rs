@@ -117,7 +117,7 @@ const CAP_SETS: [&str; 5] = [
 
 /// The highest capability number of the running kernel.
 fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    corral_cgroups::read_small(std::path::Path::new("/proc/sys/kernel/cap_last_cap"))
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(u8::MAX)

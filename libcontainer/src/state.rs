@@ -164,8 +164,12 @@ impl StateDir {
             root,
             fd,
         };
-        let marked =
-            rootdir::lock(dir.fd()).and_then(|()| rootdir::write_atomic(dir.fd(), CREATING, b""));
+        // The marker is empty (its name is all it says) and the directory was made just
+        // now: it is made in place, with no temporary file to remove first and rename.
+        let marked = rootdir::lock(dir.fd()).and_then(|()| {
+            let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
+            rootdir::open_at(dir.fd(), CREATING, flags, FILE_MODE).map(drop)
+        });
         match marked {
             Ok(()) => Ok(dir),
             Err(e) => {
@@ -430,7 +434,7 @@ fn not_a_dir(path: &Path, e: nix::Error) -> Error {
 
 /// Field 3 (state) and field 22 (start time) of /proc/PID/stat.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = corral_cgroups::read_small(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');

@@ -97,8 +97,9 @@ pub(crate) fn numbers(
 
 /// `linux.devices`, then the default devices it does not name.
 pub fn create(root: &InRoot, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    let mut dirs = Dirs::default();
     for (i, d) in devices.iter().enumerate() {
-        make(root, &Node::from_spec(d, i)?, in_userns, false)
+        make(root, &mut dirs, &Node::from_spec(d, i)?, in_userns, false)
             .map_err(|e| Error::Other(format!("linux.devices[{i}] {}: {e}", d.path().display())))?;
     }
     for (name, major, minor) in DEFAULT {
@@ -115,15 +116,31 @@ pub fn create(root: &InRoot, devices: &[LinuxDevice], in_userns: bool) -> Result
             uid: 0,
             gid: 0,
         };
-        make(root, &node, in_userns, true)
+        make(root, &mut dirs, &node, in_userns, true)
             .map_err(|e| Error::Other(format!("default device /dev/{name}: {e}")))?;
     }
     Ok(())
 }
 
+/// The parent directory of the last node made, kept for the next node with the same
+/// parent (the six default devices share /dev: one resolution instead of six). A node
+/// made there cannot change what the parent resolves to: mknod makes no directory or
+/// symlink, and a replaced node is one name in it.
+#[derive(Default)]
+struct Dirs(Option<(PathBuf, OwnedFd)>);
+
+impl Dirs {
+    fn get(&mut self, root: &InRoot, parent: &Path) -> Result<&OwnedFd> {
+        if !matches!(&self.0, Some((p, _)) if p == parent) {
+            self.0 = Some((parent.to_path_buf(), root.mkdir_all(parent)?));
+        }
+        Ok(&self.0.as_ref().expect("just set").1)
+    }
+}
+
 /// Makes `node`; a different file already at its path is an error, or with `replace`
 /// (the default devices, which the spec requires whatever the image has) is replaced.
-fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()> {
+fn make(root: &InRoot, dirs: &mut Dirs, node: &Node, in_userns: bool, replace: bool) -> Result<()> {
     crate::trace::step(|| {
         let kind = match node.kind {
             SFlag::S_IFBLK => 'b',
@@ -150,7 +167,7 @@ fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()
     }
     let (parent, name) = paths::split(&node.path)
         .ok_or_else(|| Error::Other("the path does not end in a name".into()))?;
-    let dir = root.mkdir_all(parent)?;
+    let dir = dirs.get(root, parent)?;
     let mknod = || {
         // The init runs with umask 0: the mode is exactly the one asked for.
         nix::sys::stat::mknodat(
@@ -165,12 +182,18 @@ fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(Error::sys("mknod", e)),
     }
-    let open = || {
-        root.resolve_flags(&node.path, libc::O_PATH | libc::O_NOFOLLOW)
-            .map_err(|e| Error::sys("open", e))
+    // The name's own file (a symlink there is that symlink, never its target), looked at
+    // in the directory the node was made in: one call, no fd to open and close.
+    let stat = || {
+        nix::sys::stat::fstatat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| Error::sys("stat", e))
+        .and_then(|st| check(&st, node))
     };
-    let mut fd = open()?;
-    let mut st = check_existing(&fd, node);
+    let mut st = stat();
     if let Err(e) = st {
         if !replace {
             return Err(e);
@@ -182,12 +205,27 @@ fn make(root: &InRoot, node: &Node, in_userns: bool, replace: bool) -> Result<()
         )
         .map_err(|e| Error::sys("remove what the image has there", e))?;
         mknod().map_err(|e| Error::sys("mknod", e))?;
-        fd = open()?;
-        st = check_existing(&fd, node);
+        st = stat();
     }
     let st = st?;
-    // Owner and mode through the fd, so a name swapped after mknod is not what changes;
-    // only when they differ (a node mknod just made is root's, with the mode asked for).
+    // A node mknod just made is root's, with the mode asked for: nothing more to do.
+    if st.st_uid == node.uid && st.st_gid == node.gid && st.st_mode & 0o7777 == node.mode {
+        return Ok(());
+    }
+    // Owner and mode through an fd, checked again, so a name swapped after the stat is
+    // not what changes.
+    let fd = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        name,
+        nix::fcntl::OFlag::from_bits_truncate(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC),
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", e))?;
+    // SAFETY: openat returned a new fd that nothing else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())
+        .map_err(|e| Error::sys("stat", e))
+        .and_then(|st| check(&st, node))?;
     if st.st_uid != node.uid || st.st_gid != node.gid {
         chown_empty_path(&fd, node)?;
     }
@@ -223,8 +261,7 @@ fn chown_empty_path(fd: &OwnedFd, node: &Node) -> Result<()> {
 
 /// A file already there must be the device asked for (the spec requires an error).
 /// Returns the node's stat, for the owner and mode already there.
-fn check_existing(fd: &OwnedFd, node: &Node) -> Result<nix::sys::stat::FileStat> {
-    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| Error::sys("stat", e))?;
+fn check(st: &nix::sys::stat::FileStat, node: &Node) -> Result<nix::sys::stat::FileStat> {
     let kind = st.st_mode & libc::S_IFMT;
     if kind != node.kind.bits() || (node.kind != SFlag::S_IFIFO && st.st_rdev != node.rdev()) {
         return Err(Error::Other(format!(
@@ -234,7 +271,7 @@ fn check_existing(fd: &OwnedFd, node: &Node) -> Result<nix::sys::stat::FileStat>
             libc::minor(st.st_rdev)
         )));
     }
-    Ok(st)
+    Ok(*st)
 }
 
 fn bind_host_node(root: &InRoot, node: &Node) -> Result<()> {
