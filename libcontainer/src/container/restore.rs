@@ -101,6 +101,7 @@ fn restore_in(
         .rootfs
         .canonicalize()
         .map_err(|e| Error::io("cannot resolve", &bundle.rootfs, e))?;
+    make_mountpoints(bundle, &rootfs)?;
     nix::mount::mount(
         Some(&rootfs),
         &criu_root,
@@ -145,6 +146,34 @@ fn restore_in(
         super::create::write_pid_file(p, pid)?;
     }
     Ok(pid)
+}
+
+/// Every mount's destination exists in the rootfs, as `create` makes them, for CRIU to
+/// mount on: a new container's rootfs (podman's `restore --import`) lacks those the
+/// runtime made in the old one (`/etc/hosts`, …). Not below a tmpfs, whose files CRIU
+/// restores itself.
+fn make_mountpoints(bundle: &Bundle, rootfs: &Path) -> Result<()> {
+    use crate::rootfs::paths::{InRoot, Kind};
+    let root = InRoot::open(rootfs)?;
+    let mounts: Vec<_> = bundle.spec.mounts().iter().flatten().collect();
+    let tmpfs: Vec<&Path> = mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("tmpfs"))
+        .map(|m| m.destination().as_path())
+        .collect();
+    for m in &mounts {
+        let dest = m.destination().as_path();
+        if tmpfs.iter().any(|t| dest != *t && dest.starts_with(t)) {
+            continue;
+        }
+        let file = crate::rootfs::is_bind(m)
+            && m.source()
+                .as_ref()
+                .and_then(|s| std::fs::metadata(bundle.dir.join(s)).ok())
+                .is_some_and(|md| !md.is_dir());
+        root.target(dest, if file { Kind::File } else { Kind::Dir })?;
+    }
+    Ok(())
 }
 
 fn has_own_pid_ns(bundle: &Bundle) -> bool {
