@@ -284,8 +284,14 @@ fn checkpoint(root: &Path, a: &CheckpointArgs, warn: &dyn Fn(&str)) -> Result<()
     Ok(container::checkpoint(root, &a.id, &o, warn)?)
 }
 
-fn restore(root: &Path, a: &RestoreArgs, warn: &dyn Fn(&str)) -> Result<i32> {
+fn restore(root: &Path, a: &RestoreArgs, systemd: bool, warn: &dyn Fn(&str)) -> Result<i32> {
     let refused = [
+        (
+            systemd,
+            "--systemd-cgroup",
+            "restore makes the cgroup with the cgroupfs driver only; CRIU would have to \
+             start in the container's transient scope",
+        ),
         (
             a.no_pivot,
             "--no-pivot",
@@ -395,7 +401,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Exec(a) => return exec(&root, a, &warn, &debug),
         Command::Completion { shell } => completion(*shell),
         Command::Checkpoint(a) => checkpoint(&root, a, &warn)?,
-        Command::Restore(a) => return restore(&root, a, &warn),
+        Command::Restore(a) => return restore(&root, a, cli.systemd_cgroup, &warn),
     }
     Ok(0)
 }
