@@ -155,7 +155,7 @@ complete -c corral -n "__fish_corral_using_subcommand restore" -l manage-cgroups
 complete -c corral -n "__fish_corral_using_subcommand restore" -l empty-ns -d 'Create this namespace empty on restore instead of restoring it (network only; repeatable)' -r
 complete -c corral -n "__fish_corral_using_subcommand restore" -s b -l bundle -d 'Path to the bundle directory (holding config.json)' -r -F
 complete -c corral -n "__fish_corral_using_subcommand restore" -l pid-file -d 'Write the restored init\'s pid to FILE' -r -F
-complete -c corral -n "__fish_corral_using_subcommand restore" -l console-socket -d 'Unix socket for a terminal\'s pty master: not supported by corral yet (refused)' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l console-socket -d 'Unix socket to send the restored terminal\'s new pty master to' -r -F
 complete -c corral -n "__fish_corral_using_subcommand restore" -l lsm-profile -d 'LSM profile of the restored processes, TYPE:NAME (apparmor:P, selinux:L)' -r
 complete -c corral -n "__fish_corral_using_subcommand restore" -l lsm-mount-context -d 'SELinux mount context for the restored mounts' -r
 complete -c corral -n "__fish_corral_using_subcommand restore" -l leave-running -d 'Leave the container running after the checkpoint'

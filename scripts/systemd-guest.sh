@@ -62,6 +62,7 @@ PACKAGES=(
   iptables podman containerd docker.io runc crun catatonit uidmap slirp4netns
   fuse-overlayfs busybox-static
 )
+PACKAGES+=(criu) # checkpoint/restore (issue 15): CRIU 3.17, its libraries and crit's python3
 SUITES=(bookworm bookworm-updates)
 
 # build_image DIR: the whole recipe; DIR ends up holding vmlinuz, initrd.gz, rootfs.img.

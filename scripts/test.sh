@@ -63,6 +63,9 @@ guest --filter lifecycle_ --filter fs_ --filter cgroup_ --filter proc_apparmor \
 echo "=== checkpoint/restore (CRIU 3.17) in the guest: runc, then corral ==="
 guest --criu --runtime runc --filter criu_
 guest --criu --filter criu_
+echo "=== checkpoint/restore with the cgroupfs v1 driver: runc, then corral ==="
+guest --criu --cgroup-v1 --runtime runc --filter criu_checkpoint_restore_continues --filter criu_restore_
+guest --criu --cgroup-v1 --filter criu_checkpoint_restore_continues --filter criu_restore_
 echo "=== the cases a kernel before 5.12 changes, in a guest booting Debian 11's 5.10 ==="
 # No mount_setattr (binds remounted after attaching, idmapped mounts refused) and no
 # CLOSE_RANGE_CLOEXEC (fds marked one by one): the mount, lifecycle, exec and escape cases.
@@ -76,6 +79,10 @@ echo "=== engines: runc $(runc --version | head -n1) ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$(command -v runc)"
 echo "=== engines: corral ==="
 "$BIN_DIR"/debug/corral-engines --runtime "$CORRAL"
+# Checkpoint/restore under podman and containerd needs CRIU, which runs only in a guest:
+# the systemd guest (Debian 12 with the engines and criu), runc then corral.
+echo "=== engines with checkpoint/restore in the systemd guest: runc, then corral ==="
+CORRAL_BIN="$CORRAL" scripts/criu-engines.sh
 # The corpus of real configs (integration/corpus, scripts/capture-corpus.sh) replayed
 # against corral and runc: a difference not in integration/corpus/known-differences fails.
 echo "=== corpus: corral against runc ==="

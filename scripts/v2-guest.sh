@@ -355,6 +355,8 @@ log=$out/console-$runtime.log
 # The kernel enables one of AppArmor and SELinux: AppArmor by default; `security=selinux`
 # picks SELinux, permissive (the guest's files carry no labels).
 # corral.cgroup=v1 tells stage 2 to mount v1 hierarchies instead of cgroup2.
+# no_timer_check: on a loaded host the emulated 8254 timer can miss the kernel's boot
+# check, which then panics (as in scripts/systemd-guest.sh).
 extra=""
 ((selinux)) && extra="security=selinux selinux=1 enforcing=0"
 ((cgroup_v1)) && extra="$extra corral.cgroup=v1"
@@ -362,7 +364,7 @@ boot=$(date +%s.%N)
 set +e
 timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
   -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
-  -append "console=ttyS0 panic=-1 quiet $extra" -nic none </dev/null | tee "$log"
+  -append "console=ttyS0 panic=-1 quiet no_timer_check $extra" -nic none </dev/null | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)

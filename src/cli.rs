@@ -311,7 +311,7 @@ pub struct RestoreArgs {
     /// Write the restored init's pid to FILE
     #[arg(long = "pid-file", value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
-    /// Unix socket for a terminal's pty master: not supported by corral yet (refused)
+    /// Unix socket to send the restored terminal's new pty master to
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// Do not become the subreaper of processes the container leaves behind

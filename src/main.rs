@@ -284,12 +284,13 @@ fn checkpoint(root: &Path, a: &CheckpointArgs, warn: &dyn Fn(&str)) -> Result<()
     Ok(container::checkpoint(root, &a.id, &o, warn)?)
 }
 
-fn restore(root: &Path, a: &RestoreArgs, warn: &dyn Fn(&str)) -> Result<i32> {
+fn restore(root: &Path, a: &RestoreArgs, systemd: bool, warn: &dyn Fn(&str)) -> Result<i32> {
     let refused = [
         (
-            a.console_socket.is_some(),
-            "--console-socket",
-            "a restored terminal needs CRIU's RPC notifications, which corral does not use",
+            systemd,
+            "--systemd-cgroup",
+            "restore makes the cgroup with the cgroupfs driver only; CRIU would have to \
+             start in the container's transient scope",
         ),
         (
             a.no_pivot,
@@ -311,6 +312,7 @@ fn restore(root: &Path, a: &RestoreArgs, warn: &dyn Fn(&str)) -> Result<i32> {
         criu: &o,
         detach: a.detach,
         pid_file: pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
         no_subreaper: a.no_subreaper,
         lsm_profile: a.lsm_profile.as_deref(),
         lsm_mount_context: a.lsm_mount_context.as_deref(),
@@ -399,7 +401,7 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
         Command::Exec(a) => return exec(&root, a, &warn, &debug),
         Command::Completion { shell } => completion(*shell),
         Command::Checkpoint(a) => checkpoint(&root, a, &warn)?,
-        Command::Restore(a) => return restore(&root, a, &warn),
+        Command::Restore(a) => return restore(&root, a, cli.systemd_cgroup, &warn),
     }
     Ok(0)
 }
@@ -408,7 +410,14 @@ fn dispatch(cli: &Cli, log: &Logger) -> Result<i32> {
 fn parse() -> Cli {
     let version = cli::version_text(&libcontainer::features::libseccomp_version());
     let cmd = Cli::command().version(&*Box::leak(version.into_boxed_str()));
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // containerd's shim (go-runc) spells one flag of `restore` with a single dash, which
+    // runc's Go flag parser takes as the long flag: so does corral.
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .map(|a| match a.to_str() {
+            Some("-no-subreaper") => "--no-subreaper".into(),
+            _ => a,
+        })
+        .collect();
     let err = match cmd
         .try_get_matches_from(&args)
         .and_then(|m| Cli::from_arg_matches(&m))

@@ -24,6 +24,8 @@ pub fn cases() -> Vec<Case> {
         Case::new("criu_restore_foreground", restore_foreground),
         Case::new("criu_checkpoint_paused", checkpoint_paused),
         Case::new("criu_bad_image_path", bad_image_path),
+        Case::new("criu_restore_stdio_pipes", stdio_pipes),
+        Case::new("criu_restore_console_socket", console_socket),
         Case::new("criu_missing_criu", missing_criu),
         Case::wording("criu_failed_restore_names_criu_error", failed_restore_error),
         Case::wording("criu_refused_flags", refused_flags),
@@ -172,18 +174,27 @@ fn restore_and_check(cx: &mut Ctx, b: &Path, img: &str, id: &str, last: u64) -> 
     Ok(())
 }
 
-/// The restored init is in a cgroup of `id`'s own (cgroup v2, as in the guest) with
-/// the bundle's pids limit written again.
+/// The restored init is in a cgroup of `id`'s own with the bundle's pids limit written
+/// again: on cgroup v2, or in the v1 pids hierarchy (`--cgroup-v1` guest).
 fn restored_cgroup(pid: i64, id: &str) -> CaseResult {
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
-        return Ok(()); // cgroup v1: the guest's v2 run covers it.
+    let v1 = own.lines().find_map(|l| {
+        let (_, rest) = l.split_once(':')?;
+        let (ctrl, path) = rest.split_once(':')?;
+        ctrl.split(',').any(|c| c == "pids").then_some(path)
+    });
+    let (dir, path) = match v1 {
+        Some(p) => ("/sys/fs/cgroup/pids", p),
+        None => match own.lines().find_map(|l| l.strip_prefix("0::")) {
+            Some(p) => ("/sys/fs/cgroup", p),
+            None => return Err(format!("restored init {pid}: no pids cgroup in {own:?}")),
+        },
     };
     ensure!(
         path.contains(id),
         "restored init {pid} is in cgroup {path}, not {id}'s"
     );
-    let max = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/pids.max")).unwrap_or_default();
+    let max = std::fs::read_to_string(format!("{dir}{path}/pids.max")).unwrap_or_default();
     ensure!(
         max.trim() == PIDS_MAX.to_string(),
         "cgroup {path}: pids.max {max:?} after restore, want {PIDS_MAX}"
@@ -452,11 +463,7 @@ fn refused_flags(cx: &mut Ctx) -> CaseResult {
         "a refused checkpoint stopped the container"
     );
     let bs = b.to_string_lossy().into_owned();
-    for flag in [
-        &["--no-pivot"][..],
-        &["--console-socket", "/nonexistent"],
-        &["--leave-running"],
-    ] {
+    for flag in [&["--no-pivot"][..], &["--leave-running"]] {
         let mut args = vec!["restore", "-d", "--image-path", &img, "--bundle", &bs];
         args.extend_from_slice(flag);
         args.push("c2");
@@ -493,4 +500,172 @@ fn annotation(o: &crate::ctx::Out, key: &str) -> Result<serde_json::Value, Strin
     o.ok("features")?;
     let v: serde_json::Value = serde_json::from_str(&o.stdout).map_err(|e| e.to_string())?;
     Ok(v["annotations"][key].clone())
+}
+
+/// The numbers read from `r` (one a line) until `n` of them came or LIMIT passed.
+fn read_numbers(r: &std::os::fd::OwnedFd, n: usize) -> Vec<u64> {
+    let mut text = String::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while text.lines().count() <= n && start.elapsed() < LIMIT {
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(r),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(r), &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => text.push_str(&String::from_utf8_lossy(&buf[..k])),
+        }
+    }
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// `setup` for a runtime command whose stdio are pipes: `out` the write end of the
+/// pipe the test reads, `input` the read end of one it never writes.
+fn on_pipes(
+    out: std::os::fd::OwnedFd,
+    input: std::os::fd::OwnedFd,
+) -> impl FnOnce(&mut std::process::Command) {
+    move |c: &mut std::process::Command| {
+        let err = out.try_clone().expect("dup the pipe");
+        c.stdin(std::process::Stdio::from(input))
+            .stdout(std::process::Stdio::from(out))
+            .stderr(std::process::Stdio::from(err));
+    }
+}
+
+/// A container whose stdio are pipes (as under an engine's conmon or shim): restored
+/// with new pipes as the restore's stdio, it writes on into the new one, from where it
+/// was (runc's descriptors.json and CRIU's --inherit-fd). Without that, the restored
+/// shell writes to a pipe nobody reads and dies of SIGPIPE.
+fn stdio_pipes(cx: &mut Ctx) -> CaseResult {
+    let script = "i=0; while :; do i=$((i+1)); echo $i; usleep 50000; done";
+    let b = cx.bundle(&config(&["sh", "-c", script]))?;
+    let bs = b.to_string_lossy().into_owned();
+    let id = "criueng-pipes";
+    let (r1, w1) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    let (in1, _keep1) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    cx.rt_with(&["run", "-d", "--bundle", &bs, id], on_pipes(w1, in1))
+        .ok("run -d on pipes")?;
+    let before = read_numbers(&r1, 3);
+    ensure!(before.len() >= 3, "before: the container wrote {before:?}");
+    let img = images(cx, "img");
+    let o = cx.rt(&["checkpoint", "--image-path", &img, id]);
+    ok_or_log(&o, "checkpoint", &Path::new(&img).join("dump.log"))?;
+    // The rest of the first pipe, up to its end (the dumped tree is gone).
+    let mut before = before;
+    before.extend(read_numbers(&r1, usize::MAX));
+    let last = before.last().copied().unwrap_or(0);
+    let (r2, w2) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    let (in2, _keep2) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    let o = cx.rt_with(
+        &["restore", "-d", "--image-path", &img, "--bundle", &bs, id],
+        on_pipes(w2, in2),
+    );
+    ok_or_log(
+        &o,
+        "restore -d on new pipes",
+        &Path::new(&img).join("restore.log"),
+    )?;
+    let after = read_numbers(&r2, 3);
+    cx.rt(&["delete", "--force", id]).ok("delete")?;
+    ensure!(
+        after.len() >= 3,
+        "after restore the container wrote {after:?} on the new pipe (before: …{:?})",
+        &before[before.len().saturating_sub(3)..]
+    );
+    let first = after[0];
+    ensure!(
+        first > 1 && first <= last + 1,
+        "the restored counter wrote {first} first on the new pipe, the old one ended at {last}"
+    );
+    ensure!(
+        after.windows(2).all(|w| w[1] == w[0] + 1),
+        "the restored counter skipped: {after:?}"
+    );
+    Ok(())
+}
+
+/// A container with a terminal (`--console-socket`): restored with a new console socket,
+/// it gets a new pty whose master arrives there, and the shell that was reading its
+/// terminal reads the new one, with its variables as they were; /dev/console is the
+/// new pty too.
+fn console_socket(cx: &mut Ctx) -> CaseResult {
+    use std::os::unix::net::UnixListener;
+    let script = "n=0; echo tty=$(tty); while read line; do n=$((n+1)); echo got=$line n=$n; done";
+    let mut cfg = config(&["sh", "-c", script]);
+    cfg["process"]["terminal"] = serde_json::json!(true);
+    let b = cx.bundle(&cfg)?;
+    let bs = b.to_string_lossy().into_owned();
+    let id = "criueng-tty";
+    let sock1 = cx.dir.join("console1.sock");
+    let listener1 = UnixListener::bind(&sock1).map_err(|e| format!("bind: {e}"))?;
+    let s1 = sock1.to_string_lossy().into_owned();
+    let (child, _) = cx.rt_spawn(&["run", "-d", "--console-socket", &s1, "--bundle", &bs, id])?;
+    let master1 = super::terminal::receive_fd(&listener1);
+    let code = crate::ctx::wait_child(child)?;
+    let master1 = master1.map_err(|e| format!("run -d --console-socket (exit {code}): {e}"))?;
+    ensure!(code == 0, "run -d with a console socket exited {code}");
+    nix::unistd::write(&master1, b"one\n").map_err(|e| e.to_string())?;
+    let out = super::terminal::read_until(&master1, "n=1");
+    ensure!(out.contains("got=one n=1"), "before checkpoint: {out:?}");
+    let img = images(cx, "img");
+    let o = cx.rt(&["checkpoint", "--image-path", &img, id]);
+    ok_or_log(&o, "checkpoint", &Path::new(&img).join("dump.log"))?;
+    drop(master1);
+    let sock2 = cx.dir.join("console2.sock");
+    let listener2 = UnixListener::bind(&sock2).map_err(|e| format!("bind: {e}"))?;
+    let s2 = sock2.to_string_lossy().into_owned();
+    let args = [
+        "restore",
+        "-d",
+        "--console-socket",
+        &s2,
+        "--image-path",
+        &img,
+        "--bundle",
+        &bs,
+        id,
+    ];
+    let (child, _) = cx.rt_spawn(&args)?;
+    let master2 = super::terminal::receive_fd(&listener2);
+    let code = crate::ctx::wait_child(child)?;
+    if code != 0 {
+        let log = Path::new(&img).join("restore.log");
+        let o = cx.rt(&["state", id]);
+        return ok_or_log(
+            &crate::ctx::Out {
+                code,
+                stdout: String::new(),
+                stderr: format!("restore -d --console-socket exited {code}; {}", o.stderr),
+            },
+            "restore",
+            &log,
+        );
+    }
+    let master2 = master2.map_err(|e| format!("restore --console-socket: {e}"))?;
+    nix::unistd::write(&master2, b"two\n").map_err(|e| e.to_string())?;
+    let out = super::terminal::read_until(&master2, "n=2");
+    let o = cx.rt(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "echo fd0=$(stat -L -c %t:%T /proc/1/fd/0); echo console=$(stat -c %t:%T /dev/console)",
+    ]);
+    cx.rt(&["delete", "--force", id]).ok("delete")?;
+    ensure!(
+        out.contains("got=two n=2"),
+        "after restore, the shell did not answer on the new pty as before: {out:?}"
+    );
+    let seen = o.ok("exec after restore")?.stdout.clone();
+    let fd0 = super::field(&seen, "fd0");
+    ensure!(
+        fd0.is_some_and(|t| t.starts_with("88:")) && fd0 == super::field(&seen, "console"),
+        "after restore the init's stdin and /dev/console are not the same pty: {seen:?}"
+    );
+    Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 pub const ENGINES: [&str; 3] = ["podman", "containerd", "docker"];
 const USAGE: &str = "usage: corral-engines --runtime PATH [--engine podman|containerd|docker]... \
-                     [--filter SUBSTRING]... [--list] [--record FILE] [--keep]";
+                     [--filter SUBSTRING]... [--list] [--record FILE] [--keep] [--criu]";
 
 pub struct Args {
     pub runtime: PathBuf,
@@ -13,11 +13,15 @@ pub struct Args {
     pub list: bool,
     pub record: Option<PathBuf>,
     pub keep: bool,
+    /// The checkpoint/restore flows too (`*_checkpoint_*`: they need a CRIU that runs on
+    /// this kernel, i.e. the systemd guest).
+    pub criu: bool,
 }
 
 impl Args {
     pub fn selects(&self, engine: &str, name: &str) -> bool {
         self.engines.iter().any(|e| e == engine)
+            && (self.criu || !name.contains("_checkpoint_"))
             && (self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str())))
     }
 }
@@ -30,6 +34,7 @@ pub fn parse_args() -> Result<Args, String> {
         list: false,
         record: None,
         keep: false,
+        criu: false,
     };
     let mut runtime = None;
     let mut it = std::env::args().skip(1);
@@ -53,6 +58,7 @@ pub fn parse_args() -> Result<Args, String> {
             }
             "--list" => a.list = true,
             "--keep" => a.keep = true,
+            "--criu" => a.criu = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }

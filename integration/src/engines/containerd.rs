@@ -99,8 +99,14 @@ pub fn setup(w: &mut World, sock: &Path, img: &Image) -> Result<Containerd, Stri
 }
 
 impl Containerd {
-    fn ctr(&self, w: &mut World, args: &[&str]) -> Out {
+    pub(crate) fn ctr(&self, w: &mut World, args: &[&str]) -> Out {
         w.run(ctr_cmd(&self.sock, args)).shown_as("ctr", args)
+    }
+
+    /// `ctr ARGS` with a deadline for CRIU under emulation.
+    pub(crate) fn ctr_for(&self, w: &mut World, args: &[&str]) -> Out {
+        w.run_for(ctr_cmd(&self.sock, args), crate::checkpoint::CRIU_TIMEOUT)
+            .shown_as("ctr", args)
     }
 
     /// `ctr run` with the runtime under test: EXTRA, then IMAGE ID ARGS.
@@ -127,7 +133,7 @@ impl Containerd {
     }
 
     /// Starts ID detached, its output to a log file; returns the init's host pid.
-    fn detached(&self, w: &mut World, id: &str, args: &[&str]) -> Result<i32, String> {
+    pub(crate) fn detached(&self, w: &mut World, id: &str, args: &[&str]) -> Result<i32, String> {
         let uri = format!("file://{}", self.logs.join(id).display());
         self.run(w, &["-d", "--log-uri", &uri], id, args).ok()?;
         let (pid, status) = self.task(w, id)?;
@@ -136,7 +142,7 @@ impl Containerd {
     }
 
     /// (pid, status) of task ID from `task ls`.
-    fn task(&self, w: &mut World, id: &str) -> Result<(i32, String), String> {
+    pub(crate) fn task(&self, w: &mut World, id: &str) -> Result<(i32, String), String> {
         let out = self.ctr(w, &["task", "ls"]).ok()?.stdout.clone();
         let line = out
             .lines()
@@ -147,7 +153,7 @@ impl Containerd {
         Ok((pid, line.get(2).unwrap_or(&"").to_string()))
     }
 
-    fn wait_status(&self, w: &mut World, id: &str, want: &str) -> CaseResult {
+    pub(crate) fn wait_status(&self, w: &mut World, id: &str, want: &str) -> CaseResult {
         let mut last = String::new();
         wait_until(
             &format!("task {id} {want}"),
@@ -211,6 +217,10 @@ impl Engine for Containerd {
             Flow::new("containerd_task_delete", task_delete),
             Flow::new("containerd_created_task_delete", created_task_delete),
             Flow::new("containerd_pod_namespaces", pod_namespaces),
+            Flow::new(
+                "containerd_checkpoint_restore",
+                crate::checkpoint::containerd_restore,
+            ),
         ]
     }
 

@@ -52,6 +52,16 @@ impl Cli {
         w.run(self.cmd(args)).shown_as(&name, args)
     }
 
+    /// `call` with the deadline `limit`.
+    pub fn call_for(&self, w: &mut World, args: &[&str], limit: Duration) -> Out {
+        let name = self
+            .program
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        w.run_for(self.cmd(args), limit).shown_as(&name, args)
+    }
+
     /// `run [run_args] EXTRA IMAGE ARGS…`
     pub fn run(&self, w: &mut World, extra: &[&str], args: &[&str]) -> Out {
         let mut v: Vec<&str> = vec!["run"];

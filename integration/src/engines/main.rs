@@ -11,6 +11,7 @@
 //! suite fails on any process, mount or cgroup left behind.
 
 mod args;
+mod checkpoint;
 mod clihelp;
 mod cmd;
 mod containerd;

@@ -11,7 +11,7 @@ use crate::{ensure, CaseResult, Engine, Flow};
 use std::path::PathBuf;
 
 pub struct Podman {
-    cli: Cli,
+    pub(crate) cli: Cli,
     /// The runtime's --root (given by the wrapper).
     rt_root: PathBuf,
 }
@@ -113,6 +113,14 @@ impl Engine for Podman {
             Flow::new("podman_seccomp", seccomp),
             Flow::new("podman_user", user),
             Flow::new("podman_uidmap", uidmap),
+            Flow::new(
+                "podman_checkpoint_restore",
+                crate::checkpoint::podman_restore,
+            ),
+            Flow::new(
+                "podman_checkpoint_export_import",
+                crate::checkpoint::podman_export_import,
+            ),
         ]
     }
 

@@ -4,7 +4,8 @@
 //!
 //! Mounts that come from the host (binds, masked files, device nodes) cannot be dumped:
 //! each is declared to CRIU as external, by its destination in the container, and
-//! `restore` maps the same keys to the host paths again.
+//! `restore` maps the same keys to the host paths again. The init's stdio pipes and
+//! terminal are recorded for `restore` (see `criu_fds`).
 
 use super::delete;
 use crate::bundle::Bundle;
@@ -99,12 +100,6 @@ pub fn checkpoint(root: &Path, id: &str, o: &CriuOptions, warn: &dyn Fn(&str)) -
         });
     }
     let bundle = Bundle::load(&saved.bundle)?;
-    if terminal(&bundle.spec) {
-        return Err(Error::Other(format!(
-            "{}: process.terminal: checkpoint of a container with a terminal is not supported by corral yet",
-            bundle.config_path.display()
-        )));
-    }
     for (p, what) in [
         (&o.image_path, "--image-path"),
         (&o.work().to_path_buf(), "--work-path"),
@@ -137,6 +132,11 @@ pub fn checkpoint(root: &Path, id: &str, o: &CriuOptions, warn: &dyn Fn(&str)) -
     for (key, _) in external_mounts(&bundle.spec, &bundle.dir) {
         args.extend(["--external".into(), format!("mnt[{key}]:{key}")]);
     }
+    args.extend(super::criu_fds::dump(
+        saved.pid,
+        &o.image_path,
+        terminal(&bundle.spec),
+    )?);
     for (ino, key) in external_namespaces(&bundle.spec)? {
         args.extend(["--external".into(), format!("net[{ino}]:{key}")]);
     }

@@ -226,7 +226,7 @@ fn create_in(
     let idmapped = crate::rootfs::idmap::prepare(&bundle.spec)?;
     let console = match run_console {
         Some(_) => None,
-        None => console_socket(bundle, opts)?,
+        None => console_socket(bundle, opts.console_socket)?,
     };
     let cfg = InitConfig {
         spec: &bundle.spec,
@@ -332,10 +332,10 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 }
 
 /// The `--console-socket` connection for a container with a terminal (runc's rules: one
-/// needs the other).
-fn console_socket(bundle: &Bundle, opts: &CreateOptions) -> Result<Option<UnixStream>> {
+/// needs the other); for `create` and `restore`.
+pub(super) fn console_socket(bundle: &Bundle, socket: Option<&Path>) -> Result<Option<UnixStream>> {
     let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
-    match (terminal, opts.console_socket) {
+    match (terminal, socket) {
         (false, None) => Ok(None),
         (true, None) => Err(Error::Other(format!(
             "{}: process.terminal: a terminal needs --console-socket to send it to \

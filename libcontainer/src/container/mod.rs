@@ -4,6 +4,7 @@ mod activation;
 mod cgroup;
 mod checkpoint;
 mod create;
+mod criu_fds;
 mod delete;
 mod events;
 mod exec;

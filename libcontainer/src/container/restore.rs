@@ -7,7 +7,8 @@
 //! CRIU's `--root` (it needs a mount point), and the external mounts `checkpoint`
 //! declared are mapped to their host paths again. The restored init is restored as
 //! corral's child (`--restore-sibling`), so a foreground restore waits for it like
-//! `run`. Any failure removes what was made: cgroup (and whatever CRIU had restored in
+//! `run`. The caller's stdio pipes, or a new pty for a terminal, take the place of
+//! those the images name (see `criu_fds`). Any failure removes what was made: cgroup (and whatever CRIU had restored in
 //! it), the bind, the state dir.
 
 use super::checkpoint::{external_mounts, external_namespaces, CriuOptions, NET_KEY};
@@ -18,7 +19,7 @@ use crate::{criu, Error, Result};
 use corral_cgroups::{Cgroup, Version};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -29,6 +30,8 @@ pub struct RestoreOptions<'a> {
     pub criu: &'a CriuOptions,
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
+    /// `--console-socket`: where the master of the restored terminal's new pty goes.
+    pub console_socket: Option<&'a Path>,
     pub no_subreaper: bool,
     /// `--lsm-profile TYPE:NAME` and `--lsm-mount-context CTX`, passed to CRIU.
     pub lsm_profile: Option<&'a str>,
@@ -49,18 +52,14 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
     }
     let bundle = Bundle::load(o.bundle)?;
     crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
-    if bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
-        return Err(Error::Other(format!(
-            "{}: process.terminal: restore of a container with a terminal is not supported by corral yet",
-            bundle.config_path.display()
-        )));
-    }
+    let console = super::create::console_socket(&bundle, o.console_socket)?;
     let (cgroup, _) = super::cgroup::resolve(&bundle, o.id, false, false)?;
     if !o.detach && !o.no_subreaper {
         foreground::become_subreaper()?;
     }
     let dir = StateDir::create(o.root, o.id)?;
-    let pid = match restore_in(&dir, &bundle, cgroup.as_ref(), &criu, o) {
+    let console = console.as_ref().map(|c| c.as_raw_fd());
+    let pid = match restore_in(&dir, &bundle, cgroup.as_ref(), &criu, console, o) {
         Ok(pid) => pid,
         Err(e) => {
             // CRIU may have restored part of the tree in the cgroup: destroy kills it.
@@ -88,6 +87,7 @@ fn restore_in(
     bundle: &Bundle,
     cgroup: Option<&Cgroup>,
     criu: &Path,
+    console: Option<RawFd>,
     o: &RestoreOptions,
 ) -> Result<i32> {
     let made = cgroup
@@ -101,6 +101,7 @@ fn restore_in(
         .rootfs
         .canonicalize()
         .map_err(|e| Error::io("cannot resolve", &bundle.rootfs, e))?;
+    make_mountpoints(bundle, &rootfs)?;
     nix::mount::mount(
         Some(&rootfs),
         &criu_root,
@@ -116,7 +117,11 @@ fn restore_in(
     })?;
     let pidfile = dir.dir.join("criu.pid");
     let result = (|| {
-        let (args, _netns) = restore_args(bundle, made.as_ref(), &criu_root, &pidfile, o)?;
+        let (mut args, _netns) = restore_args(bundle, made.as_ref(), &criu_root, &pidfile, o)?;
+        let process = bundle.spec.process().as_ref();
+        let terminal = console.zip(process);
+        let inherited = super::criu_fds::restore(&o.criu.image_path, terminal)?;
+        args.extend(inherited.args.iter().cloned());
         let join = made.as_ref().map(procs_files).unwrap_or_default();
         criu::run(
             criu,
@@ -141,6 +146,34 @@ fn restore_in(
         super::create::write_pid_file(p, pid)?;
     }
     Ok(pid)
+}
+
+/// Every mount's destination exists in the rootfs, as `create` makes them, for CRIU to
+/// mount on: a new container's rootfs (podman's `restore --import`) lacks those the
+/// runtime made in the old one (`/etc/hosts`, …). Not below a tmpfs, whose files CRIU
+/// restores itself.
+fn make_mountpoints(bundle: &Bundle, rootfs: &Path) -> Result<()> {
+    use crate::rootfs::paths::{InRoot, Kind};
+    let root = InRoot::open(rootfs)?;
+    let mounts: Vec<_> = bundle.spec.mounts().iter().flatten().collect();
+    let tmpfs: Vec<&Path> = mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("tmpfs"))
+        .map(|m| m.destination().as_path())
+        .collect();
+    for m in &mounts {
+        let dest = m.destination().as_path();
+        if tmpfs.iter().any(|t| dest != *t && dest.starts_with(t)) {
+            continue;
+        }
+        let file = crate::rootfs::is_bind(m)
+            && m.source()
+                .as_ref()
+                .and_then(|s| std::fs::metadata(bundle.dir.join(s)).ok())
+                .is_some_and(|md| !md.is_dir());
+        root.target(dest, if file { Kind::File } else { Kind::Dir })?;
+    }
+    Ok(())
 }
 
 fn has_own_pid_ns(bundle: &Bundle) -> bool {

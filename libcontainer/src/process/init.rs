@@ -213,6 +213,7 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
         // session led from outside the container's pid namespace cannot be dumped by
         // CRIU (`checkpoint`), nor should the container share the caller's session.
         nix::unistd::setsid().map_err(|e| Error::sys("setsid", e))?;
+        reopen_dev_null();
     }
     if let (Some(proc), Some(sysctls)) = (&procfs, sysctls) {
         sysctl::write(proc, sysctls)?;
@@ -239,6 +240,31 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
         exec_cpu_affinity: None,
     };
     finish(&last, procfs, chan).map(Some)
+}
+
+/// Stdio that is the caller's /dev/null (an engine's conmon gives it as stdin) becomes
+/// the container's own /dev/null, as runc does: a file on a mount of the host's, which
+/// the container cannot see, is what CRIU cannot dump (`checkpoint`: "Can't lookup
+/// mount"). Best effort: without a /dev/null of its own the container keeps the caller's.
+fn reopen_dev_null() {
+    let null = nix::sys::stat::makedev(1, 3);
+    let Ok(own) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    if nix::sys::stat::fstat(own).is_ok_and(|st| st.st_rdev == null) {
+        for fd in 0..3 {
+            let st = nix::sys::stat::fstat(fd);
+            if st.is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == null) {
+                // dup2 clears close-on-exec on the copy.
+                let _ = nix::unistd::dup2(own, fd);
+            }
+        }
+    }
+    let _ = nix::unistd::close(own);
 }
 
 /// What the last steps of setup need, for the init and for `exec` alike.

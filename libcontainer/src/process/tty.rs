@@ -51,12 +51,17 @@ pub fn setup(process: &Process, console_socket: Option<RawFd>, console: bool) ->
 
 /// Opens a new pty in the container's devpts; `size` is `consoleSize` (height, width).
 pub fn open(size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
+    open_at(Path::new("/dev/ptmx"), size, uid)
+}
+
+/// Opens a new pty through `ptmx` (of the devpts instance it belongs to).
+pub fn open_at(ptmx: &Path, size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
     let fd = nix::fcntl::open(
-        "/dev/ptmx",
+        ptmx,
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(err("open /dev/ptmx"))?;
+    .map_err(|e| Error::sys(format!("process.terminal: open {}", ptmx.display()), e))?;
     // SAFETY: open returned a new fd that nothing else owns.
     let master = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut unlock: libc::c_int = 0;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Checkpoint and restore under the engines (issue 15): the engine suite's checkpoint flows
+# (`corral-engines --criu --filter checkpoint`: podman container checkpoint/restore, its
+# --export/--import, ctr tasks checkpoint and ctr containers checkpoint/restore) in the
+# systemd guest, whose image has Debian's criu, against runc 1.1.5 and then corral.
+# CRIU 3.17 does not run on the build host's kernel. As root; boots the guest once.
+#
+# usage: scripts/criu-engines.sh [--filter SUBSTRING]...   (default: every checkpoint flow)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+[[ $(id -u) == 0 ]] || { echo "scripts/criu-engines.sh needs root (the guest)" >&2; exit 1; }
+filters=()
+while (($#)); do
+  case $1 in
+    --filter) (($# >= 2)) || { echo "--filter needs a value" >&2; exit 2; }; filters+=("$1" "$2"); shift 2 ;;
+    *) echo "usage: scripts/criu-engines.sh [--filter SUBSTRING]..." >&2; exit 2 ;;
+  esac
+done
+((${#filters[@]})) || filters=(--filter checkpoint)
+# Environment: CORRAL_BIN (the corral to test; default the debug build), and
+# systemd-guest.sh's (CORRAL_GUEST_TIMEOUT, ...).
+cargo build -q -p corral -p corral-conformance
+corral=$(realpath "${CORRAL_BIN:-$BIN_DIR/debug/corral}")
+engines=$BIN_DIR/debug/corral-engines
+# The binaries reach the guest at the same paths (see the header of systemd-guest.sh).
+export CORRAL_GUEST_FILES="$corral $engines ${CORRAL_GUEST_FILES:-}"
+exec scripts/systemd-guest.sh bash -c '
+  echo "criu: $(criu --version | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
+  engines=$1 corral=$2
+  shift 2
+  code=0
+  for rt in /usr/sbin/runc "$corral"; do
+    echo "=== engines with checkpoint/restore: $rt"
+    "$engines" --runtime "$rt" --criu "$@" || code=1
+  done
+  exit $code' criu-engines "$engines" "$corral" "${filters[@]}"
