@@ -234,7 +234,7 @@ echo "$checkout" >"$run/disk/cwd"
 echo "${CARGO_TARGET_DIR:-}" >"$run/disk/target-dir"
 mkdir -p "$files$checkout"
 git ls-files -z | cpio -0 -pdm --quiet "$files$checkout" 2>/dev/null
-bins=${CARGO_TARGET_DIR:-$checkout/target}/x86_64-unknown-linux-gnu
+bins=${CARGO_TARGET_DIR:-$checkout/target}
 bins=$(realpath -m "$bins")
 for b in "$bins"/{debug,release}/*; do
   [[ -f $b && -x $b ]] || continue
