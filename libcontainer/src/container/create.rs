@@ -230,6 +230,7 @@ fn create_in(
     };
     let cfg = InitConfig {
         spec: &bundle.spec,
+        checked: bundle.process.as_ref(),
         idmapped: &idmapped,
         rootfs: &bundle.rootfs,
         no_pivot: opts.no_pivot,
