@@ -5,7 +5,7 @@
 //! `<root>/<id>/`:
 //! - `state.json`: what `create` learnt (pid, the pid's start time, bundle, creation time);
 //!   written once the init is ready, replaced atomically (temporary file, fdatasync,
-//!   rename, fsync of the directory).
+//!   rename).
 //! - `exec.fifo`: exists from `create` until `start`; the init blocks reading it.
 //! - `cgroup.json`: the container's cgroup, written by `create` once it has claimed the
 //!   cgroup and before it makes it, so that `delete` finds it even when `create` died
