@@ -185,3 +185,28 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no shared state (nix has no wrapper).
     unsafe { libc::_exit(code) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test runs beside the harness's main thread (and a thread of its own here): the
+    /// debug build refuses to clone before any child exists.
+    #[test]
+    #[should_panic(expected = "clone3_fork called with")]
+    fn clone3_fork_refuses_a_process_with_threads() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        // SAFETY: this breaks the contract on purpose; should the assertion be missing,
+        // the child exits at once and the parent's test fails (no panic).
+        let r = unsafe { clone3_fork(0, None) };
+        if let Ok(Forked::Child) = r {
+            exit_now(0);
+        }
+        if let Ok(Forked::Parent(pid)) = r {
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        drop(tx);
+        let _ = other.join();
+    }
+}
