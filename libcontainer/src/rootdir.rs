@@ -165,13 +165,12 @@ impl Root {
     /// Opens the root; `Ok(None)` if it does not exist.
     pub fn open(path: &Path) -> Result<Option<Root>> {
         let path = normalise(path);
-        match nix::fcntl::open(
+        match crate::sys::open(
             &path,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
-            // SAFETY: open returned a new fd that nothing else owns.
-            Ok(fd) => Root::checked(path, unsafe { OwnedFd::from_raw_fd(fd) }).map(Some),
+            Ok(fd) => Root::checked(path, fd).map(Some),
             Err(nix::Error::ENOENT) => Ok(None),
             Err(e) => Err(Root::open_error(&path, e)),
         }

@@ -24,7 +24,7 @@ use oci_spec::runtime::{
     ExecCPUAffinity, LinuxMemoryPolicy, LinuxPersonality, LinuxSeccomp, Process,
 };
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -377,13 +377,11 @@ fn cloexec_from(first: u32, procfs: Option<&Procfs>) -> Result<()> {
 
 /// The container's /proc/thread-self/fd, if /proc is a procfs.
 fn container_fds() -> std::result::Result<OwnedFd, Errno> {
-    let fd = nix::fcntl::open(
+    let fd = sys::open(
         "/proc/thread-self/fd",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let fs = nix::sys::statfs::fstatfs(&fd)?;
     if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         return Err(Errno::ENOTSUP);

@@ -22,7 +22,7 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 pub const CLONE_NEWTIME: u64 = 0x80;
 
@@ -51,10 +51,8 @@ fn flag(t: T) -> u64 {
 }
 
 fn open_ns(path: &std::path::Path) -> Result<OwnedFd> {
-    let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    crate::sys::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))
 }
 
 fn namespaces_of(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {

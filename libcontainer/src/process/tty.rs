@@ -47,14 +47,12 @@ pub fn setup(process: &CheckedProcess, console_socket: Option<RawFd>, console: b
 
 /// Opens a new pty in the container's devpts; `size` is `consoleSize` (height, width).
 pub fn open(size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
-    let fd = nix::fcntl::open(
+    let master = crate::sys::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(err("open /dev/ptmx"))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let master = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int from the pointer, which lives for the call.
     let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };

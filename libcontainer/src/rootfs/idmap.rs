@@ -14,7 +14,7 @@ use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use nix::sys::wait::waitpid;
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// How `m` is idmapped, if it is: mappings on the mount imply `idmap`.
 pub fn kind(m: &Mount) -> Option<Idmap> {
@@ -140,14 +140,12 @@ fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<Owned
                 .map_err(|e| Error::io("cannot write", &path, e))?;
         }
         let path = format!("/proc/{pid}/ns/user");
-        let fd = nix::fcntl::open(
+        sys::open(
             path.as_str(),
             nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| Error::sys(format!("open {path}"), e))?;
-        // SAFETY: open returned a new fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        .map_err(|e| Error::sys(format!("open {path}"), e))
     })();
     drop(w);
     let _ = waitpid(pid, None);

@@ -94,6 +94,18 @@ fn debug_assert_single_threaded() {
     }
 }
 
+/// open(2) with the new fd owned, as nix 0.30's `open` returns it (0.29's returns a
+/// raw fd): the one place a fresh fd from open becomes an `OwnedFd`.
+pub fn open<P: ?Sized + nix::NixPath>(
+    path: &P,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::open(path, flags, mode)?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// pivot_root(2), which libc does not export.
 pub fn pivot_root(new_root: &str, put_old: &str) -> Result<(), Errno> {
     let new_root = std::ffi::CString::new(new_root).map_err(|_| Errno::EINVAL)?;
