@@ -1,5 +1,6 @@
 //! The values of a `process` that [`crate::validate`] checked, in the types the init
-//! sets them with: user ids, rlimits, capability sets and the console size. The
+//! uses them in: the program and its argv and environment as C strings, user ids,
+//! rlimits, capability sets and the console size. The
 //! validator makes a [`CheckedProcess`] or refuses the config (naming the field), and
 //! the init (and `exec`'s process) take their values from it only: they never parse or
 //! check those fields again, so no unchecked value can reach them.
@@ -7,9 +8,16 @@
 use nix::sys::resource::Resource;
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{Capabilities, PosixRlimit, Process};
+use std::ffi::CString;
 
 /// The part of `process` the init sets as it is, checked.
 pub struct CheckedProcess {
+    /// `process.args[0]`: not empty.
+    pub program: String,
+    /// `process.args`, none with a NUL byte.
+    pub args: Vec<CString>,
+    /// `process.env`, none with a NUL byte.
+    pub env: Vec<CString>,
     /// `process.user.uid`, at most [`crate::validate::MAX_ID`].
     pub uid: Uid,
     /// `process.user.gid`, likewise.
@@ -50,6 +58,17 @@ pub type Refusal = (String, String);
 impl CheckedProcess {
     /// Checks and converts `p`'s values (its ids were checked against `MAX_ID` before).
     pub fn new(p: &Process) -> Result<CheckedProcess, Refusal> {
+        let args = p.args().as_deref().unwrap_or_default();
+        let program = args
+            .first()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                (
+                    "process.args".to_string(),
+                    "must name a program to run".to_string(),
+                )
+            })?
+            .clone();
         let u = p.user();
         let console_size = match p.console_size() {
             Some(b) => Some((
@@ -59,6 +78,9 @@ impl CheckedProcess {
             None => None,
         };
         Ok(CheckedProcess {
+            program,
+            args: c_strings("process.args", args)?,
+            env: c_strings("process.env", p.env().as_deref().unwrap_or_default())?,
             uid: Uid::from_raw(u.uid()),
             gid: Gid::from_raw(u.gid()),
             additional_gids: u
@@ -72,6 +94,21 @@ impl CheckedProcess {
             console_size,
         })
     }
+}
+
+/// `list` (from `field`) as C strings: an execve argument cannot hold a NUL byte.
+fn c_strings(field: &str, list: &[String]) -> Result<Vec<CString>, Refusal> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            CString::new(s.as_bytes()).map_err(|_| {
+                (
+                    format!("{field}[{i}]"),
+                    format!("{s:?} contains a NUL byte, which execve cannot pass"),
+                )
+            })
+        })
+        .collect()
 }
 
 fn winsize_field(field: &str, v: u64) -> Result<u16, Refusal> {

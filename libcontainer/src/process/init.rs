@@ -251,7 +251,8 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
 /// What the last steps of setup need, for the init and for `exec` alike.
 pub(super) struct LastSteps<'a> {
     pub process: &'a Process,
-    /// Its values the validator checked: ids, rlimits, capabilities.
+    /// Its values the validator checked: argv and environment, ids, rlimits,
+    /// capabilities.
     pub checked: &'a CheckedProcess,
     pub seccomp: Option<&'a corral_seccomp::Compiled>,
     /// The profile `seccomp` was compiled from, to check before loading it.
@@ -294,22 +295,12 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
     // As root, as runc does: a cwd only root may enter is entered.
     chdir_inside(process.cwd())?;
-    let env = process.env().clone().unwrap_or_default();
-    let args = process.args().as_deref().unwrap_or_default();
-    let first = args
-        .first()
-        .ok_or_else(|| Error::Init("process.args: empty, there is nothing to run".into()))?;
-    let path = find_executable(first, &env)?;
+    let env = process.env().as_deref().unwrap_or_default();
+    let path = find_executable(&s.checked.program, env)?;
     let exec = Exec {
         path: cstring(path.as_os_str().as_encoded_bytes())?,
-        args: args
-            .iter()
-            .map(|a| cstring(a.as_bytes()))
-            .collect::<Result<_>>()?,
-        env: env
-            .iter()
-            .map(|e| cstring(e.as_bytes()))
-            .collect::<Result<_>>()?,
+        args: s.checked.args.clone(),
+        env: s.checked.env.clone(),
     };
     sched::set_personality(s.personality)?;
     if let Some(labels) = labels {
