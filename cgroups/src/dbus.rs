@@ -101,9 +101,10 @@ impl Buf {
     fn value(&mut self, v: &Value) {
         match v {
             Value::Bool(b) => self.u32(u32::from(*b)),
-            Value::I32(n) => self.u32(*n as u32),
+            // Signed values go on the wire as their two's complement bits.
+            Value::I32(n) => self.u32(u32::from_le_bytes(n.to_le_bytes())),
             Value::U32(n) => self.u32(*n),
-            Value::I64(n) => self.u64(*n as u64),
+            Value::I64(n) => self.u64(u64::from_le_bytes(n.to_le_bytes())),
             Value::U64(n) => self.u64(*n),
             Value::F64(n) => self.u64(n.to_bits()),
             Value::Str(s) => self.str(s),

@@ -45,7 +45,7 @@ static TIMELINE: Mutex<Timeline> = Mutex::new(Timeline {
 fn realtime() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn now() -> u64 {
