@@ -34,8 +34,7 @@ fn rootless(flag: Option<&str>) -> Result<bool> {
 }
 
 fn nix_uid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 /// `path` made absolute against the current directory: `create` changes directory to
@@ -142,8 +141,10 @@ fn spec(bundle: &Path, rootless: bool) -> Result<()> {
     if path.exists() {
         bail!("{} exists: remove it first", path.display());
     }
-    // SAFETY: getuid/getgid cannot fail and touch no memory.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
     let v = libcontainer::template::default_spec(rootless, uid, gid);
     let text = serde_json::to_string_pretty(&v)? + "\n";
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))

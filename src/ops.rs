@@ -107,7 +107,7 @@ fn scaled(number: &str, scale: u128) -> Option<u128> {
     let whole = int.parse::<u128>().ok()?.checked_mul(scale)?;
     let part = match frac {
         "" => 0,
-        f => f.parse::<u128>().ok()? * scale / 10u128.pow(f.len() as u32),
+        f => f.parse::<u128>().ok()? * scale / 10u128.pow(u32::try_from(f.len()).ok()?),
     };
     whole.checked_add(part)
 }

@@ -8,7 +8,7 @@
 //! in order to v1's files do); no rule matching means deny.
 
 use crate::{DeviceRule, Error, Result};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// One rule, in the order of the spec (later rules win).
@@ -137,7 +137,12 @@ fn block(r: &Rule) -> Vec<Insn> {
     let len = b.len();
     for (i, ins) in b.iter_mut().enumerate() {
         if matches!(ins.code, JNE_K | JNE32_K) {
-            ins.off = (len - i - 1) as i16;
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "a block is at most 9 instructions, whatever the rule"
+            )]
+            let off = (len - i - 1) as i16;
+            ins.off = off;
         }
     }
     b
@@ -201,13 +206,18 @@ struct ProgAttach {
 /// BPF_PROG_LOAD of `prog`; with `log`, the verifier writes what it did there.
 fn load(prog: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<libc::c_long> {
     let license = c"Apache-2.0";
+    let too_big = |_| std::io::Error::from_raw_os_error(libc::E2BIG);
     let (log_level, log_size, log_buf) = match log {
-        Some(l) => (1, l.len() as u32, l.as_mut_ptr() as u64),
+        Some(l) => (
+            1,
+            u32::try_from(l.len()).map_err(too_big)?,
+            l.as_mut_ptr() as u64,
+        ),
         None => (0, 0, 0),
     };
     let attr = ProgLoad {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: prog.len() as u32,
+        insn_cnt: u32::try_from(prog.len()).map_err(too_big)?,
         insns: prog.as_ptr() as u64,
         license: license.as_ptr() as u64,
         log_level,
@@ -236,6 +246,12 @@ fn bpf<T>(cmd: libc::c_long, attr: &T) -> std::io::Result<libc::c_long> {
     }
 }
 
+/// An open fd as the kernel's `__u32` field for it.
+#[allow(clippy::cast_sign_loss, reason = "an open fd is never negative")]
+fn fd_field(fd: &impl AsRawFd) -> u32 {
+    fd.as_raw_fd() as u32
+}
+
 /// Loads the program for `rules` and attaches it to the cgroup directory `dir`.
 pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
     let prog = program(rules);
@@ -259,12 +275,17 @@ pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
             }
         ))
     })?;
+    let fd = RawFd::try_from(fd).map_err(|_| {
+        Error::Other(format!(
+            "linux.resources.devices: BPF_PROG_LOAD returned {fd}, which is not a file descriptor"
+        ))
+    })?;
     // SAFETY: a successful BPF_PROG_LOAD returns a new fd that only we own.
-    let prog_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let prog_fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let cg = std::fs::File::open(dir).map_err(|e| Error::io("cannot open cgroup", dir, e))?;
     let at = ProgAttach {
-        target_fd: cg.as_raw_fd() as u32,
-        attach_bpf_fd: prog_fd.as_raw_fd() as u32,
+        target_fd: fd_field(&cg),
+        attach_bpf_fd: fd_field(&prog_fd),
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };
@@ -299,7 +320,13 @@ mod tests {
         }
     }
 
-    /// Runs the program on one access, as the kernel would.
+    /// Runs the program on one access, as the kernel would (its 32-bit operations
+    /// truncate, its 64-bit moves sign-extend).
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the casts are the BPF machine's own 32-bit and sign-extending semantics"
+    )]
     fn run(p: &[Insn], typ: i32, access: i32, major: u32, minor: u32) -> u64 {
         let ctx = [(access << 16 | typ) as u32, major, minor];
         let mut r = [0u64; 11];

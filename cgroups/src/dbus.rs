@@ -77,12 +77,13 @@ impl Buf {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
+        self.u32(wire_len(s.len()));
         self.0.extend_from_slice(s.as_bytes());
         self.0.push(0);
     }
     fn sig(&mut self, s: &str) {
-        self.0.push(s.len() as u8);
+        // Signatures are corral's own constants, a few characters long.
+        self.0.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
         self.0.extend_from_slice(s.as_bytes());
         self.0.push(0);
     }
@@ -94,15 +95,16 @@ impl Buf {
         self.pad(align);
         let start = self.0.len();
         elems(self);
-        let len = (self.0.len() - start) as u32;
+        let len = wire_len(self.0.len() - start);
         self.0[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
     fn value(&mut self, v: &Value) {
         match v {
             Value::Bool(b) => self.u32(u32::from(*b)),
-            Value::I32(n) => self.u32(*n as u32),
+            // Signed values go on the wire as their two's complement bits.
+            Value::I32(n) => self.u32(u32::from_le_bytes(n.to_le_bytes())),
             Value::U32(n) => self.u32(*n),
-            Value::I64(n) => self.u64(*n as u64),
+            Value::I64(n) => self.u64(u64::from_le_bytes(n.to_le_bytes())),
             Value::U64(n) => self.u64(*n),
             Value::F64(n) => self.u64(n.to_bits()),
             Value::Str(s) => self.str(s),
@@ -175,13 +177,19 @@ impl<'a> Method<'a> {
     }
 }
 
+/// A length as the wire's `u32`. The bus refuses any message over 128 MiB, so a length
+/// that does not fit, written as `u32::MAX`, gets the message refused, never misread.
+fn wire_len(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// A method call: the header and `body` (already marshalled, as if at offset 0 of an
 /// 8-aligned position, which the header's padding guarantees).
 fn call(serial: u32, m: &Method, body: &[u8]) -> Vec<u8> {
     let (dest, path, iface, member, sig) = (m.dest, m.path, m.iface, m.member, m.sig);
     let mut m = Buf::default();
     m.0.extend_from_slice(&[b'l', METHOD_CALL, 0, 1]);
-    m.u32(body.len() as u32);
+    m.u32(wire_len(body.len()));
     m.u32(serial);
     m.array(8, |b| {
         let field = |b: &mut Buf, code: u8, sig: &str, v: &str| {
@@ -318,8 +326,7 @@ impl Bus {
             removed: vec![],
             subscribed: false,
         };
-        // SAFETY: getuid cannot fail and has no preconditions.
-        let uid = unsafe { libc::getuid() };
+        let uid = nix::unistd::getuid();
         let hex: String = uid
             .to_string()
             .bytes()
@@ -548,7 +555,7 @@ mod tests {
         body.str("/org/freedesktop/systemd1/job/42");
         let mut m = Buf::default();
         m.0.extend_from_slice(&[b'l', METHOD_RETURN, 0, 1]);
-        m.u32(body.0.len() as u32);
+        m.u32(wire_len(body.0.len()));
         m.u32(9);
         m.array(8, |b| {
             b.pad(8);

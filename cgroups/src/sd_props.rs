@@ -91,9 +91,9 @@ fn cpu_quota(out: &mut Props, quota: i64, period: u64) {
         return;
     }
     let mut per_sec = u64::MAX;
-    if quota > 0 {
+    if let Some(quota) = u64::try_from(quota).ok().filter(|q| *q > 0) {
         let period = if period == 0 { 100_000 } else { period };
-        per_sec = (quota as u64).saturating_mul(1_000_000) / period;
+        per_sec = quota.saturating_mul(1_000_000) / period;
         if per_sec % 10_000 != 0 {
             per_sec = (per_sec / 10_000 + 1) * 10_000;
         }
@@ -406,7 +406,13 @@ fn annotation(name: &str, text: &str) -> std::result::Result<(String, Value), St
             if secs < 0.0 {
                 return Err(format!("{name} takes a number of seconds, not {text:?}"));
             }
-            value = Value::U64((secs * 1e6) as u64);
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "secs is not negative (checked above), and a float-to-int cast saturates"
+            )]
+            let usec = (secs * 1e6) as u64;
+            value = Value::U64(usec);
             name = format!("{stem}USec");
         }
     }

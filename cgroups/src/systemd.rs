@@ -200,7 +200,9 @@ impl Scope {
     pub fn start(&self, pid: i32) -> Result<()> {
         let mut bus = Bus::system().map_err(|e| failed(&self.unit, e))?;
         let mut props = self.props.clone();
-        props.push(("PIDs".into(), Value::U32s(vec![pid as u32])));
+        let pid = u32::try_from(pid)
+            .map_err(|_| Error::Other(format!("{}: {pid} is not a process id", self.unit)))?;
+        props.push(("PIDs".into(), Value::U32s(vec![pid])));
         let mut r = bus.start_transient(&self.unit, &props);
         if matches!(&r, Err(e) if dbus::is(e, "UnitExists")) {
             let _ = bus.reset_failed(&self.unit);

@@ -299,8 +299,8 @@ impl Ctx {
         o.ok(&format!("state {id}"))?;
         let v: Value = serde_json::from_str(&o.stdout)
             .map_err(|e| format!("state {id}: bad JSON {e}: {}", o.stdout))?;
-        if let Some(pid) = v["pid"].as_i64().filter(|p| *p > 0) {
-            self.track(pid as i32);
+        if let Some(pid) = pid_of(&v) {
+            self.track(pid);
         }
         Ok(v)
     }
@@ -583,4 +583,12 @@ pub fn reap() {
             break;
         }
     }
+}
+
+/// The `pid` of a `state` answer, if it is a pid (positive, fits a pid_t).
+pub fn pid_of(state: &Value) -> Option<i32> {
+    state["pid"]
+        .as_i64()
+        .filter(|p| *p > 0)
+        .and_then(|p| i32::try_from(p).ok())
 }

@@ -64,7 +64,9 @@ impl LoopDev {
                 .write(true)
                 .open(&path)
                 .map_err(|e| format!("{path}: {e}"))?;
-            if ioctl(&dev, LOOP_SET_FD, backing.as_raw_fd() as libc::c_ulong).is_err() {
+            let backing_fd = libc::c_ulong::try_from(backing.as_raw_fd())
+                .map_err(|_| format!("{}: not an open fd", img.display()))?;
+            if ioctl(&dev, LOOP_SET_FD, backing_fd).is_err() {
                 continue;
             }
             let mut info = [0u8; INFO_SIZE];

@@ -1,5 +1,6 @@
 //! Loading an OCI bundle: `config.json`, parsed and validated, and the rootfs it names.
 
+use crate::checked::CheckedProcess;
 use crate::{json, validate, Error, Result};
 use oci_spec::runtime::Spec;
 use serde_json::Value;
@@ -12,6 +13,8 @@ pub struct Bundle {
     pub spec: Spec,
     /// The container's root filesystem, absolute.
     pub rootfs: PathBuf,
+    /// The process's values, checked (see [`crate::checked`]); `None` without a process.
+    pub process: Option<CheckedProcess>,
     /// What was skipped rather than refused (unknown capabilities), for the caller to log.
     pub warnings: Vec<String>,
     /// `linux.resources` as written in config.json, which the state records for `update`.
@@ -47,13 +50,14 @@ impl Bundle {
             named_parse_error(&data, &config_path).unwrap_or_else(|| mismatch(&config_path, m))
         })?;
         crate::trace::mark("parse");
-        let rootfs = validate::check(&spec, &config_path, &dir)?;
+        let validate::Validated { rootfs, process } = validate::check(&spec, &config_path, &dir)?;
         crate::trace::mark("validate");
         Ok(Bundle {
             dir,
             config_path,
             spec,
             rootfs,
+            process,
             warnings,
             resources,
         })

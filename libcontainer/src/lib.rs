@@ -8,6 +8,7 @@
 //! config's hooks.
 
 pub mod bundle;
+pub mod checked;
 pub mod container;
 pub mod criu;
 pub mod error;
@@ -22,7 +23,7 @@ pub mod rootfs;
 pub mod sealed_exe;
 pub mod signal;
 pub mod state;
-pub mod sys;
+pub(crate) mod sys;
 pub mod template;
 pub mod timefmt;
 pub mod trace;

@@ -50,9 +50,12 @@ pub fn exists_at(dir: RawFd, name: &str) -> bool {
 }
 
 /// Replaces `dir/name` with `data` atomically: a temporary file in the same directory
-/// (mode 0600), renamed over it. A reader sees the old or the new file. Not synced: the
-/// state describes processes, which a crash of the host ends too (runc and crun do not
-/// sync either); an fsync cost up to tens of ms per file on a busy disk.
+/// (mode 0600), its data synced (fdatasync), renamed over it. A reader sees the old or
+/// the new file, and so does corral after a crash of the host: without the sync, ext4
+/// may commit the rename before the data, and `delete` would then meet an empty
+/// `cgroup.json`. The directory is not synced: a rename lost in a crash leaves the old
+/// file, whole, and that fsync cost another 16 ms per create + delete on this host's
+/// ext4 (the fdatasync 31 ms: 200 interleaved runs, 107 → 138 ms mean, debug build).
 pub fn write_atomic(dir: RawFd, name: &str, data: &[u8]) -> nix::Result<()> {
     write_atomic_mode(dir, name, data, FILE_MODE)
 }
@@ -71,7 +74,7 @@ pub fn write_atomic_mode(dir: RawFd, name: &str, data: &[u8], mode: u32) -> nix:
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
         mode,
     )?;
-    let written = write_all(&fd, data);
+    let written = write_all(&fd, data).and_then(|()| nix::unistd::fdatasync(fd.as_raw_fd()));
     drop(fd);
     let renamed =
         written.and_then(|()| nix::fcntl::renameat(Some(dir), tmp.as_str(), Some(dir), name));
@@ -162,13 +165,12 @@ impl Root {
     /// Opens the root; `Ok(None)` if it does not exist.
     pub fn open(path: &Path) -> Result<Option<Root>> {
         let path = normalise(path);
-        match nix::fcntl::open(
+        match crate::sys::open(
             &path,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
-            // SAFETY: open returned a new fd that nothing else owns.
-            Ok(fd) => Root::checked(path, unsafe { OwnedFd::from_raw_fd(fd) }).map(Some),
+            Ok(fd) => Root::checked(path, fd).map(Some),
             Err(nix::Error::ENOENT) => Ok(None),
             Err(e) => Err(Root::open_error(&path, e)),
         }

@@ -26,6 +26,10 @@
 //! on top (about four times as much here): `scripts/bench.sh` shows the total.
 
 use crate::sys::mount::{FsContext, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+use nix::sys::sendfile::sendfile;
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io;
@@ -64,9 +68,8 @@ pub fn ensure() -> io::Result<()> {
 /// of a read-only filesystem (our overlay; or a host whose /usr is read-only, which a
 /// container cannot make writable: the mount is not in its namespace).
 fn unwritable(exe: &File) -> bool {
-    // SAFETY: F_GET_SEALS reads no memory of ours; a file that is not a memfd gives EINVAL.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    if seals >= 0 {
+    // A file that is not a memfd gives EINVAL.
+    if let Ok(seals) = fcntl(exe.as_raw_fd(), FcntlArg::F_GET_SEALS) {
         return seals & SEALS == SEALS;
     }
     // The kernel checks for a read-only filesystem before it checks that the file is
@@ -134,55 +137,38 @@ fn sealed_memfd(exe: &File) -> io::Result<OwnedFd> {
     // The name shows in /proc/PID/exe ("/memfd:/corral (deleted)"), so tools that look
     // for processes of a binary named corral still find ours.
     let name = c"/corral";
-    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
-    // SAFETY: name is NUL-terminated; memfd_create returns a new fd or -1.
-    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), flags | MFD_EXEC) };
-    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-        // SAFETY: as above, without the flag an older kernel does not know.
-        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+    let flags = MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING;
+    let copy = match memfd_create(name, flags | MemFdCreateFlag::from_bits_retain(MFD_EXEC)) {
+        // Without the flag an older kernel does not know.
+        Err(Errno::EINVAL) => memfd_create(name, flags),
+        r => r,
     }
-    if fd < 0 {
-        return Err(context("memfd_create", io::Error::last_os_error()));
-    }
-    // SAFETY: fd was just returned to us and is owned by nothing else.
-    let copy = unsafe { OwnedFd::from_raw_fd(fd) };
+    .map_err(|e| context("memfd_create", e.into()))?;
     let mut left = exe.metadata()?.len();
     while left > 0 {
         let chunk = usize::try_from(left).unwrap_or(usize::MAX);
-        // SAFETY: both fds are open; a null offset reads from exe's file position.
-        let n = unsafe {
-            libc::sendfile(
-                copy.as_raw_fd(),
-                exe.as_raw_fd(),
-                std::ptr::null_mut(),
-                chunk,
-            )
-        };
-        match u64::try_from(n) {
+        // No offset: sendfile reads from exe's file position.
+        match sendfile(&copy, exe, None, chunk) {
             Ok(0) => {
                 return Err(context(
                     "copy the binary",
                     io::ErrorKind::UnexpectedEof.into(),
                 ))
             }
-            Ok(n) => left = left.saturating_sub(n),
-            Err(_) => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(context("copy the binary (sendfile)", e));
-                }
-            }
+            Ok(n) => left = left.saturating_sub(u64::try_from(n).unwrap_or(u64::MAX)),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(context("copy the binary (sendfile)", e.into())),
         }
     }
-    if !add_seals(&copy, SEALS | F_SEAL_EXEC) && !add_seals(&copy, SEALS) {
-        return Err(context("seal the copy", io::Error::last_os_error()));
-    }
+    add_seals(&copy, SEALS | F_SEAL_EXEC)
+        .or_else(|_| add_seals(&copy, SEALS))
+        .map_err(|e| context("seal the copy", e.into()))?;
     Ok(copy)
 }
 
-fn add_seals(fd: &OwnedFd, seals: libc::c_int) -> bool {
-    // SAFETY: F_ADD_SEALS takes an integer argument and touches no memory of ours.
-    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) == 0 }
+fn add_seals(fd: &OwnedFd, seals: libc::c_int) -> nix::Result<()> {
+    let seals = SealFlag::from_bits_retain(seals);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals)).map(drop)
 }
 
 /// execveat of the copy with our own arguments and environment.
@@ -235,8 +221,10 @@ fn name_after_argv0() {
     let mut name = [0u8; 16];
     let n = base.len().min(15);
     name[..n].copy_from_slice(&base[..n]);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
+    // At most 15 bytes and a NUL; a NUL inside argv0 ends the name there.
+    if let Ok(name) = std::ffi::CStr::from_bytes_until_nul(&name) {
+        let _ = nix::sys::prctl::set_name(name);
+    }
 }
 
 fn context(what: &str, e: io::Error) -> io::Error {

@@ -4,7 +4,8 @@
 //! through its fd, never by path, and is 0600 (directories 0700). Layout of
 //! `<root>/<id>/`:
 //! - `state.json`: what `create` learnt (pid, the pid's start time, bundle, creation time);
-//!   written once the init is ready, replaced atomically (temporary file, rename).
+//!   written once the init is ready, replaced atomically (temporary file, fdatasync,
+//!   rename).
 //! - `exec.fifo`: exists from `create` until `start`; the init blocks reading it.
 //! - `cgroup.json`: the container's cgroup, written by `create` once it has claimed the
 //!   cgroup and before it makes it, so that `delete` finds it even when `create` died

@@ -45,17 +45,14 @@ static TIMELINE: Mutex<Timeline> = Mutex::new(Timeline {
 fn realtime() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec to write to; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    // CLOCK_MONOTONIC always exists; its nanoseconds since boot fit a u64 for 584 years.
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|ts| u64::try_from(std::time::Duration::from(ts).as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn timeline() -> std::sync::MutexGuard<'static, Timeline> {

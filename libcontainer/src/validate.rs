@@ -4,6 +4,7 @@
 //! Each check returns the first problem it finds as an error naming the file and the
 //! field. Fields this version of corral does not implement are refused, never ignored.
 
+use crate::checked::CheckedProcess;
 use crate::process::{lsm, sysctl};
 use crate::rootfs::{self, options};
 use crate::{Error, Result};
@@ -28,12 +29,20 @@ impl Ctx<'_> {
     }
 }
 
-/// Checks `spec` (read from `file` in bundle `dir`); returns the absolute rootfs path.
-pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
+/// What a config that passed gives the runtime: the values it checked, converted.
+pub struct Validated {
+    /// The absolute rootfs path.
+    pub rootfs: PathBuf,
+    /// The process's values the init sets (`None`: the config has no process).
+    pub process: Option<CheckedProcess>,
+}
+
+/// Checks `spec` (read from `file` in bundle `dir`).
+pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<Validated> {
     let cx = Ctx { file };
     version(&cx, spec)?;
     let rootfs = root(&cx, spec, dir)?;
-    process(&cx, spec)?;
+    let process = process(&cx, spec)?;
     namespaces(&cx, spec)?;
     id_mappings(&cx, spec)?;
     mounts(&cx, spec)?;
@@ -43,7 +52,7 @@ pub fn check(spec: &Spec, file: &Path, dir: &Path) -> Result<PathBuf> {
     time_offsets(&cx, spec)?;
     hooks(&cx, spec)?;
     unsupported(&cx, spec)?;
-    Ok(rootfs)
+    Ok(Validated { rootfs, process })
 }
 
 /// Rootless mode (corral runs as `euid`, not root) needs a user namespace: without one
@@ -103,11 +112,11 @@ fn root(cx: &Ctx, spec: &Spec, dir: &Path) -> Result<PathBuf> {
 
 /// config.md: `process` "is REQUIRED when start is called", so `create` takes a config
 /// without one (the init waits, and `start` refuses: see [`process_required`]).
-fn process(cx: &Ctx, spec: &Spec) -> Result<()> {
-    match spec.process() {
-        Some(p) => process_fields(cx, p),
-        None => Ok(()),
-    }
+fn process(cx: &Ctx, spec: &Spec) -> Result<Option<CheckedProcess>> {
+    spec.process()
+        .as_ref()
+        .map(|p| process_fields(cx, p))
+        .transpose()
 }
 
 /// For what starts the container at once (`run`, `restore`): `spec` has a `process`.
@@ -123,13 +132,14 @@ pub fn process_required(spec: &Spec, file: &Path) -> Result<()> {
 
 /// Checks a process that `exec` runs in an existing container: `process` (from `file`,
 /// the config or a `--process` file) as `create` checks the config's.
-pub fn exec_process(p: &Process, file: &Path) -> Result<()> {
+pub fn exec_process(p: &Process, file: &Path) -> Result<CheckedProcess> {
     let cx = Ctx { file };
-    process_fields(&cx, p)?;
-    process_limits(&cx, p)
+    let checked = process_fields(&cx, p)?;
+    process_limits(&cx, p)?;
+    Ok(checked)
 }
 
-fn process_fields(cx: &Ctx, p: &Process) -> Result<()> {
+fn process_fields(cx: &Ctx, p: &Process) -> Result<CheckedProcess> {
     match p.args() {
         Some(args) if !args.is_empty() && !args[0].is_empty() => {}
         _ => return Err(cx.invalid("process.args", "must name a program to run")),
@@ -152,7 +162,7 @@ fn process_fields(cx: &Ctx, p: &Process) -> Result<()> {
     if let Some(a) = p.exec_cpu_affinity() {
         crate::process::affinity::check(a).map_err(|(f, m)| cx.invalid(f, m))?;
     }
-    Ok(())
+    CheckedProcess::new(p).map_err(|(f, m)| cx.invalid(f, m))
 }
 
 /// The highest uid or gid corral accepts anywhere, as runc: 2^31 - 1. Above it ids mean

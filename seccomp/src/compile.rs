@@ -189,7 +189,10 @@ fn add_rules(
 }
 
 fn compare(a: &LinuxSeccompArg) -> ScmpArgCompare {
-    // Checked: index <= MAX_ARG_INDEX.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "`check` refused an index above MAX_ARG_INDEX (5) before any filter is built"
+    )]
     let idx = a.index() as u32;
     let (op, datum) = match a.op() {
         Op::ScmpCmpNe => (ScmpCompareOp::NotEqual, a.value()),

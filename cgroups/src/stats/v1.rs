@@ -64,9 +64,8 @@ fn cpuacct(d: &Path, cpu: &mut Cpu) {
         }
     }
     // cpuacct.stat counts clock ticks.
-    // SAFETY: sysconf takes a plain integer.
-    let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
-        n if n > 0 => n as u64,
+    let hz = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(n)) => u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(100),
         _ => 100,
     };
     let st = keyed(&d.join("cpuacct.stat"));

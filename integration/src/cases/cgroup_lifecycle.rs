@@ -116,7 +116,7 @@ fn orphans(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
         .ok("create")?;
     cx.rt(&["start", "c1"]).ok("start")?;
-    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    let init = crate::ctx::pid_of(&cx.state("c1")?).unwrap_or(0);
     ensure!(init > 0, "no init pid");
     let dirs = cgroup_dirs(&name);
     let deadline = Instant::now() + crate::PATIENCE;
@@ -175,7 +175,7 @@ fn shared_path(cx: &mut Ctx) -> CaseResult {
     let b = cx.bundle(&cfg)?;
     cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c0"])
         .ok("create c0")?;
-    let pid = cx.state("c0")?["pid"].as_i64().unwrap_or(0) as i32;
+    let pid = crate::ctx::pid_of(&cx.state("c0")?).unwrap_or(0);
     refused(cx, &cfg, "linux.cgroupsPath")?;
     ensure!(cx.status("c0")? == "created", "c0 is no longer created");
     ensure!(

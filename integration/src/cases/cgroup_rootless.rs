@@ -153,8 +153,8 @@ fn in_delegated(cx: &mut Ctx, user: (u32, u32), d: &Path, caller: &Path) -> Case
     let st = cx.rt_as(user, &b, &env, &["state", "cgplace"]);
     let state: Value = serde_json::from_str(&st.ok("state as the test user")?.stdout)
         .map_err(|e| format!("state: {e}: {}", st.stdout))?;
-    let pid = state["pid"].as_i64().unwrap_or(0);
-    cx.track(pid as i32);
+    let pid = crate::ctx::pid_of(&state).unwrap_or(0);
+    cx.track(pid);
     let dir = cgroup_of(&pid.to_string(), "")?;
     ensure!(
         dir.parent() == Some(d),

@@ -126,7 +126,7 @@ fn delete_gone(cx: &mut Ctx, s: &Scope, id: &str) -> CaseResult {
 }
 
 fn init_pid(cx: &mut Ctx, id: &str) -> Result<i32, String> {
-    let pid = cx.state(id)?["pid"].as_i64().unwrap_or(0) as i32;
+    let pid = crate::ctx::pid_of(&cx.state(id)?).unwrap_or(0);
     ensure!(pid > 0, "no init pid for {id}");
     Ok(pid)
 }

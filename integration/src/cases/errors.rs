@@ -17,6 +17,12 @@ pub fn cases() -> Vec<Case> {
         Case::new("bad_relative_cwd", relative_cwd),
         Case::new("bad_unknown_namespace_type", unknown_namespace),
         Case::new("bad_empty_args", empty_args),
+        // runc 1.1.5 creates the container and fails only at `start`, in execve.
+        Case::corral(
+            "bad_nul_byte_in_args_or_env",
+            "a NUL byte in process.args or env refused by create, not at start",
+            nul_in_args_or_env,
+        ),
         Case::new("bad_executable_not_found", executable_not_found),
         Case::new("bad_hostname_without_uts_namespace", hostname_without_uts),
         Case::new("bad_container_ids", bad_ids),
@@ -102,6 +108,14 @@ fn unknown_namespace(cx: &mut Ctx) -> CaseResult {
 fn empty_args(cx: &mut Ctx) -> CaseResult {
     let cfg = config(&[]);
     refused(cx, &cfg, "process.args")
+}
+
+/// execve cannot pass a string with a NUL byte: `create` refuses it, naming the entry.
+fn nul_in_args_or_env(cx: &mut Ctx) -> CaseResult {
+    refused(cx, &config(&["echo", "a\u{0}b"]), "process.args[1]")?;
+    let mut cfg = config(&["true"]);
+    cfg["process"]["env"] = json!(["PATH=/bin", "A=\u{0}"]);
+    refused(cx, &cfg, "process.env[1]")
 }
 
 fn executable_not_found(cx: &mut Ctx) -> CaseResult {

@@ -70,11 +70,7 @@ pub(super) fn sleeping(pid: i32) -> CaseResult {
 
 pub(super) fn init_pid(cx: &mut Ctx) -> Result<i32, String> {
     let st = cx.state("c1")?;
-    st["pid"]
-        .as_i64()
-        .filter(|p| *p > 0)
-        .map(|p| p as i32)
-        .ok_or_else(|| format!("no pid in the state: {st}"))
+    crate::ctx::pid_of(&st).ok_or_else(|| format!("no pid in the state: {st}"))
 }
 
 /// Adds a new namespace of type `t` to `cfg`.

@@ -146,7 +146,7 @@ fn create_pidfd_socket(cx: &mut Ctx) -> CaseResult {
     let fd = receive_fd(&listener);
     let code = wait_child(child)?;
     ensure!(code == 0, "create --pidfd-socket exited {code}");
-    let pid = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    let pid = crate::ctx::pid_of(&cx.state("c1")?).unwrap_or(0);
     is_pidfd_of(&fd?, pid)
 }
 

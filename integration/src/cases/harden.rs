@@ -146,7 +146,7 @@ fn recycled_pid_held(cx: &mut Ctx, hold: u64, call: Held) -> Result<bool, String
     let b = cx.bundle(&config(&["sleep", "1000"]))?;
     cx.rt(&["create", "--bundle", &b.to_string_lossy(), "c1"])
         .ok("create")?;
-    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    let init = crate::ctx::pid_of(&cx.state("c1")?).unwrap_or(0);
     ensure!(init > 1, "no init pid in the state");
     let root = cx.root.to_string_lossy().into_owned();
     let rt = cx.runtime.to_string_lossy().into_owned();
@@ -299,7 +299,7 @@ fn nothing_left(cx: &mut Ctx, name: &str, id: &str, init: Option<i32>) -> CaseRe
 fn damaged_state(cx: &mut Ctx) -> CaseResult {
     let name = cx.cgroup_name("harden-a-damaged");
     created_with_cgroup(cx, &name, "c1")?;
-    let init = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    let init = crate::ctx::pid_of(&cx.state("c1")?).unwrap_or(0);
     let dir = cx.root.join("c1");
     std::fs::write(dir.join("state.json"), "").map_err(|e| e.to_string())?;
     std::fs::write(dir.join(".cgroup.json.tmp"), "{\"dirs\"").map_err(|e| e.to_string())?;

@@ -219,7 +219,7 @@ fn kill_all(cx: &mut Ctx) -> CaseResult {
     let b = cx.bundle(&cfg)?;
     let b = b.to_string_lossy().into_owned();
     cx.rt(&["run", "-d", "--bundle", &b, "c1"]).ok("run -d")?;
-    let pid = cx.state("c1")?["pid"].as_i64().unwrap_or(0) as i32;
+    let pid = crate::ctx::pid_of(&cx.state("c1")?).unwrap_or(0);
     let deadline = Instant::now() + crate::PATIENCE;
     let kids = loop {
         let kids = descendants(pid);

@@ -261,10 +261,10 @@ fn recv_with_fd(sock: RawFd) -> Result<(Vec<u8>, Option<OwnedFd>), String> {
     msg.msg_controllen = std::mem::size_of_val(&cbuf);
     // SAFETY: msg points to live buffers of the sizes it states.
     let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
+    let Ok(n) = usize::try_from(n) else {
         return Err(format!("recvmsg: {}", std::io::Error::last_os_error()));
-    }
-    buf.truncate(n as usize);
+    };
+    buf.truncate(n);
     let mut fd = None;
     // SAFETY: msg was filled by recvmsg; CMSG_* walk the control buffer it describes.
     unsafe {

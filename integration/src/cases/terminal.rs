@@ -22,6 +22,12 @@ pub fn cases() -> Vec<Case> {
             "the console is the pty corral opened, not its path (CVE-2025-52565)",
             console_not_by_path,
         ),
+        // runc 1.1.5 casts consoleSize to 16 bits: 65616 rows become 80.
+        Case::corral(
+            "term_console_size_beyond_16_bits_refused",
+            "a consoleSize over 65535 refused, not truncated",
+            console_size_too_big,
+        ),
     ]
 }
 
@@ -213,6 +219,14 @@ fn needs_socket(cx: &mut Ctx) -> CaseResult {
     let mut cfg = config(&["true"]);
     cfg["process"]["terminal"] = json!(true);
     refused(cx, &cfg, "--console-socket")
+}
+
+/// The kernel's winsize holds 16 bits per side: a bigger consoleSize is refused by
+/// `create`, naming the field, rather than cut to its low bits.
+fn console_size_too_big(cx: &mut Ctx) -> CaseResult {
+    let mut cfg = config(&["true"]);
+    cfg["process"]["consoleSize"] = json!({"height": 65616, "width": 80});
+    refused(cx, &cfg, "process.consoleSize.height")
 }
 
 /// A foreground `run` with a terminal and no console socket relays it: the caller's

@@ -270,7 +270,7 @@ pub(super) fn rootless_exec(cx: &mut Ctx) -> CaseResult {
     let o = cx.rt_as(user, &b, &env, &["state", "c1"]);
     let state: Value = serde_json::from_str(&o.ok("state as the test user")?.stdout)
         .map_err(|e| format!("state: {e}: {}", o.stdout))?;
-    let init = state["pid"].as_i64().unwrap_or(0) as i32;
+    let init = crate::ctx::pid_of(&state).unwrap_or(0);
     cx.track(init);
     super::exec::sleeping(init)?;
     let script = "echo pid=$$; echo init=$(tr '\\0' ' ' < /proc/1/cmdline); \

@@ -264,9 +264,9 @@ fn drain(master: &OwnedFd, into: &mut Vec<u8>) {
         }
         // SAFETY: read into a buffer of the length given.
         let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            return;
+        match usize::try_from(n) {
+            Ok(n) if n > 0 => into.extend_from_slice(&buf[..n]),
+            _ => return,
         }
-        into.extend_from_slice(&buf[..n as usize]);
     }
 }

@@ -28,7 +28,8 @@ pub fn log_len(log: &Path) -> u64 {
 /// The forms of the calls logged from byte `from` on.
 pub fn forms_since(log: &Path, from: u64) -> BTreeSet<String> {
     let bytes = std::fs::read(log).unwrap_or_default();
-    let tail = bytes.get(from as usize..).unwrap_or_default();
+    let from = usize::try_from(from).unwrap_or(usize::MAX);
+    let tail = bytes.get(from..).unwrap_or_default();
     String::from_utf8_lossy(tail)
         .lines()
         .filter(|l| !l.is_empty())

@@ -12,12 +12,15 @@
 //!   of the container but that it is starting.
 
 use super::CreateOptions;
+use crate::bundle::Bundle;
+use crate::checked::CheckedProcess;
 use crate::state::StateDir;
 use crate::{Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{FchmodatFlags, Mode};
 use nix::unistd::UnlinkatFlags;
 use oci_spec::runtime::{Mount, Spec};
+use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::{Path, PathBuf};
@@ -26,8 +29,11 @@ const DIR: &str = "notify";
 const IN_CONTAINER_DIR: &str = "/run/notify";
 const SOCKET: &str = "notify.sock";
 
-/// Adds what `opts` passes through to the spec `create` is about to run.
-pub(super) fn edit_spec(spec: &mut Spec, opts: &CreateOptions) {
+/// Adds what `opts` passes through to the spec `create` is about to run (and its
+/// environment to the checked process the init gets it from).
+pub(super) fn edit_spec(bundle: &mut Bundle, opts: &CreateOptions) -> Result<()> {
+    let spec = &mut bundle.spec;
+    let checked = &mut bundle.process;
     if opts.notify_socket.is_some() {
         let mut m = Mount::default();
         m.set_destination(PathBuf::from(IN_CONTAINER_DIR));
@@ -39,19 +45,27 @@ pub(super) fn edit_spec(spec: &mut Spec, opts: &CreateOptions) {
                 .to_vec(),
         ));
         spec.mounts_mut().get_or_insert_with(Vec::new).push(m);
-        push_env(spec, format!("NOTIFY_SOCKET={IN_CONTAINER_DIR}/{SOCKET}"));
+        let var = format!("NOTIFY_SOCKET={IN_CONTAINER_DIR}/{SOCKET}");
+        push_env(spec, checked, var)?;
     }
     if opts.listen_fds > 0 {
-        push_env(spec, format!("LISTEN_FDS={}", opts.listen_fds));
+        push_env(spec, checked, format!("LISTEN_FDS={}", opts.listen_fds))?;
         // runc's value: the container's program is pid 1 of its own pid namespace.
-        push_env(spec, "LISTEN_PID=1".into());
+        push_env(spec, checked, "LISTEN_PID=1".into())?;
     }
+    Ok(())
 }
 
-fn push_env(spec: &mut Spec, var: String) {
+fn push_env(spec: &mut Spec, checked: &mut Option<CheckedProcess>, var: String) -> Result<()> {
+    let c = CString::new(var.as_bytes())
+        .map_err(|_| Error::Other(format!("process.env: {var:?} contains a NUL byte")))?;
+    if let Some(checked) = checked {
+        checked.env.push(c);
+    }
     if let Some(p) = spec.process_mut() {
         p.env_mut().get_or_insert_with(Vec::new).push(var);
     }
+    Ok(())
 }
 
 /// Makes `<state dir>/notify`, which the container gets as /run/notify. It is 0755,

@@ -73,7 +73,7 @@ pub(super) fn create_locked(
         super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?
     };
     crate::trace::mark("cgroup");
-    super::activation::edit_spec(&mut bundle.spec, opts);
+    super::activation::edit_spec(&mut bundle, opts)?;
     // Without a mount namespace the init's mounts land in ours: what is on the rootfs
     // now is not the container's (see `rootfs::host`).
     let host_root = match crate::process::has_mount_ns(&bundle.spec) {
@@ -230,6 +230,7 @@ fn create_in(
     };
     let cfg = InitConfig {
         spec: &bundle.spec,
+        checked: bundle.process.as_ref(),
         idmapped: &idmapped,
         rootfs: &bundle.rootfs,
         no_pivot: opts.no_pivot,

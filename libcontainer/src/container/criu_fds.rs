@@ -111,10 +111,17 @@ pub(super) fn restore(
                 images.display()
             )));
         }
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
+        let side = |field: &str, v: u64| {
+            u16::try_from(v).map_err(|_| {
+                Error::Other(format!(
+                    "process.consoleSize.{field}: {v} is not in 0..65535"
+                ))
+            })
+        };
+        let size = match process.console_size() {
+            Some(b) => Some((side("height", b.height())?, side("width", b.width())?)),
+            None => None,
+        };
         // The host's own devpts instance (mounted at /dev/pts; /dev/ptmx may lead to
         // another where devpts is mounted with newinstance), so that the slave has a
         // path to bind over the container's /dev/console.
@@ -147,9 +154,9 @@ pub(super) fn restore(
     };
     let links: Vec<String> = serde_json::from_str(&text)
         .map_err(|e| Error::Other(format!("{}: not a list of 3 strings: {e}", path.display())))?;
-    for (n, link) in links.iter().enumerate().take(3) {
+    for (n, link) in (0..3).zip(links.iter()) {
         if link.starts_with("pipe:[") {
-            let fd = inheritable(n as RawFd)?;
+            let fd = inheritable(n)?;
             out.args.extend([
                 "--inherit-fd".into(),
                 format!("fd[{}]:{link}", fd.as_raw_fd()),

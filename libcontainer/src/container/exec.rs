@@ -40,13 +40,14 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
     let subs = SubCgroups::parse(o.cgroup)?;
     let (saved, init) = running_init(o)?;
     let bundle = Bundle::load(&saved.bundle)?;
-    let process = exec_process::build(o.process_file, o.flags, &bundle, o.warn)?;
+    let (process, checked) = exec_process::build(o.process_file, o.flags, &bundle, o.warn)?;
     let seccomp = super::create::compile_seccomp(&bundle, o.log_debug)?;
     let cgroup = saved.cgroup.as_ref().map(|cg| subs.apply(cg)).transpose()?;
     let console = console_socket(process.terminal() == Some(true), o.console_socket)?;
     let pidfd_socket = o.pidfd_socket.map(connect_pidfd_socket).transpose()?;
     let cfg = ExecConfig {
         process: &process,
+        checked: &checked,
         spec: &bundle.spec,
         seccomp: seccomp.as_ref(),
         init: &init,

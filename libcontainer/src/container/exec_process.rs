@@ -2,6 +2,7 @@
 //! config's `process` with the command and the process flags over it.
 
 use crate::bundle::{self, Bundle};
+use crate::checked::CheckedProcess;
 use crate::{validate, Error, Result};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
 use std::path::{Path, PathBuf};
@@ -119,24 +120,25 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
 }
 
 /// The process to run: the `--process` file, or the bundle's with the flags applied;
-/// checked as `create` checks the config's. `warn` gets what is skipped.
+/// checked as `create` checks the config's, with its checked values. `warn` gets what is
+/// skipped.
 pub fn build(
     process_file: Option<&Path>,
     flags: &ProcessFlags,
     bundle: &Bundle,
     warn: &dyn Fn(&str),
-) -> Result<Process> {
+) -> Result<(Process, CheckedProcess)> {
     if let Some(path) = process_file {
         let (p, warnings) = bundle::load_process(path)?;
         warnings.iter().for_each(|w| warn(w));
-        validate::exec_process(&p, path)?;
+        let checked = validate::exec_process(&p, path)?;
         if flags.tty && p.terminal() != Some(true) {
             return Err(Error::Other(format!(
                 "exec: --tty, but {}: terminal is not true",
                 path.display()
             )));
         }
-        return Ok(p);
+        return Ok((p, checked));
     }
     bundle.warnings.iter().for_each(|w| warn(w));
     let mut p = bundle
@@ -145,8 +147,8 @@ pub fn build(
         .clone()
         .ok_or_else(|| Error::Other("process: config.json has none".into()))?;
     apply(&mut p, flags, warn)?;
-    validate::exec_process(&p, &bundle.config_path)?;
-    Ok(p)
+    let checked = validate::exec_process(&p, &bundle.config_path)?;
+    Ok((p, checked))
 }
 
 fn apply(p: &mut Process, f: &ProcessFlags, warn: &dyn Fn(&str)) -> Result<()> {

@@ -39,10 +39,7 @@ const FORWARDED: &[Signal] = &[
 /// Makes this process the reaper of the container's orphans (runc's default for `run`:
 /// without a pid namespace of its own, what the init leaves behind comes back to us).
 pub(super) fn become_subreaper() -> Result<()> {
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    nix::errno::Errno::result(r)
-        .map(drop)
+    nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| Error::sys("prctl(PR_SET_CHILD_SUBREAPER)", e))
 }
 

@@ -239,14 +239,12 @@ fn restore_args(
             .and_then(|n| n.path().clone())
             .expect("external_namespaces found one");
         // Without O_CLOEXEC: CRIU inherits it.
-        let fd = nix::fcntl::open(
+        let fd = crate::sys::open(
             &path,
             nix::fcntl::OFlag::O_RDONLY,
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| Error::sys(format!("linux.namespaces: open {}", path.display()), e))?;
-        // SAFETY: open returned this fd, owned by nothing else.
-        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         a.extend([
             "--inherit-fd".into(),
             format!("fd[{}]:{NET_KEY}", fd.as_raw_fd()),

@@ -7,6 +7,8 @@ use crate::sys;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use oci_spec::runtime::Hook;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -31,7 +33,7 @@ pub(super) fn run(hook: &Hook, state: &[u8], cwd: Option<&Path>) -> Result<(), S
     let mut io = Io::new(&mut child, state).inspect_err(|_| kill(&mut child))?;
     let deadline = hook
         .timeout()
-        .map(|t| Instant::now() + Duration::from_secs(t.max(0) as u64));
+        .map(|t| Instant::now() + Duration::from_secs(u64::try_from(t).unwrap_or(0)));
     if !io.pump(&pidfd, deadline) {
         kill(&mut child);
         let t = hook.timeout().unwrap_or_default();
@@ -73,8 +75,10 @@ fn spawn(hook: &Hook, cwd: Option<&Path>) -> std::io::Result<Child> {
 
 /// SIGKILLs the hook's process group (and the hook, should it have left it) and reaps it.
 fn kill(child: &mut Child) {
-    // SAFETY: kill with plain integers; the group is the one spawn made for this child.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    // The group is the one spawn made for this child, led by it.
+    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -32,7 +32,7 @@ use super::channel::{self, ChildEnd, ChildMsg, ParentEnd, ParentMsg};
 use super::init::{self, Exec, LastSteps};
 use super::procfs::Procfs;
 use super::spawn::{self, KillOnDrop};
-use super::{affinity, lsm, seccomp_listener, tty};
+use super::{affinity, lsm, namespaces, seccomp_listener, tty};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use corral_cgroups::Cgroup;
@@ -45,6 +45,8 @@ use std::path::Path;
 /// What the new process needs, prepared by `corral exec` before it clones.
 pub struct ExecConfig<'a> {
     pub process: &'a Process,
+    /// The values of `process` the validator checked: the process gets these.
+    pub checked: &'a crate::checked::CheckedProcess,
     /// The container's config: seccomp listener, personality.
     pub spec: &'a Spec,
     /// The container's seccomp filter, compiled before clone.
@@ -111,9 +113,7 @@ fn ns_names(flags: u64) -> String {
 
 /// setns(2) with a pidfd: every namespace of `flags` at once.
 fn join(pidfd: &OwnedFd, flags: u64) -> nix::Result<()> {
-    // SAFETY: pidfd is an open pidfd; setns changes only this process.
-    let ret = unsafe { libc::setns(pidfd.as_raw_fd(), flags as libc::c_int) };
-    nix::errno::Errno::result(ret).map(drop)
+    nix::sched::setns(pidfd, namespaces::clone_flags(flags)?)
 }
 
 /// The namespaces the child joins, and whether it must fork into the pid namespace
@@ -155,7 +155,8 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
     // The child starts on the `initial` CPUs and keeps them until it is in the cgroup.
     let before = affinity::initial(cfg.process.exec_cpu_affinity().as_ref())?;
-    let cloned = sys::clone3_fork(0, cgroup_fd);
+    // SAFETY: corral is single-threaded (no runtime, logger or executor thread).
+    let cloned = unsafe { sys::clone3_fork(0, cgroup_fd) };
     if !matches!(cloned, Ok(Forked::Child)) {
         affinity::restore(before);
     }
@@ -242,9 +243,9 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
     // Its steps and phases only: the parent logs its own.
     crate::trace::restart_in_child();
     for fd in parent_fds {
-        // SAFETY: the owners live in the parent's image, which this process never drops
-        // (it execs or _exits), so nothing closes these fds twice.
-        unsafe { libc::close(*fd) };
+        // The owners live in the parent's image, which this process never drops (it
+        // execs or _exits), so nothing closes these fds twice.
+        let _ = nix::unistd::close(*fd);
     }
     match setup(cfg, flags, fork, &chan) {
         Ok(exec) => {
@@ -302,7 +303,8 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
         nix::unistd::chdir("/").map_err(|e| Error::sys("chdir /", e))?;
     }
     if fork {
-        match sys::clone3_fork(libc::CLONE_PARENT as u64, None) {
+        // SAFETY: this child of corral's one thread has only that thread.
+        match unsafe { sys::clone3_fork(libc::CLONE_PARENT as u64, None) } {
             Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,
             Ok(Forked::Parent(_)) => sys::exit_now(0),
             Err(e) => return Err(Error::sys("fork into the container's pid namespace", e)),
@@ -316,11 +318,12 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
     sys::join_new_session_keyring().map_err(|e| Error::sys("join a new session keyring", e))?;
     let process = cfg.process;
     if process.terminal() == Some(true) {
-        tty::setup(process, cfg.console_socket, false)?;
+        tty::setup(cfg.checked, cfg.console_socket, false)?;
     }
     let linux = cfg.spec.linux().as_ref();
     let last = LastSteps {
         process,
+        checked: cfg.checked,
         seccomp: cfg.seccomp,
         profile: cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         caller: super::filter::Caller::Exec,

@@ -13,6 +13,7 @@ use super::channel::{ChildEnd, ChildMsg, ParentMsg};
 use super::namespaces::{self, Plan};
 use super::procfs::Procfs;
 use super::{filter, init_hooks, lsm, sched, sysctl, tty, user, InitConfig};
+use crate::checked::CheckedProcess;
 use crate::rootfs::{self, RootfsConfig};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
@@ -23,7 +24,7 @@ use oci_spec::runtime::{
     ExecCPUAffinity, LinuxMemoryPolicy, LinuxPersonality, LinuxSeccomp, Process,
 };
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -49,9 +50,9 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         sys::exit_now(1);
     }
     for fd in &cfg.parent_fds {
-        // SAFETY: the parent's copies stay open; this process never drops their owners
-        // (it execs or _exits), so nothing closes them twice.
-        unsafe { libc::close(*fd) };
+        // The parent's copies stay open; this process never drops their owners (it
+        // execs or _exits), so nothing closes them twice.
+        let _ = nix::unistd::close(*fd);
     }
     let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan)) {
         Ok(exec) => exec,
@@ -149,7 +150,8 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
     if plan.fork_init {
         // Only a child enters the new pid (or time) namespace just unshared. CLONE_PARENT
         // makes it the runtime's child; this process is done.
-        match sys::clone3_fork(libc::CLONE_PARENT as u64, None) {
+        // SAFETY: this child of corral's one thread has only that thread.
+        match unsafe { sys::clone3_fork(libc::CLONE_PARENT as u64, None) } {
             Ok(Forked::Child) => chan.send(&ChildMsg::Forked)?,
             Ok(Forked::Parent(_)) => sys::exit_now(0),
             Err(e) => return Err(Error::sys("fork the init into its pid namespace", e)),
@@ -203,11 +205,12 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
     })?;
     for tree in cfg.idmapped.iter().flatten() {
         // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.
-        // SAFETY: as for parent_fds in `run`: the owners are never dropped in this process.
-        unsafe { libc::close(tree.as_raw_fd()) };
+        // As for parent_fds in `run`: the owners are never dropped in this process.
+        let _ = nix::unistd::close(tree.as_raw_fd());
     }
-    if let Some(p) = process.filter(|p| p.terminal() == Some(true)) {
-        tty::setup(p, cfg.console_socket, true)?;
+    let terminal = process.is_some_and(|p| p.terminal() == Some(true));
+    if let (true, Some(checked)) = (terminal, cfg.checked) {
+        tty::setup(checked, cfg.console_socket, true)?;
     } else {
         // A session of its own, as runc's init has (and the terminal's case makes): a
         // session led from outside the container's pid namespace cannot be dumped by
@@ -221,8 +224,12 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
     let Some(process) = process else {
         return Ok(None);
     };
+    let checked = cfg
+        .checked
+        .ok_or_else(|| Error::Init("process: config.json's process was not validated".into()))?;
     let last = LastSteps {
         process,
+        checked,
         seccomp: cfg.seccomp,
         profile: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         caller: filter::Caller::Init {
@@ -270,6 +277,9 @@ fn reopen_dev_null() {
 /// What the last steps of setup need, for the init and for `exec` alike.
 pub(super) struct LastSteps<'a> {
     pub process: &'a Process,
+    /// Its values the validator checked: argv and environment, ids, rlimits,
+    /// capabilities.
+    pub checked: &'a CheckedProcess,
     pub seccomp: Option<&'a corral_seccomp::Compiled>,
     /// The profile `seccomp` was compiled from, to check before loading it.
     pub profile: Option<&'a LinuxSeccomp>,
@@ -306,27 +316,17 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     // already; this catches what the caller left open).
     cloexec_from(3 + s.preserve_fds, procfs.as_ref())?;
     drop(procfs);
-    user::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    user::set_rlimits(&s.checked.rlimits)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
     // As root, as runc does: a cwd only root may enter is entered.
     chdir_inside(process.cwd())?;
-    let env = process.env().clone().unwrap_or_default();
-    let args = process.args().as_deref().unwrap_or_default();
-    let first = args
-        .first()
-        .ok_or_else(|| Error::Init("process.args: empty, there is nothing to run".into()))?;
-    let path = find_executable(first, &env)?;
+    let env = process.env().as_deref().unwrap_or_default();
+    let path = find_executable(&s.checked.program, env)?;
     let exec = Exec {
         path: cstring(path.as_os_str().as_encoded_bytes())?,
-        args: args
-            .iter()
-            .map(|a| cstring(a.as_bytes()))
-            .collect::<Result<_>>()?,
-        env: env
-            .iter()
-            .map(|e| cstring(e.as_bytes()))
-            .collect::<Result<_>>()?,
+        args: s.checked.args.clone(),
+        env: s.checked.env.clone(),
     };
     sched::set_personality(s.personality)?;
     if let Some(labels) = labels {
@@ -337,10 +337,10 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     // The channel's sends use MSG_NOSIGNAL.
     // SAFETY: signal(2) with SIG_DFL installs no handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    user::set_groups_and_gid(process)?;
+    user::set_groups_and_gid(s.checked)?;
     let nnp = process.no_new_privileges() == Some(true);
     if nnp {
-        user::set_uid_and_caps(process)?;
+        user::set_uid_and_caps(s.checked)?;
         user::set_no_new_privileges()?;
     }
     crate::trace::mark("process");
@@ -361,7 +361,7 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
         // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a
         // filter, and the uid change drops capabilities: it comes after the load, and
         // its calls are in `filter`'s list.
-        user::set_uid_and_caps(process).map_err(|e| match loaded {
+        user::set_uid_and_caps(s.checked).map_err(|e| match loaded {
             Some(_) => filter::after_load(e),
             None => e,
         })?;
@@ -394,13 +394,11 @@ fn cloexec_from(first: u32, procfs: Option<&Procfs>) -> Result<()> {
 
 /// The container's /proc/thread-self/fd, if /proc is a procfs.
 fn container_fds() -> std::result::Result<OwnedFd, Errno> {
-    let fd = nix::fcntl::open(
+    let fd = sys::open(
         "/proc/thread-self/fd",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let fs = nix::sys::statfs::fstatfs(&fd)?;
     if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         return Err(Errno::ENOTSUP);
@@ -446,10 +444,7 @@ fn mapped(chan: &ChildEnd) -> Result<()> {
 }
 
 pub(super) fn set_dumpable(on: bool) -> Result<()> {
-    // SAFETY: prctl with integer arguments.
-    let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
-    nix::errno::Errno::result(ret)
-        .map(drop)
+    nix::sys::prctl::set_dumpable(on)
         .map_err(|e| Error::sys(format!("prctl(PR_SET_DUMPABLE, {on})"), e))
 }
 

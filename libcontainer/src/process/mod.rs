@@ -55,6 +55,8 @@ pub fn send_pidfd(socket: &UnixStream, pid: i32, kind: &str) -> Result<()> {
 /// Everything the init needs, prepared by the parent before it clones.
 pub struct InitConfig<'a> {
     pub spec: &'a Spec,
+    /// The values of `spec.process` the validator checked: the init sets these.
+    pub checked: Option<&'a crate::checked::CheckedProcess>,
     pub rootfs: &'a Path,
     pub no_pivot: bool,
     pub no_new_keyring: bool,

@@ -19,9 +19,10 @@
 
 use crate::{Error, Result};
 use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 pub const CLONE_NEWTIME: u64 = 0x80;
 
@@ -50,10 +51,8 @@ fn flag(t: T) -> u64 {
 }
 
 fn open_ns(path: &std::path::Path) -> Result<OwnedFd> {
-    let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    crate::sys::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))
 }
 
 fn namespaces_of(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {
@@ -214,21 +213,25 @@ pub fn write_time_offsets(file: std::fs::File, spec: &Spec) -> Result<()> {
     })
 }
 
+/// `flags` (CLONE_NEW* bits, as clone3 takes them) as the `int` of setns and unshare:
+/// EINVAL for a bit above those 32 (only clone3 has any).
+pub fn clone_flags(flags: u64) -> nix::Result<CloneFlags> {
+    libc::c_int::try_from(flags)
+        .map(CloneFlags::from_bits_retain)
+        .map_err(|_| nix::errno::Errno::EINVAL)
+}
+
 pub fn join(t: T, fd: &OwnedFd) -> Result<()> {
     crate::trace::step(|| format!("setns {t} namespace"));
-    // SAFETY: fd is a valid open namespace fd; setns changes only this process.
-    let ret = unsafe { libc::setns(fd.as_raw_fd(), flag(t) as libc::c_int) };
-    nix::errno::Errno::result(ret)
-        .map(drop)
+    clone_flags(flag(t))
+        .and_then(|f| nix::sched::setns(fd, f))
         .map_err(|e| Error::sys(format!("join {t} namespace"), e))
 }
 
 pub fn unshare(flags: u64) -> Result<()> {
     crate::trace::step(|| format!("unshare namespaces (flags {flags:#x})"));
-    // SAFETY: unshare takes only flags.
-    let ret = unsafe { libc::unshare(flags as libc::c_int) };
-    nix::errno::Errno::result(ret)
-        .map(drop)
+    clone_flags(flags)
+        .and_then(nix::sched::unshare)
         .map_err(|e| Error::sys("unshare namespaces", e))
 }
 

@@ -48,20 +48,31 @@ fn flag(f: LinuxSchedulerFlag) -> u64 {
     }
 }
 
-fn sched_attr(s: &Scheduler) -> SchedAttr {
-    SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
+fn sched_attr(s: &Scheduler) -> Result<SchedAttr> {
+    let priority = s.priority().unwrap_or(0);
+    let priority = u32::try_from(priority).map_err(|_| {
+        Error::Init(format!(
+            "process.scheduler.priority: {priority} is negative"
+        ))
+    })?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "struct sched_attr is 56 bytes"
+    )]
+    let size = std::mem::size_of::<SchedAttr>() as u32;
+    Ok(SchedAttr {
+        size,
         sched_policy: policy(*s.policy()),
         sched_flags: s.flags().iter().flatten().fold(0, |a, f| a | flag(*f)),
         sched_nice: s.nice().unwrap_or(0),
-        sched_priority: s.priority().unwrap_or(0) as u32,
+        sched_priority: priority,
         sched_runtime: s.runtime().unwrap_or(0),
         sched_deadline: s.deadline().unwrap_or(0),
         sched_period: s.period().unwrap_or(0),
         // The spec has no clamp values: with the clamp flags, the clamps are reset.
         sched_util_min: 0,
         sched_util_max: 0,
-    }
+    })
 }
 
 /// sched_setattr(2) on the calling thread with `process.scheduler`.
@@ -69,7 +80,7 @@ pub fn set_scheduler(process: &Process) -> Result<()> {
     let Some(s) = process.scheduler() else {
         return Ok(());
     };
-    let attr = sched_attr(s);
+    let attr = sched_attr(s)?;
     // SAFETY: attr is a valid sched_attr of the size it declares; pid 0 is this thread.
     let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
     nix::errno::Errno::result(ret).map(drop).map_err(|e| {
@@ -92,7 +103,16 @@ pub fn set_io_priority(process: &Process) -> Result<()> {
         IOPriorityClass::IoprioClassBe => 2,
         IOPriorityClass::IoprioClassIdle => 3,
     };
-    let prio = (class << IOPRIO_CLASS_SHIFT) | io.priority() as u32;
+    let level = u32::try_from(io.priority())
+        .ok()
+        .filter(|l| *l < 8)
+        .ok_or_else(|| {
+            Error::Init(format!(
+                "process.ioPriority.priority: {} is not in 0..7",
+                io.priority()
+            ))
+        })?;
+    let prio = (class << IOPRIO_CLASS_SHIFT) | level;
     // SAFETY: ioprio_set takes integers only; who 0 is the calling process.
     let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) };
     nix::errno::Errno::result(ret).map(drop).map_err(|e| {
@@ -110,8 +130,8 @@ pub fn set_io_priority(process: &Process) -> Result<()> {
 /// personality(2) with `linux.personality` (flags are refused by validation: the spec
 /// defines none).
 pub fn set_personality(p: Option<&LinuxPersonality>) -> Result<()> {
-    const PER_LINUX: libc::c_ulong = 0;
-    const PER_LINUX32: libc::c_ulong = 0x0008;
+    const PER_LINUX: libc::c_int = 0;
+    const PER_LINUX32: libc::c_int = 0x0008;
     let Some(p) = p else {
         return Ok(());
     };
@@ -119,9 +139,7 @@ pub fn set_personality(p: Option<&LinuxPersonality>) -> Result<()> {
         LinuxPersonalityDomain::PerLinux => PER_LINUX,
         LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
-    // SAFETY: personality takes an integer.
-    let ret = unsafe { libc::personality(persona) };
-    nix::errno::Errno::result(ret)
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(persona))
         .map(drop)
         .map_err(|e| Error::sys(format!("linux.personality: personality {}", p.domain()), e))
 }
@@ -140,7 +158,7 @@ mod tests {
             "runtime": 1000, "deadline": 2000, "period": 3000
         }))
         .unwrap();
-        let a = sched_attr(&s);
+        let a = sched_attr(&s).unwrap();
         assert_eq!(a.sched_policy, 6);
         assert_eq!(a.sched_flags, 0x45);
         assert_eq!(

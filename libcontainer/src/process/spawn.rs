@@ -103,7 +103,9 @@ pub fn spawn(
         });
         format!("clone3 the init, flags {:#x}{into}", plan.clone_flags)
     });
-    let pid = match sys::clone3_fork(plan.clone_flags, cgroup_dir.as_ref().map(|f| f.as_raw_fd())) {
+    let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
+    // SAFETY: corral is single-threaded (no runtime, logger or executor thread).
+    let pid = match unsafe { sys::clone3_fork(plan.clone_flags, cgroup_fd) } {
         Err(e) => {
             return Err(Error::sys(
                 format!("clone3 with flags {:#x}", plan.clone_flags),

@@ -10,10 +10,10 @@
 //! binding whatever it names over `/dev/console` is CVE-2025-52565. The slave is opened
 //! from the master (TIOCGPTPEER) and the bind is cloned from that fd.
 
+use crate::checked::CheckedProcess;
 use crate::rootfs::paths::{InRoot, Kind};
 use crate::sys::mount as m;
 use crate::{Error, Result};
-use oci_spec::runtime::Process;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -31,20 +31,16 @@ fn err(what: &str) -> impl FnOnce(nix::Error) -> Error + '_ {
 /// for `exec`, after joining the container's mount namespace), its master sent over
 /// `console_socket`, its slave made the caller's controlling terminal and stdio; the
 /// init (`console`) also binds the slave over `/dev/console`.
-pub fn setup(process: &Process, console_socket: Option<RawFd>, console: bool) -> Result<()> {
-    let size = process
-        .console_size()
-        .as_ref()
-        .map(|b| (b.height() as u16, b.width() as u16));
-    let pty = open(size, process.user().uid())?;
+pub fn setup(process: &CheckedProcess, console_socket: Option<RawFd>, console: bool) -> Result<()> {
+    let pty = open(process.console_size, process.uid.as_raw())?;
     if console {
         bind_console(&pty)?;
     }
     if let Some(socket) = console_socket {
         send_master(socket, &pty)?;
-        // SAFETY: the socket's owner lives in the parent's image, which this process
-        // never drops (it execs or _exits), so nothing closes the fd twice.
-        unsafe { libc::close(socket) };
+        // The socket's owner lives in the parent's image, which this process never
+        // drops (it execs or _exits), so nothing closes the fd twice.
+        let _ = nix::unistd::close(socket);
     }
     become_tty(pty)
 }
@@ -56,14 +52,12 @@ pub fn open(size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
 
 /// Opens a new pty through `ptmx` (of the devpts instance it belongs to).
 pub fn open_at(ptmx: &Path, size: Option<(u16, u16)>, uid: u32) -> Result<Pty> {
-    let fd = nix::fcntl::open(
+    let master = crate::sys::open(
         ptmx,
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("process.terminal: open {}", ptmx.display()), e))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let master = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int from the pointer, which lives for the call.
     let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };

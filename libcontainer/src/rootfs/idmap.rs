@@ -14,7 +14,7 @@ use crate::sys::{self, Forked};
 use crate::{Error, Result};
 use nix::sys::wait::waitpid;
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// How `m` is idmapped, if it is: mappings on the mount imply `idmap`.
 pub fn kind(m: &Mount) -> Option<Idmap> {
@@ -93,7 +93,8 @@ pub fn prepare(spec: &Spec) -> Result<Vec<Option<OwnedFd>>> {
             .map_err(|e| kernel_err(format!("{what}: source {}", src.display()), e))?;
         let attr = MountAttr {
             attr_set: m::MOUNT_ATTR_IDMAP,
-            userns_fd: namespaces[userns].1.as_raw_fd() as u64,
+            userns_fd: u64::try_from(namespaces[userns].1.as_raw_fd())
+                .map_err(|_| Error::Other(format!("{what}: a bad user namespace fd")))?,
             ..Default::default()
         };
         m::setattr(tree.as_fd(), kind == Idmap::Recursive, &attr).map_err(|e| {
@@ -120,7 +121,8 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::sys("pipe for the idmap user namespace", e))?;
-    let pid = match sys::clone3_fork(libc::CLONE_NEWUSER as u64, None) {
+    // SAFETY: corral is single-threaded (no runtime, logger or executor thread).
+    let pid = match unsafe { sys::clone3_fork(libc::CLONE_NEWUSER as u64, None) } {
         Ok(Forked::Child) => crate::process::boundary::child("the idmap helper", None, || {
             drop(w);
             let mut b = [0u8; 1];
@@ -138,14 +140,12 @@ fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<Owned
                 .map_err(|e| Error::io("cannot write", &path, e))?;
         }
         let path = format!("/proc/{pid}/ns/user");
-        let fd = nix::fcntl::open(
+        sys::open(
             path.as_str(),
             nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| Error::sys(format!("open {path}"), e))?;
-        // SAFETY: open returned a new fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        .map_err(|e| Error::sys(format!("open {path}"), e))
     })();
     drop(w);
     let _ = waitpid(pid, None);

@@ -21,7 +21,7 @@ use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// What the rootfs steps need besides the spec.
@@ -183,14 +183,12 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd> {
-    let fd = nix::fcntl::open(
+    crate::sys::open(
         path,
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(sys_err(format!("open {}", path.display())))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    .map_err(sys_err(format!("open {}", path.display())))
 }
 
 /// pivot_root(".", ".") stacks the old root on top of the new one; unmounting "."

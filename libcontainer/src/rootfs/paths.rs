@@ -31,7 +31,7 @@ pub enum Kind {
 
 impl InRoot {
     pub fn open(path: &Path) -> Result<Self> {
-        let fd = nix::fcntl::open(
+        let fd = crate::sys::open(
             path,
             nix::fcntl::OFlag::O_PATH
                 | nix::fcntl::OFlag::O_DIRECTORY
@@ -39,8 +39,6 @@ impl InRoot {
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| Error::sys(format!("open {}", path.display()), e))?;
-        // SAFETY: open returned a new fd that nothing else owns.
-        let fd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
         Ok(InRoot {
             fd,
             path: path.to_path_buf(),

@@ -1,10 +1,11 @@
 //! Thin wrappers over the system calls nix and libc do not wrap for us.
 
-pub mod mount;
-pub mod remount;
-pub mod rtnl;
+pub(crate) mod mount;
+pub(crate) mod remount;
+pub(crate) mod rtnl;
 
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 /// `struct clone_args` of clone3(2).
@@ -36,9 +37,15 @@ pub enum Forked {
 /// With `cgroup` (an open cgroup2 directory) the child starts in that cgroup
 /// (`CLONE_INTO_CGROUP`, Linux 5.7): it never runs a single instruction outside it.
 ///
-/// Callers must be single-threaded: the child gets a copy of the whole address space,
-/// and any lock another thread held would stay locked in it forever.
-pub fn clone3_fork(flags: u64, cgroup: Option<RawFd>) -> Result<Forked, Errno> {
+/// # Safety
+///
+/// The caller must be single-threaded: the child gets a copy of the whole address space
+/// with only the calling thread in it, so a lock another thread held (the allocator's,
+/// stdio's, a `Mutex`) would stay locked in the child forever, and the child's first
+/// allocation could hang or corrupt the heap. Debug builds assert it (from
+/// `/proc/self/task`).
+pub unsafe fn clone3_fork(flags: u64, cgroup: Option<RawFd>) -> Result<Forked, Errno> {
+    debug_assert_single_threaded();
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     // With CLONE_PARENT the kernel takes the exit signal from the caller and refuses one here.
     let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
@@ -53,7 +60,7 @@ pub fn clone3_fork(flags: u64, cgroup: Option<RawFd>) -> Result<Forked, Errno> {
     };
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd as u64;
+        args.cgroup = u64::try_from(fd).map_err(|_| Errno::EBADF)?;
     }
     // SAFETY: args is a valid clone_args of the size we pass; with stack 0 and no CLONE_VM
     // the kernel gives the child a copy-on-write copy of this stack, as fork(2) does.
@@ -67,8 +74,36 @@ pub fn clone3_fork(flags: u64, cgroup: Option<RawFd>) -> Result<Forked, Errno> {
     match ret {
         -1 => Err(Errno::last()),
         0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(nix::unistd::Pid::from_raw(pid as i32))),
+        pid => libc::pid_t::try_from(pid)
+            .map(|pid| Forked::Parent(nix::unistd::Pid::from_raw(pid)))
+            .map_err(|_| Errno::ERANGE),
     }
+}
+
+/// In debug builds, panics unless the calling process has exactly one thread (when
+/// `/proc/self/task` can be read: a procfs of another pid namespace may not show us).
+fn debug_assert_single_threaded() {
+    if cfg!(debug_assertions) {
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            let n = tasks.count();
+            assert!(
+                n == 1,
+                "clone3_fork called with {n} threads: it needs exactly one"
+            );
+        }
+    }
+}
+
+/// open(2) with the new fd owned, as nix 0.30's `open` returns it (0.29's returns a
+/// raw fd): the one place a fresh fd from open becomes an `OwnedFd`.
+pub fn open<P: ?Sized + nix::NixPath>(
+    path: &P,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::open(path, flags, mode)?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// pivot_root(2), which libc does not export.
@@ -115,13 +150,12 @@ pub fn cloexec_listed(fd_dir: OwnedFd, first: u32) -> Result<(), Errno> {
     let fds: Vec<RawFd> = dir
         .iter()
         .filter_map(|e| e.ok()?.file_name().to_str().ok()?.parse().ok())
-        .filter(|fd| *fd != own && *fd >= first as RawFd)
+        .filter(|fd| *fd != own && u32::try_from(*fd).is_ok_and(|fd| fd >= first))
         .collect();
     drop(dir);
     for fd in fds {
-        // SAFETY: F_SETFD only changes the flags of fd; FD_CLOEXEC is the only fd flag.
-        let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        Errno::result(ret)?;
+        // F_SETFD only changes the flags of fd; FD_CLOEXEC is the only fd flag.
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
     }
     Ok(())
 }
@@ -130,10 +164,9 @@ pub fn cloexec_listed(fd_dir: OwnedFd, first: u32) -> Result<(), Errno> {
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: no memory is passed; on success the kernel returns a new fd we own.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    Errno::result(ret).map(|fd| unsafe {
-        // SAFETY: fd was just returned by the kernel and is owned by no one else.
-        OwnedFd::from_raw_fd(fd as RawFd)
-    })
+    let fd = RawFd::try_from(Errno::result(ret)?).map_err(|_| Errno::EBADF)?;
+    // SAFETY: fd was just returned by the kernel and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sends `fd` over the unix socket `socket` with SCM_RIGHTS, `data` as the message.
@@ -161,6 +194,31 @@ pub fn join_new_session_keyring() -> Result<(), Errno> {
 /// Ends the calling process at once, without running Rust or libc exit handlers
 /// (the forked init must not flush or free what belongs to the parent's image).
 pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit never returns and touches no shared state.
+    // SAFETY: _exit never returns and touches no shared state (nix has no wrapper).
     unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test runs beside the harness's main thread (and a thread of its own here): the
+    /// debug build refuses to clone before any child exists.
+    #[test]
+    #[should_panic(expected = "clone3_fork called with")]
+    fn clone3_fork_refuses_a_process_with_threads() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        // SAFETY: this breaks the contract on purpose; should the assertion be missing,
+        // the child exits at once and the parent's test fails (no panic).
+        let r = unsafe { clone3_fork(0, None) };
+        if let Ok(Forked::Child) = r {
+            exit_now(0);
+        }
+        if let Ok(Forked::Parent(pid)) = r {
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        drop(tx);
+        let _ = other.join();
+    }
 }

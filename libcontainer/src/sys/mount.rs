@@ -62,8 +62,9 @@ fn cstr(path: &Path) -> Result<CString, Errno> {
 }
 
 fn owned(ret: libc::c_long) -> Result<OwnedFd, Errno> {
+    let fd = RawFd::try_from(Errno::result(ret)?).map_err(|_| Errno::EBADF)?;
     // SAFETY: a non-negative return of these calls is a new fd that only we own.
-    Errno::result(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 const EMPTY: &CStr = c"";
@@ -85,7 +86,7 @@ pub fn openat2(
     let path = cstr(path)?;
     // SAFETY: open_how is plain data; zeroed is a valid value before we fill it in.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.flags = u64::try_from(flags | libc::O_CLOEXEC).map_err(|_| Errno::EINVAL)?;
     how.mode = if flags & libc::O_CREAT != 0 {
         mode as u64
     } else {
@@ -231,6 +232,7 @@ impl FsContext {
 
     /// Creates the superblock, then a detached mount of it with `attr_flags`.
     pub fn mount(&self, attr_flags: u64) -> Result<OwnedFd, Errno> {
+        let attr_flags = libc::c_uint::try_from(attr_flags).map_err(|_| Errno::EINVAL)?;
         self.config(FSCONFIG_CMD_CREATE, None, None)?;
         // SAFETY: no memory is passed.
         owned(unsafe {
@@ -238,7 +240,7 @@ impl FsContext {
                 libc::SYS_fsmount,
                 self.0.as_raw_fd(),
                 FSMOUNT_CLOEXEC,
-                attr_flags as libc::c_uint,
+                attr_flags,
             )
         })
     }

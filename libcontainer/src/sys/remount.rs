@@ -20,7 +20,7 @@
 use super::mount::{self as m, MountAttr};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// 0: not asked yet, 1: the kernel has mount_setattr, 2: it has not.
@@ -305,14 +305,12 @@ fn unescape(s: &str) -> String {
 
 /// The submount `id` opened at its mount point, checked to be that mount.
 fn open_submount(id: u64, point: &str) -> Result<OwnedFd, Failed> {
-    let fd = nix::fcntl::open(
+    let fd = super::open(
         point,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(Failed::new(format!("open the submount {point}")))?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     if mount_id(fd.as_fd())? != id {
         return Err(Failed {
             step: format!(
@@ -384,10 +382,8 @@ mod tests {
             .map_err(e("sub tmpfs"))?;
             let tree = m::clone_tree(m::cwd(), &a, true).map_err(e("open_tree"))?;
             let target =
-                nix::fcntl::open(&b, nix::fcntl::OFlag::O_PATH, nix::sys::stat::Mode::empty())
+                super::super::open(&b, nix::fcntl::OFlag::O_PATH, nix::sys::stat::Mode::empty())
                     .map_err(e("open b"))?;
-            // SAFETY: open returned a new fd that nothing else owns.
-            let target = unsafe { OwnedFd::from_raw_fd(target) };
             m::attach(tree.as_fd(), target.as_fd()).map_err(e("move_mount"))?;
             let ro = MountAttr {
                 attr_set: m::MOUNT_ATTR_RDONLY,

@@ -5,7 +5,10 @@
 //! made, in that namespace whatever the caller's is later.
 
 use nix::errno::Errno;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::sys::socket::{
+    recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 // linux/rtnetlink.h, linux/netlink.h, linux/if_link.h, linux/sockios.h.
 const RTM_NEWLINK: u16 = 16;
@@ -31,17 +34,13 @@ struct IfreqIndex {
 
 impl Rtnl {
     pub fn open() -> Result<Self, Errno> {
-        // SAFETY: socket(2) with constant arguments.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        Errno::result(fd)?;
-        // SAFETY: socket returned a new fd that nothing else owns.
-        Ok(Rtnl(unsafe { OwnedFd::from_raw_fd(fd) }))
+        socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )
+        .map(Rtnl)
     }
 
     /// The index of interface `name` in the socket's namespace (SIOCGIFINDEX: for a
@@ -75,22 +74,18 @@ impl Rtnl {
         msg.extend_from_slice(&1u32.to_ne_bytes()); // nlmsg_seq
         msg.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel
                                                     // struct ifinfomsg: family, pad, type, index, flags, change.
-        msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+        let family = u8::try_from(libc::AF_UNSPEC).map_err(|_| Errno::EINVAL)?;
+        msg.extend_from_slice(&[family, 0, 0, 0]);
         msg.extend_from_slice(&index.to_ne_bytes());
         msg.extend_from_slice(&[0; 8]);
-        attr(
-            &mut msg,
-            IFLA_NET_NS_FD,
-            &(netns.as_raw_fd() as u32).to_ne_bytes(),
-        );
+        let netns = u32::try_from(netns.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+        attr(&mut msg, IFLA_NET_NS_FD, &netns.to_ne_bytes())?;
         let mut cname = name.as_bytes().to_vec();
         cname.push(0);
-        attr(&mut msg, IFLA_IFNAME, &cname);
-        let len = msg.len() as u32;
+        attr(&mut msg, IFLA_IFNAME, &cname)?;
+        let len = u32::try_from(msg.len()).map_err(|_| Errno::EMSGSIZE)?;
         msg[..4].copy_from_slice(&len.to_ne_bytes());
-        // SAFETY: msg is a valid buffer of msg.len() bytes; the kernel is the peer.
-        let sent = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        Errno::result(sent)?;
+        send(self.0.as_raw_fd(), &msg, MsgFlags::empty())?;
         self.ack()
     }
 
@@ -98,12 +93,9 @@ impl Rtnl {
     fn ack(&self) -> Result<(), Errno> {
         let mut buf = [0u8; 4096];
         loop {
-            // SAFETY: buf is writable for buf.len() bytes.
-            let n =
-                unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            let n = match Errno::result(n) {
+            let n = match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
-                r => r? as usize,
+                r => r?,
             };
             if n < 20 || u16::from_ne_bytes([buf[4], buf[5]]) != NLMSG_ERROR {
                 return Err(Errno::EPROTO);
@@ -119,10 +111,15 @@ impl Rtnl {
 }
 
 /// Appends a route attribute (struct rtattr: length, type, then the value padded to 4).
-fn attr(msg: &mut Vec<u8>, kind: u16, value: &[u8]) {
+fn attr(msg: &mut Vec<u8>, kind: u16, value: &[u8]) -> Result<(), Errno> {
     let len = 4 + value.len();
-    msg.extend_from_slice(&(len as u16).to_ne_bytes());
+    msg.extend_from_slice(
+        &u16::try_from(len)
+            .map_err(|_| Errno::EMSGSIZE)?
+            .to_ne_bytes(),
+    );
     msg.extend_from_slice(&kind.to_ne_bytes());
     msg.extend_from_slice(value);
     msg.resize(msg.len() + (4 - len % 4) % 4, 0);
+    Ok(())
 }
