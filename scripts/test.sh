@@ -22,12 +22,14 @@ cargo build --workspace
 cargo test --workspace
 # Every suite below runs the binary that ships: the release build (LTO, panic = abort),
 # not the debug one (the harnesses themselves stay debug builds).
-# The size budget of the release binary (stripped, static): 3 MiB.
+# The size budget of the release binary (stripped, static): 3 MiB, plus 80 KiB for the
+# systemd cgroup driver (issue 14 allows it, said how much and why: its D-Bus client and
+# the unit-property mapping measured 71,840 bytes when it was merged).
 cargo build --release -p corral
 CORRAL="$BIN_DIR"/release/corral
-size=$(stat -c %s "$CORRAL")
-echo "corral release binary: $size bytes (budget $((3 * 1024 * 1024)))"
-(( size <= 3 * 1024 * 1024 )) || { echo "corral's release binary is over 3 MiB" >&2; exit 1; }
+size=$(stat -c %s "$CORRAL") budget=$((3 * 1024 * 1024 + 80 * 1024))
+echo "corral release binary: $size bytes (budget $budget: 3 MiB + 80 KiB for the systemd driver)"
+(( size <= budget )) || { echo "corral's release binary is over its budget" >&2; exit 1; }
 # Static-pie, in target/release/ with no --target (.cargo/config.toml's wrapper).
 file -b "$BIN_DIR"/release/corral | grep -q 'static-pie linked' ||
   { echo "corral's release binary is not static-pie: $(file -b "$BIN_DIR"/release/corral)" >&2; exit 1; }
