@@ -19,7 +19,7 @@
 #
 # The image (built once, about 5 minutes, then cached): mmdebstrap of bookworm with
 # systemd, dbus, podman, containerd, docker.io, runc, crun, uidmap, slirp4netns,
-# fuse-overlayfs and busybox-static; a user `corraltest` (uid 1000, subordinate ids
+# fuse-overlayfs, busybox-static and apparmor; a user `corraltest` (uid 1000, subordinate ids
 # 1100000-1165535, lingering); an ext4 image made with `mkfs.ext4 -d`; Debian's cloud kernel
 # with an initramfs that loads virtio-blk. It is cached outside the checkout, so that every
 # checkout and CI's fresh clone on this machine share it: in $CORRAL_GUEST_CACHE (default
@@ -62,11 +62,13 @@ image=$out/image-$key
 
 # >>> recipe: what the image is made of (its hash keys the cache).
 # The Debian packages of the guest. Recommends are not installed (mmdebstrap's default):
-# what the engines need is named here. docker.io wants iptables for its default bridge.
+# what the engines need is named here. docker.io wants iptables for its default bridge,
+# and apparmor's parser: the kernel has AppArmor, and dockerd refuses to run a container
+# when it cannot load its docker-default profile (Debian's docker.io recommends apparmor).
 PACKAGES=(
   systemd systemd-sysv dbus dbus-user-session libpam-systemd udev kmod procps iproute2
   iptables podman containerd docker.io runc crun catatonit uidmap slirp4netns
-  fuse-overlayfs busybox-static
+  fuse-overlayfs busybox-static apparmor
 )
 PACKAGES+=(criu) # checkpoint/restore (issue 15): CRIU 3.17, its libraries and crit's python3
 SUITES=(bookworm bookworm-updates)
