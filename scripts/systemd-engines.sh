@@ -34,6 +34,9 @@ fi
 # Which manager runs the system: the flows below depend on it.
 [[ -d /run/systemd/system ]] || { echo "systemd does not run this host" >&2; exit 1; }
 # Docker and containerd are started by corral-engines itself, under its temporary directory.
+# Each engine command may take 5 min instead of 1 (software emulation on a loaded host:
+# dockerd's first `run` compiles its AppArmor profile).
+export CORRAL_ENGINES_TIMEOUT=${CORRAL_ENGINES_TIMEOUT:-300}
 status=0
 declare -a summary=()
 for rt in "$@"; do

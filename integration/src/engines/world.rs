@@ -74,9 +74,9 @@ impl World {
         OutFiles::new(&self.outs, self.calls)
     }
 
-    /// Runs `cmd` (deadline cmd::TIMEOUT).
+    /// Runs `cmd` (deadline cmd::timeout()).
     pub fn run(&mut self, cmd: Command) -> Out {
-        self.run_for(cmd, cmd::TIMEOUT)
+        self.run_for(cmd, cmd::timeout())
     }
 
     pub fn run_for(&mut self, cmd: Command, limit: Duration) -> Out {
@@ -94,7 +94,7 @@ impl World {
 
     /// Runs `cmd` on a terminal of its own.
     pub fn run_pty(&mut self, cmd: Command) -> Out {
-        cmd::run_pty(cmd, cmd::TIMEOUT)
+        cmd::run_pty(cmd, cmd::timeout())
     }
 
     /// The runtime as `engine` calls it: a script named like the runtime (engines pick
