@@ -378,7 +378,7 @@ fn task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
 /// runtime is asked to delete a stopped container only (runtime.md: deleting one that
 /// is not stopped "MUST generate an error").
 fn created_task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
-    const ID: &str = "eng-created";
+    const ID: &str = "sdeng-created";
     let binary = c.no_start.clone();
     let o = c.run_with(w, &binary, &[], ID, &["sleep", "1000"]);
     ensure!(
