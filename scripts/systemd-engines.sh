@@ -26,7 +26,7 @@ engines_bin=$1; shift
 # task delete. The other flows of the suite run on the build host (scripts/test.sh).
 if ((${#filters[@]} == 0)); then
   for f in _run_rm _exec$ podman_stop podman_pause containerd_pause podman_stats _limits \
-    _memory _rm_force containerd_kill _metrics _task_delete; do
+    _memory _rm_force containerd_kill _metrics containerd_task_delete; do
     filters+=(--filter "$f")
   done
 fi
