@@ -98,7 +98,8 @@ CORRAL_BIN="$CORRAL" scripts/criu-engines.sh
 # rootless podman, Docker, containerd) and podman's cgroupfs one, against corral
 # (scripts/systemd-engines.sh; a runtime whose `features` has no systemd cgroup driver
 # runs the cgroupfs flows only). runc, the reference, passes them all too (README), but
-# is not run here: with it the step took about 11 min instead of 6 (over CI's 30).
+# is not run here: with it the step would take about 11 min instead of 6 (estimated
+# from a run at load 3: boot 82 s, 11 s a flow), the whole .ci/run over 30.
 echo "=== engines in the systemd guest: corral ==="
 scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engines "$CORRAL"
 # The corpus of real configs (integration/corpus, scripts/capture-corpus.sh) replayed
