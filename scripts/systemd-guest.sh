@@ -15,14 +15,17 @@
 # every path named in CORRAL_GUEST_FILES (space-separated). Its disk is thrown away after
 # every run (QEMU -snapshot): every run starts from the freshly built image.
 # Environment: CORRAL_GUEST_FILES, CORRAL_GUEST_MEM (MiB, default 2048),
-# CORRAL_GUEST_TIMEOUT (seconds for boot + CMD, default 1800).
+# CORRAL_GUEST_TIMEOUT (seconds for boot + CMD, default 1800), CORRAL_GUEST_CACHE.
 #
 # The image (built once, about 5 minutes, then cached): mmdebstrap of bookworm with
 # systemd, dbus, podman, containerd, docker.io, runc, crun, uidmap, slirp4netns,
-# fuse-overlayfs and busybox-static; a user `corraltest` (uid 1000, subordinate ids
+# fuse-overlayfs, busybox-static and apparmor; a user `corraltest` (uid 1000, subordinate ids
 # 1100000-1165535, lingering); an ext4 image made with `mkfs.ext4 -d`; Debian's cloud kernel
-# with an initramfs that loads virtio-blk. The cache key is this file's hash (and the
-# kernel's package name), so editing the recipe below rebuilds it.
+# with an initramfs that loads virtio-blk. It is cached outside the checkout, so that every
+# checkout and CI's fresh clone on this machine share it: in $CORRAL_GUEST_CACHE (default
+# /var/cache/corral)/systemd-guest/image-KEY, KEY being the hash of the recipe (the lines
+# between the two `recipe` markers below) and of the kernel's package name: editing the
+# recipe rebuilds it, editing the rest of this script does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -46,21 +49,26 @@ done
 install_deps qemu-system-x86 mmdebstrap e2fsprogs cpio busybox-static
 
 checkout=$PWD
-out=$checkout/target/systemd-guest
-mkdir -p "$out"
+# The runs (disks, logs) live in the checkout; the image and the packages in the cache.
+runs=$checkout/target/systemd-guest
+out=${CORRAL_GUEST_CACHE:-/var/cache/corral}/systemd-guest
+mkdir -p "$runs" "$out"
 say() { echo "systemd guest: $*" >&2; }
 
 kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
 [[ -n $kpkg ]] || { echo "cannot find the package linux-image-cloud-amd64 depends on" >&2; exit 1; }
-key=$( (cat "$0"; echo "$kpkg") | sha256sum | cut -c1-16)
+key=$( (sed -n '/^# >>> recipe/,/^# <<< recipe/p' "$0"; echo "$kpkg") | sha256sum | cut -c1-16)
 image=$out/image-$key
 
+# >>> recipe: what the image is made of (its hash keys the cache).
 # The Debian packages of the guest. Recommends are not installed (mmdebstrap's default):
-# what the engines need is named here. docker.io wants iptables for its default bridge.
+# what the engines need is named here. docker.io wants iptables for its default bridge,
+# and apparmor's parser: the kernel has AppArmor, and dockerd refuses to run a container
+# when it cannot load its docker-default profile (Debian's docker.io recommends apparmor).
 PACKAGES=(
   systemd systemd-sysv dbus dbus-user-session libpam-systemd udev kmod procps iproute2
   iptables podman containerd docker.io runc crun catatonit uidmap slirp4netns
-  fuse-overlayfs busybox-static
+  fuse-overlayfs busybox-static apparmor
 )
 PACKAGES+=(criu) # checkpoint/restore (issue 15): CRIU 3.17, its libraries and crit's python3
 SUITES=(bookworm bookworm-updates)
@@ -209,22 +217,26 @@ EOF
     "$(date -u +%FT%TZ)" $(($(date +%s) - t0)) "$tree_mb" "$size" \
     "$(du -sm "$dir/rootfs.img" | cut -f1)" >"$dir/build.txt"
 }
+# <<< recipe
 
-# Build once per recipe, one builder at a time; old images go when a new one is done.
+# Build once per recipe, one builder at a time. The cache is shared by every checkout
+# (which may hold other recipes): an image not used for two days goes when a new one is done.
 exec 9>"$out/build.lock"
 flock 9
 if [[ ! -e $image/rootfs.img || ! -e $image/build.txt ]]; then
   say "building the image $key (recipe changed or never built)"
   build_image "$image.new"
   rm -rf "$image" && mv "$image.new" "$image"
-  find "$out" -mindepth 1 -maxdepth 1 -name 'image-*' ! -name "image-$key" -exec rm -rf {} +
+  find "$out" -mindepth 1 -maxdepth 1 -name 'image-*' ! -name "image-$key" \
+    ! -newermt '-2 days' -exec rm -rf {} +
   say "$(cat "$image/build.txt")"
 fi
+touch "$image"
 flock -u 9
 ((build_only)) && { say "image $image: $(cat "$image/build.txt")"; exit 0; }
 
 # The run disk: the command, its directory, and the files at their host paths.
-run=$(mktemp -d "$out/run-XXXXXX")
+run=$(mktemp -d "$runs/run-XXXXXX")
 cleanup() { ((keep)) || rm -rf "$run"; }
 trap cleanup EXIT
 files=$run/disk/files
@@ -234,9 +246,10 @@ echo "$checkout" >"$run/disk/cwd"
 echo "${CARGO_TARGET_DIR:-}" >"$run/disk/target-dir"
 mkdir -p "$files$checkout"
 git ls-files -z | cpio -0 -pdm --quiet "$files$checkout" 2>/dev/null
-bins=${CARGO_TARGET_DIR:-$checkout/target}
-bins=$(realpath -m "$bins")
-for b in "$bins"/{debug,release}/*; do
+# target/{debug,release}/ (a plain `cargo build`, see .cargo/config.toml) and
+# target/x86_64-unknown-linux-gnu/{debug,release}/ (a build with --target).
+bins=$(realpath -m "${CARGO_TARGET_DIR:-$checkout/target}")
+for b in "$bins"/{,x86_64-unknown-linux-gnu/}{debug,release}/*; do
   [[ -f $b && -x $b ]] || continue
   mkdir -p "$files$(dirname "$b")"
   strip --strip-debug -o "$files$b" "$b"
@@ -269,7 +282,7 @@ timeout --foreground "${CORRAL_GUEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel t
 qemu_rc=${PIPESTATUS[0]}
 set -e
 end=$(date +%s.%N)
-cp "$run/console.log" "$out/console.log"
+cp "$run/console.log" "$runs/console.log"
 
 code=$(tr -d '\r' <"$run/output.log" | sed -n 's/^CORRAL-GUEST-EXIT=\([0-9]*\)$/\1/p' | tail -n1)
 started=$(tr -d '\r' <"$run/console.log" | sed -n 's/^guest: boot done, command starts at uptime \([0-9.]*\) s$/\1/p')
@@ -277,9 +290,9 @@ awk -v s="${started:-?}" -v b="$boot" -v e="$end" \
   'BEGIN { printf "systemd guest: boot to command %s s (guest uptime), boot+command+poweroff %.1f s\n", s, e - b }' >&2
 if [[ -z $code ]]; then
   if ((qemu_rc == 124)); then
-    say "no result: QEMU was stopped after ${CORRAL_GUEST_TIMEOUT:-1800} s (console in $out/console.log)"
+    say "no result: QEMU was stopped after ${CORRAL_GUEST_TIMEOUT:-1800} s (console in $runs/console.log)"
   else
-    say "no result: the guest ended (QEMU exit $qemu_rc) without a CORRAL-GUEST-EXIT line (console in $out/console.log)"
+    say "no result: the guest ended (QEMU exit $qemu_rc) without a CORRAL-GUEST-EXIT line (console in $runs/console.log)"
   fi
   exit 1
 fi

@@ -9,8 +9,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// The usual deadline of one client command.
-pub const TIMEOUT: Duration = Duration::from_secs(60);
+/// The usual deadline of one client command: 60 s, or CORRAL_ENGINES_TIMEOUT seconds
+/// (an emulated guest on a loaded host needs more: dockerd's first run there compiles
+/// its AppArmor profile).
+pub fn timeout() -> Duration {
+    static SECS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let secs = SECS.get_or_init(|| {
+        std::env::var("CORRAL_ENGINES_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60)
+    });
+    Duration::from_secs(*secs)
+}
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 

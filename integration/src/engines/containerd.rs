@@ -1,8 +1,10 @@
 //! containerd 1.6 through ctr: `ctr run --runc-binary WRAPPER --runc-root DIR` goes
-//! through containerd-shim-runc-v2, the path Kubernetes' CRI takes. The daemon's root,
+//! through containerd-shim-runc-v2, the path Kubernetes' CRI takes (with
+//! `--runc-systemd-cgroup` under `--cgroup-manager systemd`). The daemon's root,
 //! state and sockets are under the suite's directory (the shim's own sockets go to
 //! /run/containerd/s whatever the config says); dockerd uses the same daemon.
 
+use crate::args::CgroupManager;
 use crate::cmd::Out;
 use crate::host;
 use crate::image::{self, Image};
@@ -58,7 +60,7 @@ pub struct Containerd {
     logs: PathBuf,
 }
 
-const MAIN: &str = "eng-main";
+const MAIN: &str = "sdeng-main";
 
 pub fn setup(w: &mut World, sock: &Path, img: &Image) -> Result<Containerd, String> {
     let wrapper = w.wrapper("containerd", None)?;
@@ -126,6 +128,13 @@ impl Containerd {
         let rt_root = self.rt_root.to_string_lossy().into_owned();
         let mut v = vec!["run", "--fifo-dir", &self.fifo, "--runc-binary", binary];
         v.extend(["--runc-root", &rt_root]);
+        // SystemdCgroup = true in the runc options (what the CRI plugin's setting sets),
+        // the cgroup in nested slices as kubelet's are: sdeng.slice/sdeng-ctr.slice/
+        // sdeng-ID.scope.
+        let cgroup = format!("sdeng-ctr.slice:sdeng:{id}");
+        if w.cgroup_manager == CgroupManager::Systemd {
+            v.extend(["--runc-systemd-cgroup", "--cgroup", &cgroup]);
+        }
         v.extend(extra);
         v.extend([image::NAME, id]);
         v.extend(args);
@@ -187,7 +196,7 @@ impl Containerd {
             "--fifo-dir",
             &self.fifo,
             "--exec-id",
-            "eng-exec",
+            "sdeng-exec",
         ];
         if tty {
             v.push("-t");
@@ -249,10 +258,10 @@ impl Engine for Containerd {
 
 /// `run --rm` prints the output, passes the exit code on and leaves nothing.
 fn run_rm(c: &mut Containerd, w: &mut World) -> CaseResult {
-    let o = c.run(w, &["--rm"], "eng-rm", &["sh", "-c", "echo out-$((6*7))"]);
+    let o = c.run(w, &["--rm"], "sdeng-rm", &["sh", "-c", "echo out-$((6*7))"]);
     let out = o.ok()?.stdout.clone();
     ensure!(out.contains("out-42"), "run --rm printed {out:?}");
-    c.run(w, &["--rm"], "eng-rm", &["sh", "-c", "exit 7"])
+    c.run(w, &["--rm"], "sdeng-rm", &["sh", "-c", "exit 7"])
         .code_is(7)?;
     let left = c.ctr(w, &["containers", "ls", "-q"]).ok()?.stdout.clone();
     ensure!(left.trim().is_empty(), "run --rm left containers: {left}");
@@ -369,7 +378,7 @@ fn task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
 /// runtime is asked to delete a stopped container only (runtime.md: deleting one that
 /// is not stopped "MUST generate an error").
 fn created_task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
-    const ID: &str = "eng-created";
+    const ID: &str = "sdeng-created";
     let binary = c.no_start.clone();
     let o = c.run_with(w, &binary, &[], ID, &["sleep", "1000"]);
     ensure!(
@@ -412,7 +421,7 @@ fn created_task_delete(c: &mut Containerd, w: &mut World) -> CaseResult {
 /// A pod as the CRI plugin makes it: a sandbox container, and a second one joining
 /// its network, IPC and UTS namespaces by /proc/PID/ns path (but not its pid one).
 fn pod_namespaces(c: &mut Containerd, w: &mut World) -> CaseResult {
-    let sandbox = c.detached(w, "eng-sandbox", &["sleep", "1000"])?;
+    let sandbox = c.detached(w, "sdeng-sandbox", &["sleep", "1000"])?;
     let shared = ["net", "ipc", "uts"];
     let mut extra = vec![];
     for (ns, kind) in shared.iter().zip(["network", "ipc", "uts"]) {
@@ -423,7 +432,7 @@ fn pod_namespaces(c: &mut Containerd, w: &mut World) -> CaseResult {
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let script = "for n in net ipc uts pid; do echo $n=$(readlink /proc/self/ns/$n); done";
     let out = c
-        .run(w, &extra, "eng-app", &["sh", "-c", script])
+        .run(w, &extra, "sdeng-app", &["sh", "-c", script])
         .ok()?
         .stdout
         .clone();

@@ -1,10 +1,12 @@
 //! Docker 20.10: dockerd with its data and exec roots, pid file, socket and trust key
 //! under the suite's directory, on the suite's containerd (`--containerd`), no bridge
 //! and no iptables, and the runtime under test registered as `under-test`
-//! (`--add-runtime`). dockerd gives the shim a runtime root under its exec root. The
+//! (`--add-runtime`), its cgroup driver the suite's (`native.cgroupdriver=systemd` with
+//! `--cgroup-manager systemd`). dockerd gives the shim a runtime root under its exec root. The
 //! client is /usr/bin/docker, which matches the daemon (Debian's /usr/local/bin/docker
 //! is newer).
 
+use crate::args::CgroupManager;
 use crate::dockerlike::{self, Cli, DockerLike};
 use crate::image::Image;
 use crate::world::World;
@@ -53,6 +55,10 @@ pub fn setup(w: &mut World, containerd: &Path, img: &Image) -> Result<Docker, St
         .arg(containerd)
         .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
         .arg(format!("--add-runtime={RUNTIME}={}", wrapper.display()));
+    if w.cgroup_manager == CgroupManager::Systemd {
+        // Containers in system.slice/docker-ID.scope; the shim passes --systemd-cgroup.
+        cmd.args(["--exec-opt", "native.cgroupdriver=systemd"]);
+    }
     let cli = Cli {
         program: CLIENT.into(),
         global: vec!["-H".into(), sock],
@@ -91,6 +97,7 @@ impl Engine for Docker {
             Flow::new("docker_pause", dockerlike::pause),
             Flow::new("docker_stats", dockerlike::stats),
             Flow::new("docker_top", dockerlike::top),
+            Flow::new("docker_rm_force", dockerlike::rm_force),
             Flow::new("docker_memory", |d: &mut Docker, w| {
                 dockerlike::limits(&d.cli, w, false)
             }),

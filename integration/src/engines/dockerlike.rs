@@ -31,7 +31,7 @@ pub trait DockerLike {
 }
 
 /// The name every flow gives its long-running container.
-pub const NAME: &str = "eng-main";
+pub const NAME: &str = "sdeng-main";
 
 impl Cli {
     pub fn cmd(&self, args: &[&str]) -> Command {

@@ -185,7 +185,7 @@ pub fn hierarchies() -> Vec<PathBuf> {
 }
 
 /// The engine cgroup parents that exist now, in every hierarchy.
-fn engine_cgroups() -> Vec<PathBuf> {
+pub fn engine_cgroups() -> Vec<PathBuf> {
     hierarchies()
         .iter()
         .flat_map(|h| ENGINE_CGROUPS.iter().map(move |n| h.join(n)))

@@ -63,7 +63,7 @@ fn normalise_value(v: &str) -> String {
     let hex_id = v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit());
     if v.starts_with('/') {
         "<path>".into()
-    } else if hex_id || v.starts_with("eng-") {
+    } else if hex_id || v.starts_with("eng-") || v.starts_with("sdeng-") {
         "<id>".into()
     } else {
         v.replace(' ', "<space>")
@@ -110,7 +110,7 @@ mod tests {
             "podman other --log-format=json --log <path> kill <id> 15"
         );
         assert_eq!(
-            normalise("containerd\tbundle\t--root=/r\tstart\teng-main"),
+            normalise("containerd\tbundle\t--root=/r\tstart\tsdeng-main"),
             "containerd bundle --root=<path> start <id>"
         );
     }

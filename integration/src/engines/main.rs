@@ -3,12 +3,15 @@
 //! `--runtime PATH` (corral, or runc as the reference) and checks what each container
 //! saw or what the host shows.
 //!
-//! `--engine podman|containerd|docker` (repeatable) picks engines, `--filter S` keeps
-//! the flows whose name contains S, `--list` prints the names, `--record FILE` writes
+//! `--engine podman|podman-rootless|containerd|docker` (repeatable) picks engines
+//! (podman-rootless: podman as the unprivileged `corraltest`, only when named),
+//! `--cgroup-manager systemd` has them use their systemd cgroup driver, `--filter S` keeps
+//! the flows whose name contains S (ends with S when S ends with `$`), `--list` prints the names, `--record FILE` writes
 //! the invocation forms this run made (the fixture, from a reference run), `--keep`
 //! keeps the temporary directory. Everything lives under one temporary directory; the
 //! daemons are stopped by pid at the end (and on failure, Ctrl-C or a panic); then the
-//! suite fails on any process, mount or cgroup left behind.
+//! suite fails on any process, mount or cgroup left behind (and, on a systemd host, any
+//! unit: see systemd.rs).
 
 mod args;
 mod checkpoint;
@@ -25,6 +28,7 @@ mod podman;
 #[path = "../procs.rs"]
 mod procs;
 mod runner;
+mod systemd;
 mod world;
 
 use std::path::Path;
@@ -137,8 +141,12 @@ fn main() {
         eprintln!("chdir /: {e}");
         std::process::exit(2);
     }
-    println!("runtime {}", args.runtime.display());
-    let mut w = World::new(&args.runtime, args.keep).unwrap_or_else(|e| {
+    println!(
+        "runtime {}, the engines' cgroup manager {}",
+        args.runtime.display(),
+        args.cgroup_manager.name()
+    );
+    let mut w = World::new(&args.runtime, args.keep, args.cgroup_manager).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2);
     });

@@ -1,13 +1,17 @@
 //! podman 4.3 with the runtime under test (`--runtime WRAPPER`): every root, run and
-//! temporary directory under the suite's, vfs storage, cgroupfs, no network. podman
+//! temporary directory under the suite's, vfs storage, the suite's cgroup manager
+//! (cgroupfs unless `--cgroup-manager systemd`), no network; as root, and rootless as
+//! systemd::ROOTLESS_USER (engine podman-rootless). podman
 //! passes no `--root` to the runtime, so its wrapper adds one; a containers.conf (through
 //! CONTAINERS_CONF) lists the runtime's name in `runtime_supports_json`, as a user of
 //! corral would, so that podman passes `--log-format=json --log FILE` to it.
 
 use crate::dockerlike::{self, Cli, DockerLike};
 use crate::image::{self, Image};
+use crate::systemd;
 use crate::world::World;
 use crate::{ensure, CaseResult, Engine, Flow};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 pub struct Podman {
@@ -25,9 +29,54 @@ impl DockerLike for Podman {
 /// Makes podman's world; imports the rootfs tar as the image and saves it as the
 /// Docker archive the other engines load.
 pub fn setup(w: &mut World, img: &Image) -> Result<Podman, String> {
-    let dir = w.path("podman")?;
-    let rt_root = w.path("state/podman")?;
-    let wrapper = w.wrapper("podman", Some(&rt_root))?;
+    let p = make(w, "podman", img, None)?;
+    let archive = img.archive.to_string_lossy().into_owned();
+    let save = [
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        &archive,
+        image::NAME,
+    ];
+    p.cli.call(w, &save).ok()?;
+    Ok(p)
+}
+
+/// podman as the unprivileged ROOTLESS_USER (through setpriv, with its systemd
+/// manager's environment): its own storage and runtime root, owned by the user.
+pub fn setup_rootless(w: &mut World, img: &Image) -> Result<Rootless, String> {
+    let ids = systemd::user_ids(systemd::ROOTLESS_USER)?;
+    // Every wrapper appends to the one invocation log, this one as the user.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&w.log)
+        .and_then(|_| std::fs::set_permissions(&w.log, std::fs::Permissions::from_mode(0o666)))
+        .map_err(|e| format!("{}: {e}", w.log.display()))?;
+    let p = make(w, "podman-rootless", img, Some(ids))?;
+    // The pause process rootless podman keeps its user namespace with is left to us.
+    w.adopt_helpers();
+    Ok(Rootless(p))
+}
+
+/// The world of a podman named `engine` (its directory, runtime root and wrapper),
+/// as root or as the user `ids`, with the image imported.
+fn make(
+    w: &mut World,
+    engine: &str,
+    img: &Image,
+    ids: Option<(u32, u32)>,
+) -> Result<Podman, String> {
+    let dir = w.path(engine)?;
+    let rt_root = w.path(&format!("state/{engine}"))?;
+    if let Some((uid, gid)) = ids {
+        for d in [&dir, &rt_root] {
+            std::os::unix::fs::chown(d, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {}: {e}", d.display()))?;
+        }
+    }
+    let wrapper = w.wrapper(engine, Some(&rt_root))?;
     let name = w.runtime.file_name().unwrap_or_default().to_string_lossy();
     let conf = dir.join("containers.conf");
     let text = format!(
@@ -35,7 +84,20 @@ pub fn setup(w: &mut World, img: &Image) -> Result<Podman, String> {
     );
     std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
     let sub = |s: &str| dir.join(s).to_string_lossy().into_owned();
-    let global = vec![
+    let mut global: Vec<String> = vec![];
+    let mut env = vec![("CONTAINERS_CONF", conf)];
+    let program = match ids {
+        None => "podman".into(),
+        Some((uid, gid)) => {
+            let (uid, gid) = (uid.to_string(), gid.to_string());
+            global.extend(
+                ["--reuid", &uid, "--regid", &gid, "--init-groups", "podman"].map(String::from),
+            );
+            env.extend(systemd::user_env(uid.parse().unwrap_or_default()));
+            "setpriv".into()
+        }
+    };
+    global.extend([
         "--root".into(),
         sub("root"),
         "--runroot".into(),
@@ -49,25 +111,29 @@ pub fn setup(w: &mut World, img: &Image) -> Result<Podman, String> {
         "--events-backend".into(),
         "file".into(),
         "--cgroup-manager".into(),
-        "cgroupfs".into(),
+        w.cgroup_manager.name().into(),
         "--runtime".into(),
         wrapper.to_string_lossy().into_owned(),
-    ];
-    let run_args = [
-        "--network",
-        "none",
-        // This host lacks CAP_SYS_RESOURCE: podman's default nofile 1048576 is above
-        // the hard limit, which no runtime can raise (see HOST.md).
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=32768:32768",
-    ];
+    ]);
+    // This host lacks CAP_SYS_RESOURCE: podman's default nofile 1048576 is above the
+    // hard limit, which no runtime can raise (see HOST.md). Rootless podman keeps the
+    // user's own limits, which a user cannot raise either.
+    let run_args: &[&str] = match ids {
+        None => &[
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ],
+        Some(_) => &["--network", "none"],
+    };
     let p = Podman {
         cli: Cli {
-            program: "podman".into(),
+            program,
             global,
-            env: vec![("CONTAINERS_CONF", conf)],
+            env,
             run_args: run_args.iter().map(|s| s.to_string()).collect(),
             rm_force: &["rm", "-f", "-t", "0"],
             tty_needs_terminal: false,
@@ -76,17 +142,38 @@ pub fn setup(w: &mut World, img: &Image) -> Result<Podman, String> {
     };
     let tar = img.rootfs_tar.to_string_lossy().into_owned();
     p.cli.call(w, &["import", &tar, image::NAME]).ok()?;
-    let archive = img.archive.to_string_lossy().into_owned();
-    let save = [
-        "save",
-        "--format",
-        "docker-archive",
-        "-o",
-        &archive,
-        image::NAME,
-    ];
-    p.cli.call(w, &save).ok()?;
     Ok(p)
+}
+
+/// Rootless podman: the flows of a user's containers (run, exec, pause, stats, the
+/// limits the user's delegated controllers allow, rm).
+pub struct Rootless(Podman);
+
+impl DockerLike for Rootless {
+    fn cli(&self) -> &Cli {
+        &self.0.cli
+    }
+}
+
+impl Engine for Rootless {
+    const NAME: &'static str = "podman-rootless";
+
+    fn flows() -> Vec<Flow<Self>> {
+        vec![
+            Flow::new("podman_rootless_run_rm", dockerlike::run_rm),
+            Flow::new("podman_rootless_exec", dockerlike::exec),
+            Flow::new("podman_rootless_pause", dockerlike::pause),
+            Flow::new("podman_rootless_stats", dockerlike::stats),
+            Flow::new("podman_rootless_limits", |p: &mut Rootless, w| {
+                dockerlike::limits(&p.0.cli, w, true)
+            }),
+            Flow::new("podman_rootless_rm_force", dockerlike::rm_force),
+        ]
+    }
+
+    fn reset(&mut self, w: &mut World) -> CaseResult {
+        self.0.reset(w)
+    }
 }
 
 impl Engine for Podman {

@@ -2,6 +2,7 @@
 //! followed by the engine's reset and the leak checks; the tally of results.
 
 use crate::args::{Args, ENGINES};
+use crate::systemd::SystemdSnapshot;
 use crate::world::World;
 use crate::{cmd, containerd, docker, host, image, invocations, podman};
 use crate::{CaseResult, Engine};
@@ -51,10 +52,11 @@ fn run_flows<E: Engine>(e: &mut E, w: &mut World, args: &Args, t: &mut Tally) {
         }
         let (start, from) = (Instant::now(), invocations::log_len(&w.log));
         let mounts = host::mount_points();
+        let systemd = SystemdSnapshot::take();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (flow.run)(e, w)))
             .unwrap_or_else(|_| Err("panicked".into()));
         let reset = w.cleaning(|w| e.reset(w));
-        let leaks = w.flow_leaks(&mounts);
+        let leaks = w.flow_leaks(&mounts, systemd.as_ref());
         let reset = match (reset, leaks.is_empty()) {
             (Ok(()), true) => Ok(()),
             (r, _) => {
@@ -96,6 +98,7 @@ fn fail_from(first: &str, args: &Args, t: &mut Tally, why: &str) {
     for e in &ENGINES[from..] {
         match *e {
             "podman" => fail_all::<podman::Podman>(args, t, why),
+            "podman-rootless" => fail_all::<podman::Rootless>(args, t, why),
             "containerd" => fail_all::<containerd::Containerd>(args, t, why),
             _ => fail_all::<docker::Docker>(args, t, why),
         }
@@ -129,7 +132,7 @@ fn engine<E: Engine>(
 /// every engine loads. containerd and Docker share one containerd daemon.
 pub fn run_engines(w: &mut World, args: &Args, t: &mut Tally) {
     let later = any::<containerd::Containerd>(args) || any::<docker::Docker>(args);
-    if !later && !any::<podman::Podman>(args) {
+    if !later && !any::<podman::Podman>(args) && !any::<podman::Rootless>(args) {
         return;
     }
     let made = image::rootfs_tar(&w.dir).and_then(|img| Ok((podman::setup(w, &img)?, img)));
@@ -138,6 +141,7 @@ pub fn run_engines(w: &mut World, args: &Args, t: &mut Tally) {
         Err(e) => return fail_from("podman", args, t, &format!("setup: {e}")),
     };
     run_flows(&mut pm, w, args, t);
+    engine(w, args, t, |w| podman::setup_rootless(w, &img));
     if !later {
         return;
     }
@@ -159,6 +163,12 @@ pub fn list(args: &Args) {
         podman::Podman::flows()
             .iter()
             .filter(|f| args.selects("podman", f.name))
+            .map(|f| f.name),
+    );
+    names.extend(
+        podman::Rootless::flows()
+            .iter()
+            .filter(|f| args.selects("podman-rootless", f.name))
             .map(|f| f.name),
     );
     names.extend(

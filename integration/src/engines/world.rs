@@ -3,8 +3,10 @@
 //! pid); and the teardown that runs at the end, on failure, on an interrupt and on a
 //! panic (Drop), then reports whatever was left behind.
 
+use crate::args::CgroupManager;
 use crate::cmd::{self, Out, OutFiles};
 use crate::host::{self, Snapshot};
+use crate::systemd::SystemdSnapshot;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -22,6 +24,11 @@ pub struct World {
     pub runtime: PathBuf,
     /// Where every wrapper logs the runtime's invocations.
     pub log: PathBuf,
+    /// The engines' cgroup driver.
+    pub cgroup_manager: CgroupManager,
+    /// Long-lived helpers an engine started on its own and left to us (rootless
+    /// podman's pause process): kept like the daemons, killed by pid at the end.
+    helpers: Vec<i32>,
     outs: PathBuf,
     calls: usize,
     daemons: Vec<Daemon>,
@@ -34,13 +41,15 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(runtime: &Path, keep: bool) -> Result<World, String> {
+    pub fn new(runtime: &Path, keep: bool, cgroup_manager: CgroupManager) -> Result<World, String> {
         let snapshot = Snapshot::take();
         let dir = std::env::temp_dir().join(format!("corral-engines-{}", std::process::id()));
         let outs = dir.join("out");
         std::fs::create_dir_all(&outs).map_err(|e| format!("mkdir {}: {e}", outs.display()))?;
         Ok(World {
             log: dir.join("invocations.log"),
+            cgroup_manager,
+            helpers: vec![],
             dir,
             runtime: runtime.to_path_buf(),
             outs,
@@ -65,9 +74,9 @@ impl World {
         OutFiles::new(&self.outs, self.calls)
     }
 
-    /// Runs `cmd` (deadline cmd::TIMEOUT).
+    /// Runs `cmd` (deadline cmd::timeout()).
     pub fn run(&mut self, cmd: Command) -> Out {
-        self.run_for(cmd, cmd::TIMEOUT)
+        self.run_for(cmd, cmd::timeout())
     }
 
     pub fn run_for(&mut self, cmd: Command, limit: Duration) -> Out {
@@ -85,7 +94,7 @@ impl World {
 
     /// Runs `cmd` on a terminal of its own.
     pub fn run_pty(&mut self, cmd: Command) -> Out {
-        cmd::run_pty(cmd, cmd::TIMEOUT)
+        cmd::run_pty(cmd, cmd::timeout())
     }
 
     /// The runtime as `engine` calls it: a script named like the runtime (engines pick
@@ -154,9 +163,18 @@ impl World {
         }
     }
 
-    /// Pids of the daemons still running (never reaped behind their `Child`).
+    /// Pids of the daemons still running (never reaped behind their `Child`), and of
+    /// the helpers.
     pub fn daemon_pids(&self) -> Vec<i32> {
-        self.daemons.iter().map(|d| d.child.id() as i32).collect()
+        let daemons = self.daemons.iter().map(|d| d.child.id() as i32);
+        daemons.chain(self.helpers.iter().copied()).collect()
+    }
+
+    /// Keeps the processes an engine left to us now (we are their subreaper) as
+    /// helpers, until the end of the run.
+    pub fn adopt_helpers(&mut self) {
+        let left = crate::procs::others(&self.daemon_pids());
+        self.helpers.extend(left);
     }
 
     /// Stops the daemons, newest first: SIGTERM by pid, SIGKILL after 20 s.
@@ -187,8 +205,15 @@ impl World {
     /// other than the daemons, mounts that were not there before it, container cgroups.
     /// Each is ended, detached or removed once reported, so that one flow's leak does
     /// not fail the next.
-    pub fn flow_leaks(&self, mounts_before: &[String]) -> Vec<String> {
+    pub fn flow_leaks(
+        &self,
+        mounts_before: &[String],
+        systemd_before: Option<&SystemdSnapshot>,
+    ) -> Vec<String> {
         let mut leaks = end_processes(&self.daemon_pids(), Duration::from_secs(10));
+        if let Some(sd) = systemd_before {
+            leaks.extend(sd.leaks());
+        }
         for m in host::mount_points() {
             if !mounts_before.contains(&m) {
                 leaks.push(format!("mount {m}"));
@@ -210,6 +235,13 @@ impl World {
         self.done = true;
         self.cleaning = true;
         let mut leaks = self.stop_daemons();
+        let me = std::process::id() as i32;
+        for pid in std::mem::take(&mut self.helpers) {
+            if crate::procs::ppid(pid) == Some(me) {
+                // SAFETY: kill by the pid of our own child (we are its subreaper).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         leaks.extend(end_processes(&[], Duration::from_secs(10)));
         for m in self.snapshot.new_mounts() {
             leaks.push(format!("mount {m}"));
