@@ -104,6 +104,14 @@ CORRAL_BIN="$CORRAL" scripts/criu-engines.sh
 # from a run at load 3: boot 82 s, 11 s a flow), the whole .ci/run over 30.
 echo "=== engines in the systemd guest: corral ==="
 scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engines "$CORRAL"
+# The conformance cases of the systemd host, in one boot of the same guest: the systemd
+# cgroup driver's (--systemd-cgroup: scopes, unit properties, daemon-reload, annotations,
+# a failed job, kill -9 mid-create), and the cgroupfs driver's placement from a service or
+# a login scope and rootless cgroups (cgroup_place.rs, cgroup_rootless.rs).
+echo "=== conformance in the systemd guest: corral (systemd and cgroupfs drivers) ==="
+scripts/systemd-guest.sh bash -c '"$1" --runtime "$2" --systemd-cgroup --filter cgroup_systemd &&
+  "$1" --runtime "$2" --filter cgroup_default --filter cgroup_below --filter cgroup_rootless' \
+  systemd-cases "$BIN_DIR"/debug/corral-conformance "$CORRAL"
 # The corpus of real configs (integration/corpus, scripts/capture-corpus.sh) replayed
 # against corral and runc: a difference not in integration/corpus/known-differences fails.
 echo "=== corpus: corral against runc ==="
