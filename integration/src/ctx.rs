@@ -157,7 +157,7 @@ impl Ctx {
         v
     }
 
-    /// Runs the runtime with `--root ROOT ARGS` and waits (at most 30 s).
+    /// Runs the runtime with `--root ROOT ARGS` and waits (at most `TIMEOUT`).
     pub fn rt(&mut self, args: &[&str]) -> Out {
         let args = self.with_root(args);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -548,7 +548,10 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
 /// Waits for a runtime started with `rt_spawn` (at most 30 s, then it is killed).
 pub fn wait_child(child: Child) -> Result<i32, String> {
     match wait_timeout(child) {
-        -2 => Err("the runtime did not exit within 30 s (killed)".into()),
+        -2 => Err(format!(
+            "the runtime did not exit within {} s (killed)",
+            TIMEOUT.as_secs()
+        )),
         code => Ok(code),
     }
 }

@@ -38,6 +38,7 @@ mod seccomp;
 mod seccomp_engines;
 mod spec13_fields;
 mod state_dir;
+mod stress;
 mod terminal;
 mod userns;
 
@@ -87,6 +88,7 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroup_place::cases());
     v.extend(cgroup_rootless::cases());
     v.extend(hooks::cases());
+    v.extend(stress::cases());
     v.extend(activation::cases());
     v.extend(flags::cases());
     v.extend(debug_trace::cases());
