@@ -99,9 +99,9 @@ CORRAL_BIN="$CORRAL" scripts/criu-engines.sh
 # and cached in /var/cache/corral), with their systemd cgroup drivers (rootful and
 # rootless podman, Docker, containerd) and podman's cgroupfs one, against corral
 # (scripts/systemd-engines.sh; a runtime whose `features` has no systemd cgroup driver
-# runs the cgroupfs flows only). runc, the reference, passes them all too (README), but
-# is not run here: with it the step would take about 11 min instead of 6 (estimated
-# from a run at load 3: boot 82 s, 11 s a flow), the whole .ci/run over 30.
+# runs the cgroupfs flows only). runc, the reference, passes them all too (README); it is
+# not run here to keep .ci/run under 30 min: measured at load 2, boot 14 s, corral's 24
+# flows about 4 min, runc's 28 about 3 min more (add /usr/sbin/runc before "$CORRAL").
 echo "=== engines in the systemd guest: corral ==="
 scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engines "$CORRAL"
 # The conformance cases of the systemd host, in one boot of the same guest: the systemd
