@@ -145,7 +145,21 @@ impl Cli {
         for id in ids.split_whitespace() {
             let mut args = self.rm_force.to_vec();
             args.push(id);
-            self.call(w, &args).ok()?;
+            // podman's own cleanup of a `run --rm` container (conmon's exit command) may
+            // still be unmounting its shm when this rm comes: EBUSY until it is done.
+            let mut last = String::new();
+            wait_until(&format!("rm -f {id}"), Duration::from_secs(30), || {
+                let o = self.call(w, &args);
+                match o.ok() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.contains("device or resource busy") => {
+                        last = e;
+                        Ok(false)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .map_err(|e| format!("{e} {last}"))?;
         }
         let left = self.call(w, &["ps", "-aq"]).ok()?.stdout.clone();
         ensure!(
