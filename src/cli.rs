@@ -44,7 +44,7 @@ pub struct Cli {
     /// Log debug lines too
     #[arg(long)]
     pub debug: bool,
-    /// Manage cgroups through systemd: `create` and `run` check the slice:prefix:name cgroupsPath and that systemd runs, then refuse (no D-Bus support yet); other commands ignore it
+    /// Manage cgroups through systemd: the container gets a transient scope (cgroupsPath slice:prefix:name, default system.slice:corral:ID) made over D-Bus; later commands use the driver the state records
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (default: rootless when not run as root). A rootless container needs a user namespace
