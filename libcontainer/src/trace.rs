@@ -112,6 +112,56 @@ pub fn restart_in_child() {
     }
 }
 
+/// In the init, once `start --debug` has released it: a timeline of its own from now
+/// (what it recorded for `create` was sent already), for the startContainer hooks.
+pub fn restart_for_start() {
+    {
+        let mut tl = timeline();
+        tl.phases.clear();
+        tl.init.clear();
+        tl.steps.clear();
+        tl.init_steps.clear();
+    }
+    enable();
+}
+
+/// This process's steps for `start` (see [`received_timed`]): the CLOCK_REALTIME its
+/// timeline started at, then [`encode`]'s lines; at most `max` bytes, cut at a char
+/// boundary.
+pub fn encode_timed(max: usize) -> String {
+    let start = timeline().start;
+    let mut out = format!("{start}\n{}", encode().concat());
+    out.truncate(char_floor(&out, max));
+    out
+}
+
+/// The largest char boundary of `s` at or below `max` (where to cut it to `max` bytes).
+pub(crate) fn char_floor(s: &str, max: usize) -> usize {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// Keeps the init's steps that [`encode_timed`] made in another process: its times are
+/// moved from its start to ours.
+pub fn received_timed(text: &str) {
+    let Some((origin, rest)) = text.split_once('\n') else {
+        return;
+    };
+    let origin: u64 = origin.parse().unwrap_or(0);
+    let mut tl = timeline();
+    let shift = origin.saturating_sub(tl.start);
+    for line in rest.split('\n') {
+        if let Some((t, step)) = line.split_once('\t') {
+            if let Ok(t) = t.parse::<u64>() {
+                tl.init_steps.push((t + shift, step.to_string()));
+            }
+        }
+    }
+}
+
 /// The most a message of the init channel carries here (its datagrams are read into 64 KiB).
 const CHUNK: usize = 60 * 1024;
 
@@ -129,11 +179,7 @@ pub fn encode() -> Vec<String> {
             last.push_str(&line);
         } else {
             // A step longer than a message is cut (at a char boundary).
-            let mut cut = line.len().min(CHUNK);
-            while !line.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.push(line[..cut].to_string());
+            out.push(line[..char_floor(&line, CHUNK)].to_string());
         }
     }
     out

@@ -16,6 +16,11 @@ pub fn cases() -> Vec<Case> {
             steps,
         ),
         Case::corral(
+            "flags_debug_logs_start_container_hooks",
+            "start --debug logs the init's startContainer hooks, also a failed one",
+            start_hooks,
+        ),
+        Case::corral(
             "flags_debug_log_shows_the_failed_mount",
             "--debug logs the init's steps up to a failed mount",
             failed_mount,
@@ -205,5 +210,50 @@ fn failed_mount(cx: &mut Ctx) -> CaseResult {
         "steps out of order:\n{}",
         lines.join("\n")
     );
+    Ok(())
+}
+
+/// startContainer hooks run in the init after `start` released it, under the seccomp
+/// filter; `start --debug` logs their steps (with the init's marker), a failed hook's
+/// too, next to its error. `create` runs without --debug: the steps must come from
+/// `start`'s request. The hook that passes runs under each engine's default profile:
+/// what the init does to send its steps is allowed there.
+fn start_hooks(cx: &mut Ctx) -> CaseResult {
+    let mut runs = vec![("bad".to_string(), "/bin/false", "failed", None)];
+    for (name, text) in super::seccomp_engines::PROFILES {
+        let p = super::seccomp_engines::profile(text)?;
+        runs.push((format!("ok-{name}"), "/bin/true", "exit 0", Some(p)));
+    }
+    for (id, hook, ends, seccomp) in runs {
+        let mut cfg = config(&["true"]);
+        cfg["hooks"] = json!({ "startContainer": [{ "path": hook, "timeout": 9 }] });
+        if let Some(p) = seccomp {
+            cfg["linux"]["seccomp"] = p;
+        }
+        let b = cx.bundle(&cfg)?;
+        cx.rt(&["create", "--bundle", &b.to_string_lossy(), &id])
+            .ok("create")?;
+        let name = format!("start-{id}.json");
+        let log = cx.dir.join(&name);
+        let log = log.to_string_lossy();
+        let o = cx.rt(&[
+            "--debug",
+            "--log",
+            &log,
+            "--log-format",
+            "json",
+            "start",
+            &id,
+        ]);
+        if hook == "/bin/true" {
+            o.ok(&format!("start --debug of {id}"))?;
+        } else {
+            o.failed("start with a failing startContainer hook")?;
+        }
+        let lines = debug_lines(cx, &name)?;
+        let step = format!("init: hook startContainer[0] {hook} (timeout 9 s): {ends}");
+        has(&lines, &[&step]).map_err(|e| format!("{id}: {e}"))?;
+        cx.rt(&["delete", "--force", &id]).ok("delete")?;
+    }
     Ok(())
 }

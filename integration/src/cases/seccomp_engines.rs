@@ -16,7 +16,7 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-const PROFILES: [(&str, &str); 3] = [
+pub(super) const PROFILES: [(&str, &str); 3] = [
     (
         "docker-20.10.24",
         include_str!("../../fixtures/seccomp/docker-20.10.24.json"),
@@ -51,7 +51,7 @@ const CAPS: [(&str, u32); 16] = [
     ("CAP_SETFCAP", 31),
 ];
 
-fn profile(text: &str) -> Result<Value, String> {
+pub(super) fn profile(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("fixture: {e}"))
 }
 

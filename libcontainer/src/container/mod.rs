@@ -37,5 +37,6 @@ pub use ps::pids;
 pub use restore::{restore, RestoreOptions};
 pub use run::{run, RunOptions};
 pub use start::start;
+pub(crate) use start::START_TRACED;
 pub use state::state;
 pub use update::update;

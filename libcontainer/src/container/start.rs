@@ -7,6 +7,9 @@
 //! reads: once it is closed, the write end `start` holds reports POLLERR. Should a
 //! startContainer hook fail, the init writes the error into the fifo before it exits,
 //! and `start` reads it there (the pipe's data lives as long as `start`'s fd).
+//! `start --debug` writes [`START_TRACED`] instead of `0`: then an init with
+//! startContainer hooks first writes `T`, its steps (see `trace::encode_timed`) and a
+//! NUL, which `start` logs as the init's.
 
 use super::activation::Notify;
 use crate::hooks::{self, Kind, State};
@@ -113,6 +116,10 @@ impl From<Error> for Released {
     }
 }
 
+/// The byte `start --debug` releases the init with: it asks for the steps of its
+/// startContainer hooks.
+pub(crate) const START_TRACED: u8 = b'D';
+
 /// Lets the init (blocked on exec.fifo) exec the user program; returns once it has.
 fn release(dir: &StateDir) -> std::result::Result<(), Released> {
     let path = dir.fifo_path();
@@ -128,11 +135,24 @@ fn release(dir: &StateDir) -> std::result::Result<(), Released> {
         }
         Err(e) => return Err(Error::sys(format!("open {}", path.display()), e).into()),
     };
-    nix::unistd::write(&fd, b"0")
+    let byte = if crate::trace::on() {
+        START_TRACED
+    } else {
+        b'0'
+    };
+    nix::unistd::write(&fd, &[byte])
         .map_err(|e| Error::sys(format!("write {}", path.display()), e))?;
     wait_no_reader(&fd).map_err(|e| Error::sys("poll exec.fifo", e))?;
     let left = read_back(dir).map_err(|e| Error::sys(format!("read {}", path.display()), e))?;
     dir.remove_fifo()?;
+    let left = match left.strip_prefix(b"T") {
+        Some(rest) => {
+            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            crate::trace::received_timed(&String::from_utf8_lossy(&rest[..end]));
+            rest.get(end + 1..).unwrap_or_default()
+        }
+        None => &left[..],
+    };
     match left.split_first() {
         None => Ok(()),
         Some((b'E', msg)) => Err(Released::HookFailed(

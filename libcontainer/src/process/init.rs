@@ -70,7 +70,10 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         wait_for_start(&fifo);
         sys::exit_now(1);
     };
-    if !wait_for_start(&fifo) || !init_hooks::start_container(cfg, &fifo) {
+    let Some(byte) = wait_for_start(&fifo) else {
+        sys::exit_now(1);
+    };
+    if !init_hooks::start_container(cfg, &fifo, byte == crate::container::START_TRACED) {
         sys::exit_now(1);
     }
     // exec.fifo stays open until execve closes it (close-on-exec): `start` waits for that.
@@ -489,14 +492,14 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
 /// Blocks until `start` writes a byte to exec.fifo. The fifo is open read-write here
 /// (see `container::start`), so a blocking read sleeps until a byte comes: a writer that
 /// leaves without writing changes nothing. One call (`read`) under the seccomp filter.
-fn wait_for_start(fifo: &OwnedFd) -> bool {
+fn wait_for_start(fifo: &OwnedFd) -> Option<u8> {
     loop {
         let mut b = [0u8; 1];
         match nix::unistd::read(fifo.as_raw_fd(), &mut b) {
-            Ok(1) => return true,
-            Ok(_) => return false,
+            Ok(1) => return Some(b[0]),
+            Ok(_) => return None,
             Err(nix::Error::EINTR) => continue,
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
 }

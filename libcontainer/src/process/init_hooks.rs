@@ -35,20 +35,39 @@ fn run_here(cfg: &InitConfig, kind: Kind, status: &str) -> Result<()> {
 
 /// After `start` released the init: `startContainer`. On failure the error goes into
 /// exec.fifo (opened read-write by `create`), where `start` reads it once this process
-/// is gone; returns false then.
-pub(super) fn start_container(cfg: &InitConfig, fifo: &OwnedFd) -> bool {
-    let Err(e) = run_here(cfg, Kind::StartContainer, "created") else {
-        return true;
-    };
-    let mut msg = format!("E{e}");
-    // One write of at most PIPE_BUF bytes is atomic and fits the empty pipe.
-    if msg.len() > 4000 {
-        let mut end = 4000;
-        while !msg.is_char_boundary(end) {
-            end -= 1;
-        }
-        msg.truncate(end);
+/// is gone; returns false then. `traced` (`start --debug`): the hooks' steps go there
+/// too, before the error (see `container::start` for the format).
+pub(super) fn start_container(cfg: &InitConfig, fifo: &OwnedFd, traced: bool) -> bool {
+    let traced = traced
+        && !Kind::StartContainer
+            .of(cfg.spec.hooks().as_ref())
+            .is_empty();
+    if traced {
+        crate::trace::restart_for_start();
     }
-    let _ = nix::unistd::write(fifo, msg.as_bytes());
-    false
+    let result = run_here(cfg, Kind::StartContainer, "created");
+    // One write of at most PIPE_BUF bytes is atomic and fits the empty pipe, even one
+    // of a single page (a user over pipe-user-pages-soft gets those): the error first
+    // has room, the steps get what is left.
+    const ROOM: usize = 4000;
+    let error = match result {
+        Ok(()) => String::new(),
+        Err(e) => {
+            let mut msg = format!("E{e}");
+            msg.truncate(crate::trace::char_floor(&msg, ROOM));
+            msg
+        }
+    };
+    let mut out = String::new();
+    if traced && error.len() + 3 < ROOM {
+        let steps = crate::trace::encode_timed(ROOM - error.len() - 2).replace('\0', " ");
+        out.push('T');
+        out.push_str(&steps);
+        out.push('\0');
+    }
+    out.push_str(&error);
+    if !out.is_empty() {
+        let _ = nix::unistd::write(fifo, out.as_bytes());
+    }
+    error.is_empty()
 }
