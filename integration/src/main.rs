@@ -40,6 +40,9 @@ pub struct Case {
     /// What the runtime must report or be for the case to apply (see `needs.rs`).
     pub needs: Needs,
     pub run: fn(&mut Ctx) -> CaseResult,
+    /// The case runs CRIU: skipped where `criu check` fails on this host (a fact of the
+    /// host's kernel, not of the runtime), with CRIU's own reason.
+    pub criu: bool,
 }
 
 impl Case {
@@ -50,7 +53,18 @@ impl Case {
 
     /// A case that applies where `needs` is met, and is skipped with its reason elsewhere.
     pub fn needs(name: &'static str, needs: Needs, run: fn(&mut Ctx) -> CaseResult) -> Self {
-        Case { name, needs, run }
+        Case {
+            name,
+            needs,
+            run,
+            criu: false,
+        }
+    }
+
+    /// The case runs CRIU (see [`Case::criu`]).
+    pub fn with_criu(mut self) -> Self {
+        self.criu = true;
+        self
     }
 
     /// A spec feature the runtime must report through `features`.
@@ -172,7 +186,8 @@ fn main() {
         if !args.selects(case.name) {
             continue;
         }
-        if let Some((reason, why)) = reported.skip(&case.needs) {
+        let no_criu = case.criu.then(needs::criu_fails).flatten();
+        if let Some((reason, why)) = reported.skip(&case.needs).or(no_criu) {
             skips[reason] += 1;
             println!("skip {} ({}: {why})", case.name, needs::REASONS[reason]);
             continue;

@@ -128,13 +128,32 @@ pub const RUNC_1_1: Release = Release {
 };
 
 /// The skip reasons, in the order the summary prints them.
-pub const REASONS: [&str; 5] = [
+pub const REASONS: [&str; 6] = [
     "runtime lacks a spec feature",
     "runtime lacks a spec behaviour",
     "corral restriction or extension",
     "corral wording",
     "systemd driver cases",
+    "CRIU does not work on this host",
 ];
+
+/// Why CRIU cannot work here: (index into REASONS, `criu check`'s first error line), or
+/// None when `criu check` passes. Asked once per run.
+pub fn criu_fails() -> Option<(usize, String)> {
+    static ANSWER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let why = ANSWER.get_or_init(|| {
+        let out = match Command::new("criu").arg("check").output() {
+            Ok(o) if o.status.success() => return None,
+            Ok(o) => o,
+            Err(e) => return Some(format!("criu check: {e}")),
+        };
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().find(|l| l.contains("Error")).unwrap_or("");
+        Some(format!("criu check failed: {}", first.trim()))
+    });
+    why.clone().map(|w| (5, w))
+}
 
 /// What the runtime under test reported through `features` (empty when it has no such
 /// command: it then reports no feature and is not corral).
