@@ -288,12 +288,6 @@ fn checkpoint(root: &Path, a: &CheckpointArgs, warn: &dyn Fn(&str)) -> Result<()
 fn restore(root: &Path, a: &RestoreArgs, systemd: bool, warn: &dyn Fn(&str)) -> Result<i32> {
     let refused = [
         (
-            systemd,
-            "--systemd-cgroup",
-            "restore makes the cgroup with the cgroupfs driver only; CRIU would have to \
-             start in the container's transient scope",
-        ),
-        (
             a.no_pivot,
             "--no-pivot",
             "CRIU restores the mount namespace itself",
@@ -317,6 +311,7 @@ fn restore(root: &Path, a: &RestoreArgs, systemd: bool, warn: &dyn Fn(&str)) -> 
         no_subreaper: a.no_subreaper,
         lsm_profile: a.lsm_profile.as_deref(),
         lsm_mount_context: a.lsm_mount_context.as_deref(),
+        systemd_cgroup: systemd,
         warn,
     })?)
 }

@@ -39,10 +39,10 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// A container's scope: the cgroupsPath that names it, the unit, its cgroup.
-struct Scope {
-    path: String,
-    unit: String,
-    dir: PathBuf,
+pub(super) struct Scope {
+    pub(super) path: String,
+    pub(super) unit: String,
+    pub(super) dir: PathBuf,
 }
 
 fn scope_in(slice: &str, slice_dir: &str, what: &str) -> Scope {
@@ -55,7 +55,7 @@ fn scope_in(slice: &str, slice_dir: &str, what: &str) -> Scope {
     }
 }
 
-fn scope(what: &str) -> Scope {
+pub(super) fn scope(what: &str) -> Scope {
     scope_in("system.slice", "system.slice", what)
 }
 
@@ -68,7 +68,7 @@ fn sd_config(cx: &mut Ctx, s: &Scope, resources: Value, args: &[&str]) -> Value 
 }
 
 /// `systemctl show -p PROP UNIT --value`.
-fn show(unit: &str, prop: &str) -> String {
+pub(super) fn show(unit: &str, prop: &str) -> String {
     Command::new("systemctl")
         .args(["show", "-p", prop, "--value", unit])
         .output()
@@ -91,7 +91,7 @@ fn systemctl(args: &[&str]) -> CaseResult {
 
 /// No unit loaded and no cgroup (systemd unloads a stopped unit from its event loop,
 /// just after the stop job: at most 10 s).
-fn gone(s: &Scope) -> CaseResult {
+pub(super) fn gone(s: &Scope) -> CaseResult {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let load = show(&s.unit, "LoadState");
@@ -131,7 +131,7 @@ fn init_pid(cx: &mut Ctx, id: &str) -> Result<i32, String> {
     Ok(pid)
 }
 
-fn in_scope(s: &Scope, pid: i32) -> CaseResult {
+pub(super) fn in_scope(s: &Scope, pid: i32) -> CaseResult {
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let want = format!(
         "0::/{}",

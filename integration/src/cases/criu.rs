@@ -8,10 +8,11 @@
 //! in the file; one that started again would write 1 a second time. It also has a bind
 //! mount, a tmpfs and masked paths, which CRIU must get back as they were.
 
+use super::cgroup_systemd::{gone, in_scope, scope, show, Scope};
 use super::ensure;
 use crate::bundle::config;
 use crate::ctx::Ctx;
-use crate::{Case, CaseResult};
+use crate::{Case, CaseResult, Needs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,16 @@ pub fn cases() -> Vec<Case> {
         Case::new("criu_missing_criu", missing_criu).with_criu(),
         Case::wording("criu_failed_restore_names_criu_error", failed_restore_error).with_criu(),
         Case::wording("criu_refused_flags", refused_flags),
+        Case::needs(
+            "criu_systemd_restore_in_scope",
+            Needs::Systemd(None),
+            systemd_restore,
+        ),
+        Case::needs(
+            "criu_systemd_failed_restore_leaves_nothing",
+            Needs::Systemd(None),
+            systemd_failed_restore,
+        ),
         Case::corral(
             "criu_features_annotation",
             "corral's own features annotation for checkpoint/restore",
@@ -49,7 +60,15 @@ const COUNTER: &str = "exec </dev/null >/dev/null 2>&1; echo kept >/run/mark; i=
 
 /// A counter bundle, run detached as `id`; returns the bundle.
 fn start_counter(cx: &mut Ctx, id: &str) -> Result<PathBuf, String> {
+    start_counter_in(cx, id, None)
+}
+
+/// [`start_counter`] with `linux.cgroupsPath` set to `cgroups_path`.
+fn start_counter_in(cx: &mut Ctx, id: &str, cgroups_path: Option<&str>) -> Result<PathBuf, String> {
     let mut cfg = config(&["sh", "-c", COUNTER]);
+    if let Some(p) = cgroups_path {
+        cfg["linux"]["cgroupsPath"] = serde_json::json!(p);
+    }
     let host = cx.dir.join("shared");
     std::fs::create_dir_all(&host).map_err(|e| e.to_string())?;
     std::fs::write(host.join("hello"), "from the host\n").map_err(|e| e.to_string())?;
@@ -479,6 +498,72 @@ fn refused_flags(cx: &mut Ctx) -> CaseResult {
     }
     cx.rt(&["delete", "--force", "c1"]).ok("delete")?;
     Ok(())
+}
+
+/// With the systemd driver (the harness's `--systemd-cgroup`, in the systemd guest): the
+/// counter, checkpointed, is restored into a transient scope of the driver's: its init in
+/// the scope's cgroup, the pids limit in the cgroup and in the unit (TasksMax), `update`
+/// going through systemd (the state records the driver), and `delete` leaving no unit.
+fn systemd_restore(cx: &mut Ctx) -> CaseResult {
+    let s = scope("criu-restore");
+    let b = start_counter_in(cx, "c1", Some(&s.path))?;
+    let img = images(cx, "img");
+    let o = cx.rt(&["checkpoint", "--image-path", &img, "c1"]);
+    ok_or_log(&o, "checkpoint", &Path::new(&img).join("dump.log"))?;
+    gone(&s)?;
+    let last = counts(&b).last().copied().unwrap_or(0);
+    let bs = b.to_string_lossy().into_owned();
+    let o = cx.rt(&["restore", "-d", "--image-path", &img, "--bundle", &bs, "c1"]);
+    ok_or_log(&o, "restore -d", &Path::new(&img).join("restore.log"))?;
+    ensure!(cx.status("c1")? == "running", "after restore: not running");
+    let pid = crate::ctx::pid_of(&cx.state("c1")?).unwrap_or(0);
+    in_scope(&s, pid)?;
+    wait_count(&b, last + 3)?;
+    unbroken(&b)?;
+    scope_pids_max(&s, PIDS_MAX)?;
+    cx.rt(&["update", "--pids-limit", "61", "c1"])
+        .ok("update --pids-limit 61")?;
+    scope_pids_max(&s, 61)?;
+    cx.rt(&["delete", "--force", "c1"]).ok("delete")?;
+    gone(&s)
+}
+
+/// The scope's pids limit, in its cgroup and as its unit's TasksMax.
+fn scope_pids_max(s: &Scope, want: u32) -> CaseResult {
+    let file = std::fs::read_to_string(s.dir.join("pids.max")).unwrap_or_default();
+    let unit = show(&s.unit, "TasksMax");
+    ensure!(
+        file.trim() == want.to_string() && unit == want.to_string(),
+        "{}: pids.max {:?}, TasksMax {unit:?}, want {want}",
+        s.unit,
+        file.trim()
+    );
+    Ok(())
+}
+
+/// With the systemd driver, a restore that fails leaves nothing: refused before anything
+/// (no images there), or failing in CRIU once the scope was started (images without their
+/// process tree): no unit, no cgroup, no state (and no mount: the harness checks).
+fn systemd_failed_restore(cx: &mut Ctx) -> CaseResult {
+    let s = scope("criu-failed");
+    let b = start_counter_in(cx, "c1", Some(&s.path))?;
+    let img = images(cx, "img");
+    cx.rt(&["checkpoint", "--image-path", &img, "c1"])
+        .ok("checkpoint")?;
+    gone(&s)?;
+    let missing = images(cx, "missing");
+    restore_fails(
+        cx,
+        &b,
+        &missing,
+        "restore --image-path MISSING",
+        &[],
+        |_| {},
+    )?;
+    gone(&s)?;
+    std::fs::remove_file(Path::new(&img).join("pstree.img")).map_err(|e| e.to_string())?;
+    restore_fails(cx, &b, &img, "restore without pstree.img", &[], |_| {})?;
+    gone(&s)
 }
 
 /// The annotation is there where CRIU works (the guest), and not without criu in $PATH.

@@ -6,6 +6,7 @@
 //! Its stdout after the restore is a pipe of the new conmon or shim: the output that
 //! follows the restore proves the runtime connected it (runc's descriptors.json).
 
+use crate::args::CgroupManager;
 use crate::containerd::Containerd;
 use crate::dockerlike::Cli;
 use crate::podman::Podman;
@@ -129,8 +130,13 @@ pub fn podman_export_import(p: &mut Podman, w: &mut World) -> CaseResult {
     podman_restored(cli, w, new, last)?;
     cli.call(w, &["rm", "-f", "-t", "0", new]).ok()?;
     // runc 1.1.5 restores a container under a new id into the cgroup CRIU remakes from
-    // the images (the old container's) and leaves it when the new one is removed.
-    let stale = std::path::PathBuf::from(format!("/sys/fs/cgroup/libpod_parent/libpod-{old}"));
+    // the images (the old container's) and leaves it when the new one is removed: the
+    // old container's cgroup of podman's cgroupfs driver, or of its scope under systemd.
+    let stale = match w.cgroup_manager {
+        CgroupManager::Cgroupfs => format!("/sys/fs/cgroup/libpod_parent/libpod-{old}"),
+        CgroupManager::Systemd => format!("/sys/fs/cgroup/machine.slice/libpod-{old}.scope"),
+    };
+    let stale = std::path::PathBuf::from(stale);
     if w.runtime.file_name().is_some_and(|n| n == "runc") && stale.is_dir() {
         println!(
             "     note: runc left the old container's cgroup {}",

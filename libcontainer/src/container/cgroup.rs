@@ -8,6 +8,7 @@ use crate::{Error, Result};
 use corral_cgroups::systemd::Scope;
 use corral_cgroups::{Cgroup, DeviceRule, Driver};
 use oci_spec::runtime::{LinuxResources, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
@@ -177,6 +178,60 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir, rootless: bool) -> 
 pub(super) fn start_scope(scope: &Scope, dir: &StateDir, pid: i32) -> Result<()> {
     scope.start(pid)?;
     dir.save_cgroup(&scope.cgroup)
+}
+
+/// Starts the container's scope for `restore` before CRIU runs, held by a process of
+/// corral's own: systemd starts no scope without a process in it, and CRIU, run as a
+/// command, cannot be held between fork and exec while the unit starts. CRIU then joins
+/// the scope's cgroup and restores the tree into it (`--cgroup-root`); the holder goes
+/// when it is dropped, after CRIU (the restored tree keeps the scope alive).
+pub(super) fn start_held_scope(scope: &Scope, dir: &StateDir) -> Result<Holder> {
+    let holder = Holder::fork()?;
+    start_scope(scope, dir, holder.pid.as_raw())?;
+    Ok(holder)
+}
+
+/// A child that blocks reading a pipe until corral closes the other end (or dies), then
+/// exits; reaped when dropped.
+pub(super) struct Holder {
+    pid: nix::unistd::Pid,
+    release: Option<OwnedFd>,
+}
+
+impl Holder {
+    fn fork() -> Result<Holder> {
+        use nix::unistd::{fork, ForkResult};
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::sys("--systemd-cgroup: pipe for the scope's holder", e))?;
+        // SAFETY: corral has one thread; the child only closes, reads and exits, all
+        // async-signal-safe, and runs no destructor (`_exit`).
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                let mut b = [0u8; 1];
+                // SAFETY: the write end is this process's copy: closed so that EOF comes
+                // when corral closes its own; then reads into a local buffer until it does.
+                unsafe {
+                    libc::close(w.as_raw_fd());
+                    while libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) < 0
+                        && *libc::__errno_location() == libc::EINTR
+                    {}
+                    libc::_exit(0)
+                }
+            }
+            Ok(ForkResult::Parent { child }) => Ok(Holder {
+                pid: child,
+                release: Some(w),
+            }),
+            Err(e) => Err(Error::sys("--systemd-cgroup: fork the scope's holder", e)),
+        }
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
 }
 
 /// Devices every container may use after the spec's own rules: runc's list (null, zero,

@@ -3,7 +3,9 @@
 //! As `create` does, the id is claimed and the cgroup made with the bundle's limits
 //! before anything runs (corral's cgroup code, not CRIU's); CRIU itself is moved into
 //! that cgroup before it execs, so the tree it restores is born there (and
-//! `--cgroup-root` tells it so). The rootfs is bound on `<state dir>/criu-root` for
+//! `--cgroup-root` tells it so). With `--systemd-cgroup` that cgroup is the container's
+//! transient scope, started first around a holding process (`cgroup::start_held_scope`),
+//! its limits written, as `create` has them. The rootfs is bound on `<state dir>/criu-root` for
 //! CRIU's `--root` (it needs a mount point), and the external mounts `checkpoint`
 //! declared are mapped to their host paths again. The restored init is restored as
 //! corral's child (`--restore-sibling`), so a foreground restore waits for it like
@@ -16,6 +18,7 @@ use super::{delete, foreground};
 use crate::bundle::Bundle;
 use crate::state::{proc_stat, Saved, StateDir};
 use crate::{criu, Error, Result};
+use corral_cgroups::systemd::Scope;
 use corral_cgroups::{Cgroup, Version};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::ffi::CString;
@@ -36,6 +39,8 @@ pub struct RestoreOptions<'a> {
     /// `--lsm-profile TYPE:NAME` and `--lsm-mount-context CTX`, passed to CRIU.
     pub lsm_profile: Option<&'a str>,
     pub lsm_mount_context: Option<&'a str>,
+    /// `--systemd-cgroup`: the cgroup is a transient scope, started before CRIU runs.
+    pub systemd_cgroup: bool,
     pub warn: &'a dyn Fn(&str),
 }
 
@@ -53,13 +58,14 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
     let bundle = Bundle::load(o.bundle)?;
     crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
     let console = super::create::console_socket(&bundle, o.console_socket)?;
-    let (cgroup, _) = super::cgroup::resolve(&bundle, o.id, false, false)?;
+    let (cgroup, scope) = super::cgroup::resolve(&bundle, o.id, false, o.systemd_cgroup)?;
     if !o.detach && !o.no_subreaper {
         foreground::become_subreaper()?;
     }
     let dir = StateDir::create(o.root, o.id)?;
     let console = console.as_ref().map(|c| c.as_raw_fd());
-    let pid = match restore_in(&dir, &bundle, cgroup.as_ref(), &criu, console, o) {
+    let cgroup = (cgroup.as_ref(), scope.as_ref());
+    let pid = match restore_in(&dir, &bundle, cgroup, &criu, console, o) {
         Ok(pid) => pid,
         Err(e) => {
             // CRIU may have restored part of the tree in the cgroup: destroy kills it.
@@ -85,13 +91,17 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
 fn restore_in(
     dir: &StateDir,
     bundle: &Bundle,
-    cgroup: Option<&Cgroup>,
+    (cgroup, scope): (Option<&Cgroup>, Option<&Scope>),
     criu: &Path,
     console: Option<RawFd>,
     o: &RestoreOptions,
 ) -> Result<i32> {
     let made = cgroup
         .map(|cg| super::cgroup::make(cg, &bundle.spec, dir, false))
+        .transpose()?;
+    // Dropped (the holder gone) when this returns: after CRIU, on every path.
+    let _holder = scope
+        .map(|s| super::cgroup::start_held_scope(s, dir))
         .transpose()?;
     let work = o.criu.work();
     std::fs::create_dir_all(work).map_err(|e| Error::io("--work-path", work, e))?;
