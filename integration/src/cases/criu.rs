@@ -441,11 +441,17 @@ fn restore_fails(
     setup: impl FnOnce(&mut std::process::Command),
 ) -> CaseResult {
     let bs = b.to_string_lossy().into_owned();
+    let yards = criu_yards();
     let o = cx.rt_with(
         &["restore", "-d", "--image-path", img, "--bundle", &bs, "c1"],
         setup,
     );
     o.failed(what)?;
+    let left: Vec<String> = criu_yards().difference(&yards).cloned().collect();
+    ensure!(
+        left.is_empty(),
+        "{what}: CRIU's mount namespace yard is left in /tmp: {left:?}"
+    );
     for w in want {
         ensure!(
             o.stderr.contains(w),
@@ -456,6 +462,17 @@ fn restore_fails(
     cx.rt(&["state", "c1"])
         .failed("state after a failed restore")?;
     Ok(())
+}
+
+/// CRIU's temporary directories for the restored mount namespace, `/tmp/.criu.mntns.*`.
+fn criu_yards() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/tmp")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".criu.mntns."))
+        .collect()
 }
 
 fn refused_flags(cx: &mut Ctx) -> CaseResult {
@@ -542,8 +559,10 @@ fn scope_pids_max(s: &Scope, want: u32) -> CaseResult {
 }
 
 /// With the systemd driver, a restore that fails leaves nothing: refused before anything
-/// (no images there), or failing in CRIU once the scope was started (images without their
-/// process tree): no unit, no cgroup, no state (and no mount: the harness checks).
+/// (no images there), failing once CRIU restored the tree into the scope (a pid file that
+/// cannot be written: the tree must be killed and the unit stopped), or failing in CRIU
+/// (images without their process tree): no unit, no cgroup, no state, no process (and no
+/// mount: the harness checks).
 fn systemd_failed_restore(cx: &mut Ctx) -> CaseResult {
     let s = scope("criu-failed");
     let b = start_counter_in(cx, "c1", Some(&s.path))?;
@@ -560,6 +579,28 @@ fn systemd_failed_restore(cx: &mut Ctx) -> CaseResult {
         &[],
         |_| {},
     )?;
+    gone(&s)?;
+    let bs = b.to_string_lossy().into_owned();
+    let pid_file = cx
+        .dir
+        .join("no-such-dir/pid")
+        .to_string_lossy()
+        .into_owned();
+    let args = [
+        "restore",
+        "-d",
+        "--pid-file",
+        &pid_file,
+        "--image-path",
+        &img,
+        "--bundle",
+        &bs,
+        "c1",
+    ];
+    cx.rt(&args)
+        .failed("restore --pid-file in a missing directory")?;
+    cx.rt(&["state", "c1"])
+        .failed("state after a failed restore")?;
     gone(&s)?;
     std::fs::remove_file(Path::new(&img).join("pstree.img")).map_err(|e| e.to_string())?;
     restore_fails(cx, &b, &img, "restore without pstree.img", &[], |_| {})?;
