@@ -5,16 +5,20 @@
 # systemd guest, whose image has Debian's criu, against runc 1.1.5 and then corral.
 # CRIU 3.17 does not run on the build host's kernel. As root; boots the guest once.
 #
-# usage: scripts/criu-engines.sh [--filter SUBSTRING]...   (default: every checkpoint flow)
+# usage: scripts/criu-engines.sh [--systemd] [--filter SUBSTRING]...   (default: every checkpoint flow)
+#   --systemd  the engines' systemd cgroup drivers (podman --cgroup-manager systemd, ctr
+#              --runc-systemd-cgroup: the runtime restores with --systemd-cgroup) instead of
+#              cgroupfs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 [[ $(id -u) == 0 ]] || { echo "scripts/criu-engines.sh needs root (the guest)" >&2; exit 1; }
-filters=()
+filters=() manager=cgroupfs
 while (($#)); do
   case $1 in
+    --systemd) manager=systemd; shift ;;
     --filter) (($# >= 2)) || { echo "--filter needs a value" >&2; exit 2; }; filters+=("$1" "$2"); shift 2 ;;
-    *) echo "usage: scripts/criu-engines.sh [--filter SUBSTRING]..." >&2; exit 2 ;;
+    *) echo "usage: scripts/criu-engines.sh [--systemd] [--filter SUBSTRING]..." >&2; exit 2 ;;
   esac
 done
 ((${#filters[@]})) || filters=(--filter checkpoint)
@@ -27,11 +31,11 @@ engines=$BIN_DIR/debug/corral-engines
 export CORRAL_GUEST_FILES="$corral $engines ${CORRAL_GUEST_FILES:-}"
 exec scripts/systemd-guest.sh bash -c '
   echo "criu: $(criu --version | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
-  engines=$1 corral=$2
-  shift 2
+  engines=$1 corral=$2 manager=$3
+  shift 3
   code=0
   for rt in /usr/sbin/runc "$corral"; do
-    echo "=== engines with checkpoint/restore: $rt"
-    "$engines" --runtime "$rt" --criu "$@" || code=1
+    echo "=== engines with checkpoint/restore: $rt, the engines'"'"' $manager cgroup driver"
+    "$engines" --runtime "$rt" --criu --cgroup-manager "$manager" "$@" || code=1
   done
-  exit $code' criu-engines "$engines" "$corral" "${filters[@]}"
+  exit $code' criu-engines "$engines" "$corral" "$manager" "${filters[@]}"

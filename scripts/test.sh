@@ -106,10 +106,12 @@ echo "=== engines in the systemd guest: corral ==="
 scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engines "$CORRAL"
 # The conformance cases of the systemd host, in one boot of the same guest: the systemd
 # cgroup driver's (--systemd-cgroup: scopes, unit properties, daemon-reload, annotations,
-# a failed job, kill -9 mid-create), and the cgroupfs driver's placement from a service or
-# a login scope and rootless cgroups (cgroup_place.rs, cgroup_rootless.rs).
+# a failed job, kill -9 mid-create; restore --systemd-cgroup through CRIU, in the guest's
+# criu), and the cgroupfs driver's placement from a service or a login scope and rootless
+# cgroups (cgroup_place.rs, cgroup_rootless.rs).
 echo "=== conformance in the systemd guest: corral (systemd and cgroupfs drivers) ==="
-scripts/systemd-guest.sh bash -c '"$1" --runtime "$2" --systemd-cgroup --filter cgroup_systemd &&
+scripts/systemd-guest.sh bash -c '"$1" --runtime "$2" --systemd-cgroup --filter cgroup_systemd \
+  --filter criu_systemd &&
   "$1" --runtime "$2" --filter cgroup_default --filter cgroup_below --filter cgroup_rootless' \
   systemd-cases "$BIN_DIR"/debug/corral-conformance "$CORRAL"
 # The corpus of real configs (integration/corpus, scripts/capture-corpus.sh) replayed
