@@ -171,6 +171,15 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir, rootless: bool) -> 
     Ok(made)
 }
 
+/// After a failed `create` or `restore`: the cgroup it recorded in `dir` (only one it
+/// claimed), with whatever is in it, and the parents it made.
+pub(super) fn destroy_recorded(dir: &StateDir) {
+    if let Ok(Some(cg)) = dir.load_cgroup() {
+        let _root = cg.made().next().map(|_| dir.lock_root());
+        let _ = cg.destroy();
+    }
+}
+
 /// Starts the container's scope with the init `pid` in it, then records it: recorded
 /// only once it is this container's, so that a failed `create` (a unit of that name that
 /// is not ours, above all) never stops it. Should corral die between the two, the init

@@ -50,15 +50,8 @@ pub(super) fn create_locked(
     console: Option<BorrowedFd>,
     starts: bool,
 ) -> Result<(StateDir, i32)> {
-    id::check(opts.id)?;
     // Everything about the input is checked before anything is made.
-    let mut bundle = Bundle::load(opts.bundle)?;
-    if starts {
-        crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
-    }
-    for w in &bundle.warnings {
-        (opts.warn)(w);
-    }
+    let mut bundle = load_bundle(opts.id, opts.bundle, starts, opts.warn)?;
     if opts.rootless {
         let euid = nix::unistd::geteuid().as_raw();
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
@@ -126,10 +119,7 @@ pub(super) fn create_locked(
                     }
                 }
             }
-            if let Ok(Some(cg)) = dir.load_cgroup() {
-                let _root = cg.made().next().map(|_| dir.lock_root());
-                let _ = cg.destroy();
-            }
+            super::cgroup::destroy_recorded(&dir);
             crate::netdev::restore(&dir, opts.warn);
             let _ = dir.remove();
             let state = hooks::State::of_spec(opts.id, &bundle.dir, &bundle.spec);
@@ -137,6 +127,25 @@ pub(super) fn create_locked(
             Err(e)
         }
     }
+}
+
+/// What `create` and `restore` check first about a new container: its id, its bundle
+/// (the bundle's warnings logged), and a `process` when it `starts` at once.
+pub(super) fn load_bundle(
+    id: &str,
+    path: &Path,
+    starts: bool,
+    warn: &dyn Fn(&str),
+) -> Result<Bundle> {
+    id::check(id)?;
+    let bundle = Bundle::load(path)?;
+    if starts {
+        crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
+    }
+    for w in &bundle.warnings {
+        warn(w);
+    }
+    Ok(bundle)
 }
 
 /// Builds the seccomp filter in the runtime, before anything is created: libseccomp

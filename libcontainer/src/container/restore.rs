@@ -47,7 +47,6 @@ pub struct RestoreOptions<'a> {
 /// Restores the container; returns the exit status (the container's in the foreground).
 pub fn restore(o: &RestoreOptions) -> Result<i32> {
     let criu = criu::find()?;
-    crate::id::check(o.id)?;
     let images = &o.criu.image_path;
     if !images.join("inventory.img").is_file() {
         return Err(Error::Other(format!(
@@ -55,8 +54,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
             images.display()
         )));
     }
-    let bundle = Bundle::load(o.bundle)?;
-    crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
+    let bundle = super::create::load_bundle(o.id, o.bundle, true, o.warn)?;
     let console = super::create::console_socket(&bundle, o.console_socket)?;
     let (cgroup, scope) = super::cgroup::resolve(&bundle, o.id, false, o.systemd_cgroup)?;
     if !o.detach && !o.no_subreaper {
@@ -69,10 +67,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
         Ok(pid) => pid,
         Err(e) => {
             // CRIU may have restored part of the tree in the cgroup: destroy kills it.
-            if let Ok(Some(cg)) = dir.load_cgroup() {
-                let _root = cg.made().next().map(|_| dir.lock_root());
-                let _ = cg.destroy();
-            }
+            super::cgroup::destroy_recorded(&dir);
             let _ = dir.remove();
             return Err(e);
         }
