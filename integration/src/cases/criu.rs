@@ -34,12 +34,14 @@ pub fn cases() -> Vec<Case> {
             "criu_systemd_restore_in_scope",
             Needs::Systemd(None),
             systemd_restore,
-        ),
+        )
+        .with_criu(),
         Case::needs(
             "criu_systemd_failed_restore_leaves_nothing",
             Needs::Systemd(None),
             systemd_failed_restore,
-        ),
+        )
+        .with_criu(),
         Case::corral(
             "criu_features_annotation",
             "corral's own features annotation for checkpoint/restore",
