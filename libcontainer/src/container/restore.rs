@@ -4,14 +4,15 @@
 //! before anything runs (corral's cgroup code, not CRIU's); CRIU itself is moved into
 //! that cgroup before it execs, so the tree it restores is born there (and
 //! `--cgroup-root` tells it so). With `--systemd-cgroup` that cgroup is the container's
-//! transient scope, started first around a holding process (`cgroup::start_held_scope`),
-//! its limits written, as `create` has them. The rootfs is bound on `<state dir>/criu-root` for
-//! CRIU's `--root` (it needs a mount point), and the external mounts `checkpoint`
-//! declared are mapped to their host paths again. The restored init is restored as
-//! corral's child (`--restore-sibling`), so a foreground restore waits for it like
-//! `run`. The caller's stdio pipes, or a new pty for a terminal, take the place of
-//! those the images name (see `criu_fds`). Any failure removes what was made: cgroup (and whatever CRIU had restored in
-//! it), the bind, the state dir.
+//! transient scope, started first around a holding process
+//! (`cgroup::start_held_scope`), its limits written, as `create` has them. The rootfs
+//! is bound on `<state dir>/criu-root` for CRIU's `--root` (it needs a mount point),
+//! and the external mounts `checkpoint` declared are mapped to their host paths again.
+//! The restored init is restored as corral's child (`--restore-sibling`), so a
+//! foreground restore waits for it like `run`. The caller's stdio pipes, or a new pty
+//! for a terminal, take the place of those the images name (see `criu_fds`). Any
+//! failure removes what was made: cgroup (and whatever CRIU had restored in it), the
+//! bind, the state dir.
 
 use super::checkpoint::{external_mounts, external_namespaces, CriuOptions, NET_KEY};
 use super::{delete, foreground};
