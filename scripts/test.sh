@@ -107,7 +107,7 @@ scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engi
 # The conformance cases of the systemd host, in one boot of the same guest: the systemd
 # cgroup driver's (--systemd-cgroup: scopes, unit properties, daemon-reload, annotations,
 # a failed job, kill -9 mid-create; restore --systemd-cgroup through CRIU, in the guest's
-# criu), and the cgroupfs driver's placement from a service or a login scope and rootless
+# criu: 39-67 s more at load 11), and the cgroupfs driver's placement from a service or a login scope and rootless
 # cgroups (cgroup_place.rs, cgroup_rootless.rs).
 echo "=== conformance in the systemd guest: corral (systemd and cgroupfs drivers) ==="
 scripts/systemd-guest.sh bash -c '"$1" --runtime "$2" --systemd-cgroup --filter cgroup_systemd \
