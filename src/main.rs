@@ -436,6 +436,16 @@ fn parse() -> Cli {
 }
 
 fn main() {
+    // The image that execs the sealed copy is thrown away: when an argument names a
+    // command that needs the copy, exec it before clap builds the command line (about a
+    // tenth of corral's start-up). A false hit (an id named "run") costs one exec; a
+    // failure here is retried below, after parsing, where it is logged.
+    if std::env::args_os()
+        .skip(1)
+        .any(|a| matches!(a.to_str(), Some("create" | "run" | "exec")))
+    {
+        let _ = libcontainer::sealed_exe::ensure();
+    }
     let cli = parse();
     let log = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(l) => l,
