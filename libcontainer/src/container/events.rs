@@ -6,8 +6,11 @@
 use crate::state::{process_alive, Saved, StateDir, Status};
 use crate::{Error, Result};
 use corral_cgroups::stats::Stats;
-use corral_cgroups::Cgroup;
+use corral_cgroups::{Cgroup, Version};
+use nix::poll::{poll, PollFd, PollFlags};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde::Serialize;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -42,6 +45,7 @@ pub fn events(
 ) -> Result<()> {
     let saved = load_active(root, id)?;
     let cg = super::pause::cgroup(&saved, "events")?;
+    let watch = watch_oom(cg);
     let mut ooms = cg.oom_count();
     let mut next_stats = Instant::now();
     loop {
@@ -66,7 +70,35 @@ pub fn events(
             }
             next_stats += interval;
         }
-        std::thread::sleep(POLL.min(interval));
+        wait(watch.as_ref(), POLL.min(interval));
+    }
+}
+
+/// An inotify watch on the v2 `memory.events` (the kernel notifies its changes), so that
+/// an OOM is counted at once: a systemd scope's cgroup goes with its last process (systemd
+/// removes it), which takes the count with it when the OOM killer ended the init, before
+/// the next poll would read it. `None` on v1 (no notification) or when it cannot be set
+/// up: the stream then polls only.
+fn watch_oom(cg: &Cgroup) -> Option<Inotify> {
+    if cg.version != Version::V2 {
+        return None;
+    }
+    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()?;
+    let file = cg.dirs.first()?.path.join("memory.events");
+    ino.add_watch(&file, AddWatchFlags::IN_MODIFY).ok()?;
+    Some(ino)
+}
+
+/// Sleeps `limit`, or less when `watch` reports a change (whose events are then drained).
+fn wait(watch: Option<&Inotify>, limit: Duration) {
+    let Some(ino) = watch else {
+        std::thread::sleep(limit);
+        return;
+    };
+    let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(ino.as_fd(), PollFlags::POLLIN)];
+    if matches!(poll(&mut fds, ms), Ok(n) if n > 0) {
+        let _ = ino.read_events();
     }
 }
 
