@@ -49,8 +49,10 @@ pub struct Ctx {
     pids: Vec<i32>,
     /// Host mounts the case made (host_tmpfs), unmounted by cleanup.
     host_mounts: Vec<PathBuf>,
-    /// Relative cgroupsPath values the case used: all must be gone after cleanup.
+    /// cgroupsPath values the case used (`cgroup_name`): all must be gone after cleanup.
     cgroups: Vec<String>,
+    /// With `--systemd-cgroup`: the units and scope cgroups before the case.
+    before: Option<crate::cgpath::Snapshot>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -86,6 +88,7 @@ impl Ctx {
             pids: vec![],
             host_mounts: vec![],
             cgroups: vec![],
+            before: crate::cgpath::Snapshot::take(),
         }
     }
 
@@ -396,9 +399,10 @@ impl Ctx {
         }
     }
 
-    /// A unique relative `linux.cgroupsPath` for this case, checked by cleanup.
+    /// A unique `linux.cgroupsPath` for this case in the form of the harness's cgroup
+    /// driver (see `cgpath`), checked by cleanup.
     pub fn cgroup_name(&mut self, what: &str) -> String {
-        let name = format!("corral-test-{}-{what}", std::process::id());
+        let name = crate::cgpath::for_case(what);
         self.cgroups.push(name.clone());
         name
     }
@@ -484,6 +488,12 @@ impl Ctx {
                 }
             }
         }
+        if let Some(before) = &self.before {
+            let left = before.left(Duration::from_secs(15));
+            if !left.is_empty() {
+                leaks.push(format!("systemd {}", left.join(", ")));
+            }
+        }
         let left = self.root_entries();
         if !left.is_empty() {
             leaks.push(format!("state under the root: {left:?}"));
@@ -512,8 +522,12 @@ impl Ctx {
 /// Where a relative cgroupsPath `name` lands on the host, per hierarchy: below this
 /// process's own cgroup (the runtime's, too) in each hierarchy of /proc/self/cgroup, and
 /// on a cgroup v2 host below its parent (runc's placement: a cgroup with processes, as
-/// the caller's is, cannot give its children controllers).
+/// the caller's is, cannot give its children controllers). With `--systemd-cgroup`, a
+/// `slice:prefix:name` lands in its scope's cgroup.
 pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    if let Some(scope) = crate::cgpath::scope_dir(name) {
+        return vec![scope];
+    }
     let root = Path::new("/sys/fs/cgroup");
     let v2 = root.join("cgroup.controllers").exists();
     std::fs::read_to_string("/proc/self/cgroup")

@@ -17,6 +17,7 @@
 
 mod bundle;
 mod cases;
+mod cgpath;
 mod ctx;
 mod loopdev;
 mod needs;
@@ -43,6 +44,8 @@ pub struct Case {
     /// The case runs CRIU: skipped where `criu check` fails on this host (a fact of the
     /// host's kernel, not of the runtime), with CRIU's own reason.
     pub criu: bool,
+    /// A case of the cgroupfs driver alone, skipped with `--systemd-cgroup` (why).
+    pub cgroupfs: Option<&'static str>,
 }
 
 impl Case {
@@ -58,6 +61,16 @@ impl Case {
             needs,
             run,
             criu: false,
+            cgroupfs: None,
+        }
+    }
+
+    /// This case checks what only the cgroupfs driver does (`why`: what, and where the
+    /// systemd driver's counterpart is checked): skipped with `--systemd-cgroup`.
+    pub fn cgroupfs_only(self, why: &'static str) -> Self {
+        Case {
+            cgroupfs: Some(why),
+            ..self
         }
     }
 
@@ -187,7 +200,11 @@ fn main() {
             continue;
         }
         let no_criu = case.criu.then(needs::criu_fails).flatten();
-        if let Some((reason, why)) = reported.skip(&case.needs).or(no_criu) {
+        let driver = case
+            .cgroupfs
+            .filter(|_| ctx::systemd_cgroup())
+            .map(|why| (needs::CGROUPFS, why.to_string()));
+        if let Some((reason, why)) = driver.or_else(|| reported.skip(&case.needs)).or(no_criu) {
             skips[reason] += 1;
             println!("skip {} ({}: {why})", case.name, needs::REASONS[reason]);
             continue;

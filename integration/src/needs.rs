@@ -128,13 +128,14 @@ pub const RUNC_1_1: Release = Release {
 };
 
 /// The skip reasons, in the order the summary prints them.
-pub const REASONS: [&str; 6] = [
+pub const REASONS: [&str; 7] = [
     "runtime lacks a spec feature",
     "runtime lacks a spec behaviour",
     "corral restriction or extension",
     "corral wording",
     "systemd driver cases",
     "CRIU does not work on this host",
+    "cgroupfs driver cases",
 ];
 
 /// Why CRIU cannot work here: (index into REASONS, `criu check`'s first error line), or
@@ -154,6 +155,9 @@ pub fn criu_fails() -> Option<(usize, String)> {
     });
     why.clone().map(|w| (5, w))
 }
+
+/// The index in REASONS of a cgroupfs driver case run with `--systemd-cgroup`.
+pub const CGROUPFS: usize = 6;
 
 /// What the runtime under test reported through `features` (empty when it has no such
 /// command: it then reports no feature and is not corral).

@@ -6,7 +6,7 @@
 
 use super::cgroups::{cg_config, refused_no_cgroup};
 use super::{ensure, run_script};
-use crate::ctx::{cgroup_dirs, Ctx};
+use crate::ctx::{cgroup_dirs, systemd_cgroup, Ctx};
 use crate::loopdev::LoopDev;
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
@@ -35,9 +35,14 @@ fn v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
-/// Whether a container below this process's cgroup can have controller `c`.
+/// Whether a container below this process's cgroup (with `--systemd-cgroup`: a scope in
+/// `system.slice`) can have controller `c`.
 fn has_controller(c: &str) -> bool {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    if systemd_cgroup() {
+        let list = std::fs::read_to_string("/sys/fs/cgroup/system.slice/cgroup.controllers");
+        return list.unwrap_or_default().split_whitespace().any(|x| x == c);
+    }
     if v2() {
         let path = own
             .lines()

@@ -5,7 +5,7 @@
 use super::cgroups::cg_config;
 use super::ensure;
 use super::errors::refused;
-use crate::ctx::{cgroup_dirs, Ctx};
+use crate::ctx::{cgroup_dirs, systemd_cgroup, Ctx};
 use crate::needs::DELETE_REMOVES;
 use crate::{Case, CaseResult};
 use serde_json::json;
@@ -69,18 +69,21 @@ fn create_died(cx: &mut Ctx) -> CaseResult {
     let (b, sock) = (b.to_string_lossy(), sock.to_string_lossy());
     let args = ["create", "--bundle", &b, "--console-socket", &sock, "c1"];
     let (mut child, _) = cx.rt_spawn(&args)?;
-    // corral makes the cgroup and the state dir, then connects.
+    // corral makes the cgroup and the state dir, then connects. The systemd driver's
+    // scope is started only once the init exists: there is no cgroup yet.
+    let cgroup_first = !systemd_cgroup();
     let deadline = Instant::now() + crate::PATIENCE;
     loop {
         if let Ok(Some(st)) = child.try_wait() {
             return Err(format!("create did not block on the full socket: {st}"));
         }
-        if !existing(&name).is_empty() && cx.root.join("c1").exists() {
+        if (!cgroup_first || !existing(&name).is_empty()) && cx.root.join("c1").exists() {
             break;
         }
         ensure!(
             Instant::now() < deadline,
-            "no cgroup and state dir after 10 s"
+            "no cgroup and state dir after {} s",
+            crate::PATIENCE.as_secs()
         );
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -1,6 +1,7 @@
 //! The parents of a nested absolute `linux.cgroupsPath`: those the runtime made go with
 //! the last container in them, in every hierarchy; one that existed before stays. runc
-//! 1.1.5 leaves every parent behind: corral extensions.
+//! 1.1.5 leaves every parent behind: corral extensions. The cgroupfs driver's alone: with
+//! `--systemd-cgroup` systemd makes the slices (`cgroup_systemd_nested_slice`).
 
 use super::ensure;
 use crate::bundle::config;
@@ -12,19 +13,25 @@ use std::path::{Path, PathBuf};
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::runc11_lacks("cgroup_nested_parents_removed", DELETE_REMOVES, nested),
+        Case::runc11_lacks("cgroup_nested_parents_removed", DELETE_REMOVES, nested)
+            .cgroupfs_only(PARENTS),
         Case::runc11_lacks(
             "cgroup_shared_parents_removed_by_the_last",
             DELETE_REMOVES,
             shared,
-        ),
+        )
+        .cgroupfs_only(PARENTS),
         Case::runc11_lacks(
             "cgroup_existing_parent_kept",
             DELETE_REMOVES,
             existing_parent,
-        ),
+        )
+        .cgroupfs_only(PARENTS),
     ]
 }
+
+const PARENTS: &str = "the parents of a nested cgroupfs path (systemd makes the slices: \
+    cgroup_systemd_nested_slice)";
 
 /// Every cgroup hierarchy mounted at or right below /sys/fs/cgroup.
 fn hierarchies() -> Vec<PathBuf> {

@@ -3,10 +3,12 @@
 //! cgroup (a service, a login session's scope) holds processes and so cannot give its
 //! children controllers (the no-internal-processes rule). The ids hold the harness's
 //! pid, so the default cgroup (`corral-<id>`, runc's `<id>`) is this run's alone.
+//! With `--systemd-cgroup` the default is a scope `PREFIX-<id>.scope` in `system.slice`
+//! (corral's prefix `corral`, runc's `runc`), wherever the caller runs.
 
 use super::ensure;
 use crate::bundle::config;
-use crate::ctx::Ctx;
+use crate::ctx::{systemd_cgroup, Ctx};
 use crate::{Case, CaseResult};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,10 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("cgroup_default_beside_the_callers_cgroup", default_place),
         Case::new("cgroup_default_from_a_systemd_scope", from_scope),
-        Case::new("cgroup_below_a_cgroup_with_processes_refused", below_busy),
+        Case::new("cgroup_below_a_cgroup_with_processes_refused", below_busy).cgroupfs_only(
+            "an absolute cgroupfs path below a cgroup with processes (a systemd scope \
+             always goes into a slice)",
+        ),
     ]
 }
 
@@ -91,6 +96,19 @@ fn placed(cx: &mut Ctx, id: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// The systemd driver's default place: a scope of the runtime's, named after the id, in
+/// `system.slice`.
+fn in_system_slice(dir: &Path, id: &str) -> CaseResult {
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    ensure!(
+        dir.parent() == Some(&Path::new(CGROUP2).join("system.slice"))
+            && name.ends_with(&format!("-{id}.scope")),
+        "the container's cgroup {} is not a scope PREFIX-{id}.scope in system.slice",
+        dir.display()
+    );
+    Ok(())
+}
+
 fn deleted(cx: &mut Ctx, id: &str, dir: &Path) -> CaseResult {
     cx.rt(&["delete", "--force", id]).ok("delete --force")?;
     ensure!(!dir.exists(), "{} is left after delete", dir.display());
@@ -104,6 +122,10 @@ fn default_place(cx: &mut Ctx) -> CaseResult {
     cx.rt(&["run", "-d", "--bundle", &bs, &id])
         .ok("run -d without cgroupsPath")?;
     let dir = placed(cx, &id)?;
+    if systemd_cgroup() {
+        in_system_slice(&dir, &id)?;
+        return deleted(cx, &id, &dir);
+    }
     let own = cgroup_of("self", "memory")?;
     let want = match v2() {
         true => parent_of(&own),
@@ -147,6 +169,10 @@ fn from_scope(cx: &mut Ctx) -> CaseResult {
         o.stdout
     );
     let dir = placed(cx, &id)?;
+    if systemd_cgroup() {
+        in_system_slice(&dir, &id)?;
+        return deleted(cx, &id, &dir);
+    }
     let scope = Path::new(CGROUP2).join(scope.trim_start_matches('/'));
     ensure!(
         !dir.starts_with(&scope) && dir.parent() == scope.parent(),

@@ -22,10 +22,13 @@ pub fn cases() -> Vec<Case> {
             "cgroup_rootless_limits_without_delegation_warn",
             "rootless limits skipped with a warning (runc 1.1 refuses them on v2)",
             undelegated,
-        ),
-        Case::new("cgroup_rootless_delegated_subtree", delegated),
+        )
+        .cgroupfs_only(ROOTLESS),
+        Case::new("cgroup_rootless_delegated_subtree", delegated).cgroupfs_only(ROOTLESS),
     ]
 }
+
+const ROOTLESS: &str = "rootless cgroups without systemd (with it: the user's manager)";
 
 const LIMITS: &str = r#"{ "memory": { "limit": 67108864 }, "pids": { "limit": 64 } }"#;
 

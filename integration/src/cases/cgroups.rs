@@ -8,7 +8,7 @@
 use super::errors::refused;
 use super::{ensure, field, run_script};
 use crate::bundle::config;
-use crate::ctx::{cgroup_dirs, wait_child, Ctx};
+use crate::ctx::{cgroup_dirs, systemd_cgroup, wait_child, Ctx};
 use crate::{Case, CaseResult};
 use serde_json::{json, Value};
 
@@ -193,23 +193,28 @@ fn oom(cx: &mut Ctx) -> CaseResult {
          > /dev/null; echo st=$?"
     ]);
     let b = cx.bundle(&cfg)?;
+    // A systemd scope's cgroup goes with its last process, before the counter could be
+    // read: then the slice's, which counts its descendants' (cgroup v2), is read before
+    // and after.
+    let dirs = match systemd_cgroup() {
+        true => cgroup_dirs(&name)
+            .iter()
+            .filter_map(|d| d.parent().map(std::path::Path::to_path_buf))
+            .collect(),
+        false => vec![],
+    };
+    let before = oom_kills(&dirs);
     let (child, out) = cx.rt_spawn(&["create", "--bundle", &b.to_string_lossy(), "c1"])?;
     ensure!(wait_child(child)? == 0, "create failed");
-    let dirs = cgroup_dirs(&name);
+    let dirs = match systemd_cgroup() {
+        true => dirs,
+        false => cgroup_dirs(&name),
+    };
     cx.rt(&["start", "c1"]).ok("start")?;
     // Pushing 200 MiB through a pipe takes a while in the emulated v2 guest.
     cx.wait_status_for("c1", "stopped", std::time::Duration::from_secs(60))?;
     let out = std::fs::read_to_string(out).unwrap_or_default();
-    let kills = dirs
-        .iter()
-        .flat_map(|d| ["memory.oom_control", "memory.events"].map(|f| d.join(f)))
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
-        .find_map(|l| {
-            l.strip_prefix("oom_kill ")
-                .and_then(|n| n.trim().parse::<u32>().ok())
-        })
-        .unwrap_or(0);
+    let kills = oom_kills(&dirs).saturating_sub(before);
     cx.rt(&["delete", "c1"]).ok("delete")?;
     ensure!(kills >= 1, "no oom_kill counted in {dirs:?}: {out}");
     // Either tail died of SIGKILL and the shell said so, or the shell itself was killed
@@ -219,6 +224,20 @@ fn oom(cx: &mut Ctx) -> CaseResult {
         "tail not SIGKILLed: {out}"
     );
     Ok(())
+}
+
+/// The `oom_kill` counter of the first of `dirs` that has one (v1 `memory.oom_control`,
+/// v2 `memory.events`); 0 if none has.
+fn oom_kills(dirs: &[std::path::PathBuf]) -> u32 {
+    dirs.iter()
+        .flat_map(|d| ["memory.oom_control", "memory.events"].map(|f| d.join(f)))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+        .find_map(|l| {
+            l.strip_prefix("oom_kill ")
+                .and_then(|n| n.trim().parse::<u32>().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn devices(cx: &mut Ctx) -> CaseResult {

@@ -67,7 +67,7 @@ fn rule_numbers(cx: &mut Ctx) -> CaseResult {
     ] {
         let mut cfg = config(&["true"]);
         cfg["linux"]["resources"] = json!({ "devices": rules });
-        refused(cx, &cfg, &says)?;
+        refused(cx, &cfg, &says).map_err(|e| format!("devices {rules}: {e}"))?;
     }
     Ok(())
 }
