@@ -212,19 +212,30 @@ impl Scope {
             Err(e) if dbus::is(&e, "UnitExists") => return Err(failed(&self.unit, e)),
             Err(e) => {
                 // A job that failed may leave the unit loaded, failed.
-                let _ = bus.stop(&self.unit);
-                let _ = bus.reset_failed(&self.unit);
+                stop_with(&mut bus, &self.unit, pid);
                 return Err(failed(&self.unit, e));
             }
             Ok(()) => {}
         }
         let written = crate::v2::apply(&self.cgroup, &self.resources, &self.extra);
         if written.is_err() {
-            let _ = bus.stop(&self.unit);
-            let _ = bus.reset_failed(&self.unit);
+            stop_with(&mut bus, &self.unit, pid);
         }
         written
     }
+}
+
+/// Stops `unit` of a `create` that failed, after killing its `init`. The stop job alone
+/// would wait for systemd's stop timeout (90 s) or the bus's (60 s): its SIGTERM does not
+/// reach the init, the first process of a pid namespace, which has no handler and is
+/// waiting for corral. The init is corral's unreaped child, so its pid is still its own.
+fn stop_with(bus: &mut Bus, unit: &str, init: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(init) {
+        // SAFETY: kill with plain integers, on corral's own unreaped child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let _ = bus.stop(unit);
+    let _ = bus.reset_failed(unit);
 }
 
 impl Cgroup {

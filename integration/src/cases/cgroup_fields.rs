@@ -356,7 +356,14 @@ fn unified_missing(cx: &mut Ctx) -> CaseResult {
     } else {
         "linux.resources.unified"
     };
-    refused_no_cgroup(cx, &cfg, &name, says)
+    // With --systemd-cgroup the file is written once the scope holds the init: the
+    // refusal must end the init with the scope, not wait out systemd's stop timeout
+    // (corral took 60 s). A refused create takes a few seconds in the loaded guest.
+    let t = std::time::Instant::now();
+    refused_no_cgroup(cx, &cfg, &name, says)?;
+    let took = t.elapsed().as_secs();
+    ensure!(took < 30, "the refused create took {took} s");
+    Ok(())
 }
 
 fn unified_conflict(cx: &mut Ctx) -> CaseResult {
