@@ -15,7 +15,9 @@
 # every path named in CORRAL_GUEST_FILES (space-separated). Its disk is thrown away after
 # every run (QEMU -snapshot): every run starts from the freshly built image.
 # Environment: CORRAL_GUEST_FILES, CORRAL_GUEST_MEM (MiB, default 2048),
-# CORRAL_GUEST_TIMEOUT (seconds for boot + CMD, default 1800), CORRAL_GUEST_CACHE.
+# CORRAL_GUEST_TIMEOUT (seconds for boot + CMD, default 1800), CORRAL_GUEST_CACHE,
+# CORRAL_GUEST_APPEND (more kernel parameters, e.g. systemd.unified_cgroup_hierarchy=0
+# for systemd's hybrid cgroup v1 layout).
 #
 # The image (built once, about 5 minutes, then cached): mmdebstrap of bookworm with
 # systemd, dbus, podman, containerd, docker.io, runc, crun, uidmap, slirp4netns,
@@ -275,7 +277,7 @@ set +e
 timeout --foreground "${CORRAL_GUEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
   -m "${CORRAL_GUEST_MEM:-2048}" -smp 2 -display none -vga none -monitor none -no-reboot \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.gz" \
-  -append "console=ttyS0 root=/dev/vda panic=-1 quiet systemd.show_status=0 no_timer_check" \
+  -append "console=ttyS0 root=/dev/vda panic=-1 quiet systemd.show_status=0 no_timer_check ${CORRAL_GUEST_APPEND:-}" \
   -drive "file=$image/rootfs.img,if=virtio,format=raw,snapshot=on" \
   -drive "file=$run/run.img,if=virtio,format=raw,readonly=on" \
   -serial "file:$run/console.log" -serial stdio -nic none </dev/null | tee "$run/output.log"
