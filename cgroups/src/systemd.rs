@@ -225,10 +225,11 @@ impl Scope {
     }
 }
 
-/// Stops `unit` of a `create` that failed, after killing its `init`. The stop job alone
-/// would wait for systemd's stop timeout (90 s) or the bus's (60 s): its SIGTERM does not
-/// reach the init, the first process of a pid namespace, which has no handler and is
-/// waiting for corral. The init is corral's unreaped child, so its pid is still its own.
+/// Stops `unit` of a start that failed, after killing `init`, the process put in it
+/// (create's init; restore's holder). The stop job alone would wait for systemd's stop
+/// timeout (90 s) or the bus's (60 s): its SIGTERM does not reach create's init, the
+/// first process of a pid namespace, which has no handler and is waiting for corral.
+/// Either is corral's unreaped child, so its pid is still its own.
 fn stop_with(bus: &mut Bus, unit: &str, init: u32) {
     if let Ok(pid) = libc::pid_t::try_from(init) {
         // SAFETY: kill with plain integers, on corral's own unreaped child.
