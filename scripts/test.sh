@@ -111,8 +111,8 @@ scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engi
 # the cgroupfs driver alone are skipped), restore --systemd-cgroup through CRIU, in the
 # guest's criu (39-67 s more at load 11), and the cgroupfs driver's placement from a
 # service or a login scope and rootless cgroups (cgroup_place.rs, cgroup_rootless.rs).
-# The cgroup_ family measured at host load 8-10: 143 s with the placement cases, 56 s
-# with only the 11 systemd cases (the family adds 34 cases, under 2 min at low load).
+# Measured at host load 2-3: this step 143 s, 37 s with only the 11 cgroup_systemd cases
+# (the family adds 34 cases and about 106 s; 143 s against 56 s at load 8-10).
 # runc 1.1.5 with --systemd-cgroup: 35 passed, 1 failed (it accepts a device rule with
 # minor -4294967295, which it refuses with cgroupfs), 15 skipped.
 echo "=== conformance in the systemd guest: corral (systemd and cgroupfs drivers) ==="
