@@ -30,7 +30,7 @@ complete -c corral -n "__fish_corral_needs_command" -l log-format -d 'Format of 
 json\t''"
 complete -c corral -n "__fish_corral_needs_command" -l rootless -d 'Rootless mode: true, false or auto (default: rootless when not run as root). A rootless container needs a user namespace' -r
 complete -c corral -n "__fish_corral_needs_command" -l debug -d 'Log debug lines too'
-complete -c corral -n "__fish_corral_needs_command" -l systemd-cgroup -d 'Manage cgroups through systemd: the container gets a transient scope (cgroupsPath slice:prefix:name, default system.slice:corral:ID) made over D-Bus; later commands use the driver the state records'
+complete -c corral -n "__fish_corral_needs_command" -l systemd-cgroup -d 'Manage cgroups through systemd: the container gets a transient scope (cgroupsPath slice:prefix:name, default system.slice:corral:ID; for a non-root caller user.slice:corral:ID in its own systemd user manager) made over D-Bus; later commands use the driver the state records'
 complete -c corral -n "__fish_corral_needs_command" -s v -l version -d 'Print the version, the commit, the runtime-spec and libseccomp versions'
 complete -c corral -n "__fish_corral_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_needs_command" -f -a "create" -d 'Create a container, ready to start'

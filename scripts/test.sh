@@ -102,6 +102,8 @@ CORRAL_BIN="$CORRAL" scripts/criu-engines.sh
 # runs the cgroupfs flows only). runc, the reference, passes them all too (README); it is
 # not run here to keep .ci/run under 30 min: measured at load 2, boot 14 s, corral's 24
 # flows about 4 min, runc's 28 about 3 min more (add /usr/sbin/runc before "$CORRAL").
+# corral's `features` says systemdUser, so rootless podman's exec and limits flows run
+# too (its systemd user driver): 59 s more, measured at load 2 (about 100 s at load 8).
 echo "=== engines in the systemd guest: corral ==="
 scripts/systemd-guest.sh scripts/systemd-engines.sh "$BIN_DIR"/debug/corral-engines "$CORRAL"
 # The conformance cases of the systemd host, in one boot of the same guest: the whole

@@ -44,7 +44,7 @@ pub struct Cli {
     /// Log debug lines too
     #[arg(long)]
     pub debug: bool,
-    /// Manage cgroups through systemd: the container gets a transient scope (cgroupsPath slice:prefix:name, default system.slice:corral:ID) made over D-Bus; later commands use the driver the state records
+    /// Manage cgroups through systemd: the container gets a transient scope (cgroupsPath slice:prefix:name, default system.slice:corral:ID; for a non-root caller user.slice:corral:ID in its own systemd user manager) made over D-Bus; later commands use the driver the state records
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (default: rootless when not run as root). A rootless container needs a user namespace

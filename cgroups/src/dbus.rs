@@ -1,5 +1,6 @@
-//! A small, blocking D-Bus client over the system bus socket: just what the systemd
-//! driver needs (start and stop a transient unit, wait for its job). No threads: it
+//! A small, blocking D-Bus client over the system bus socket, or a user's bus for a
+//! rootless caller's own systemd manager: just what the systemd driver needs (start and
+//! stop a transient unit, wait for its job, read a manager property). No threads: it
 //! runs in the calling thread and is closed before anything is cloned.
 //!
 //! The wire format is the D-Bus specification's ("Message Protocol"): little-endian,
@@ -296,13 +297,48 @@ fn parse(raw: &[u8]) -> Option<Msg> {
     Some(msg)
 }
 
-/// A connection to the system bus.
+/// A connection to a bus (the system's, or a user's).
 pub struct Bus {
     sock: UnixStream,
     serial: u32,
     /// `JobRemoved` signals (job path, result) seen while waiting for other replies.
     removed: Vec<(String, String)>,
     subscribed: bool,
+}
+
+/// The uid the bus sees this process as (SO_PEERCRED): its effective uid as the initial
+/// user namespace knows it. Inside a user namespace (rootless podman runs the runtime as
+/// uid 0 of one) that is the uid the namespace's uid 0 maps to, which EXTERNAL must
+/// name, or the bus refuses the connection.
+pub fn peer_uid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    outside(&map, euid).unwrap_or(euid)
+}
+
+/// `id` of this user namespace in its parent, from `uid_map`'s lines (inside, outside,
+/// count).
+fn outside(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u32> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [inside, out, count] = f[..] else {
+            return None;
+        };
+        let off = id.checked_sub(inside).filter(|o| *o < count)?;
+        out.checked_add(off)
+    })
+}
+
+/// The socket of a `unix:path=PATH[,key=value...]` bus address.
+fn unix_path(address: &str) -> Option<String> {
+    address
+        .split(';')
+        .find_map(|a| a.strip_prefix("unix:"))
+        .and_then(|kv| kv.split(',').find_map(|p| p.strip_prefix("path=")))
+        .map(str::to_owned)
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -314,10 +350,36 @@ impl Bus {
     pub fn system() -> Result<Bus> {
         let path = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
             .ok()
-            .and_then(|a| a.strip_prefix("unix:path=").map(str::to_owned))
+            .and_then(|a| unix_path(&a))
             .unwrap_or_else(|| SYSTEM_BUS.to_owned());
+        Bus::connect(&path)
+    }
+
+    /// Where the caller's own bus is (its systemd user manager's): the `unix:path=` of
+    /// `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`; an error says neither
+    /// gives one.
+    pub fn user_path() -> Result<String> {
+        if let Some(p) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+            .ok()
+            .and_then(|a| unix_path(&a))
+        {
+            return Ok(p);
+        }
+        match std::env::var("XDG_RUNTIME_DIR") {
+            Ok(d) if !d.is_empty() => Ok(format!("{}/bus", d.trim_end_matches('/'))),
+            _ => Err(Error::Other(
+                "no user bus: neither $DBUS_SESSION_BUS_ADDRESS (unix:path=...) nor \
+                 $XDG_RUNTIME_DIR is set"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Connects to the bus socket `path`, authenticates (EXTERNAL, the caller's uid,
+    /// which the bus checks with SO_PEERCRED) and says Hello.
+    pub fn connect(path: &str) -> Result<Bus> {
         let sock =
-            UnixStream::connect(&path).map_err(|e| err(&format!("cannot connect to {path}"), e))?;
+            UnixStream::connect(path).map_err(|e| err(&format!("cannot connect to {path}"), e))?;
         sock.set_read_timeout(Some(Duration::from_secs(60)))
             .map_err(|e| err("socket", e))?;
         let mut bus = Bus {
@@ -326,8 +388,7 @@ impl Bus {
             removed: vec![],
             subscribed: false,
         };
-        let uid = nix::unistd::getuid();
-        let hex: String = uid
+        let hex: String = peer_uid()
             .to_string()
             .bytes()
             .map(|b| format!("{b:02x}"))
@@ -345,6 +406,31 @@ impl Bus {
             .map_err(|e| err("auth", e))?;
         bus.call(Method::bus("Hello", ""), &[])?;
         Ok(bus)
+    }
+
+    /// A string property of systemd's manager (`ControlGroup`: where its units' cgroups
+    /// are, below the hierarchy's root).
+    pub fn manager_string(&mut self, name: &str) -> Result<String> {
+        let mut b = Buf::default();
+        b.str("org.freedesktop.systemd1.Manager");
+        b.str(name);
+        let m = Method {
+            iface: "org.freedesktop.DBus.Properties",
+            member: "Get",
+            sig: "ss",
+            ..Method::manager("", "")
+        };
+        let reply = self.call(m, &b.0)?;
+        let mut r = Rd { b: &reply, at: 0 };
+        match r.sig().as_deref() {
+            Some("s") => r
+                .str()
+                .ok_or_else(|| err(name, "a reply corral cannot parse")),
+            other => Err(err(
+                name,
+                format!("a value of type {other:?}, not a string"),
+            )),
+        }
     }
 
     fn line(&mut self) -> Result<String> {
@@ -546,6 +632,28 @@ mod tests {
         ]
         .concat();
         assert_eq!(b.0, want);
+    }
+
+    #[test]
+    fn uid_maps() {
+        assert_eq!(outside("         0          0 4294967295\n", 0), Some(0));
+        let podman = "0 1000 1\n1 1100000 65536\n";
+        assert_eq!(outside(podman, 0), Some(1000));
+        assert_eq!(outside(podman, 5), Some(1100004));
+        assert_eq!(outside(podman, 70000), None);
+    }
+
+    #[test]
+    fn bus_addresses() {
+        assert_eq!(
+            unix_path("unix:path=/run/user/1000/bus").as_deref(),
+            Some("/run/user/1000/bus")
+        );
+        assert_eq!(
+            unix_path("tcp:host=x;unix:guid=1,path=/b").as_deref(),
+            Some("/b")
+        );
+        assert_eq!(unix_path("unix:abstract=/tmp/x"), None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`Driver::CgroupfsV2`]: the same on a pure cgroup v2 host ([`crate::v2`]).
 //! - [`Driver::Systemd`]: a transient systemd scope (`--systemd-cgroup`), whose cgroup is
 //!   then written like a v2 one ([`crate::systemd`]).
+//! - [`Driver::SystemdUser`]: the same for a caller that is not root, in its own systemd
+//!   user manager (reached on the bus the cgroup records, [`crate::Cgroup::bus`]).
 //!
 //! The driver that made a cgroup is recorded with it in the container's state (see
 //! [`crate::Cgroup`]), so `update`, `pause`, `kill`, `delete`, … use the same one even
@@ -20,6 +22,7 @@ pub enum Driver {
     CgroupfsV1,
     CgroupfsV2,
     Systemd,
+    SystemdUser,
 }
 
 impl Driver {
@@ -29,6 +32,11 @@ impl Driver {
             Version::V1 => Driver::CgroupfsV1,
             Version::V2 => Driver::CgroupfsV2,
         }
+    }
+
+    /// A scope of a systemd manager (the system's or a user's).
+    pub fn is_systemd(self) -> bool {
+        matches!(self, Driver::Systemd | Driver::SystemdUser)
     }
 }
 
@@ -59,5 +67,10 @@ mod tests {
         let sd = r#"{"version":"V2","driver":"systemd","dirs":[]}"#;
         let cg: crate::Cgroup = serde_json::from_str(sd).unwrap();
         assert_eq!(cg.driver, Driver::Systemd);
+        let user = r#"{"version":"V2","driver":"systemd-user","bus":"/run/user/7/bus","dirs":[]}"#;
+        let cg: crate::Cgroup = serde_json::from_str(user).unwrap();
+        assert_eq!(cg.driver, Driver::SystemdUser);
+        assert_eq!(cg.bus.as_deref(), Some("/run/user/7/bus"));
+        assert_eq!(serde_json::to_string(&cg).unwrap(), user);
     }
 }

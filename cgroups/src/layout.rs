@@ -191,6 +191,7 @@ pub fn resolve(
     Ok(Cgroup {
         version,
         driver: crate::Driver::cgroupfs(version),
+        bus: None,
         dirs,
     })
 }

@@ -122,6 +122,10 @@ pub struct Dir {
 pub struct Cgroup {
     pub version: Version,
     pub driver: Driver,
+    /// [`Driver::SystemdUser`]: the socket of the user bus whose manager holds the
+    /// scope, so that every later command asks the same manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
     pub dirs: Vec<Dir>,
 }
 
@@ -132,6 +136,8 @@ struct Saved {
     version: Version,
     #[serde(default)]
     driver: Option<Driver>,
+    #[serde(default)]
+    bus: Option<String>,
     dirs: Vec<Dir>,
 }
 
@@ -140,6 +146,7 @@ impl From<Saved> for Cgroup {
         Cgroup {
             version: s.version,
             driver: s.driver.unwrap_or(Driver::cgroupfs(s.version)),
+            bus: s.bus,
             dirs: s.dirs,
         }
     }
@@ -182,7 +189,7 @@ impl Cgroup {
             Driver::CgroupfsV1 => v1::create(self, shared),
             Driver::CgroupfsV2 => v2::create(self, shared),
             // systemd makes the scope's cgroup when the scope starts (systemd::Scope).
-            Driver::Systemd => Ok(()),
+            Driver::Systemd | Driver::SystemdUser => Ok(()),
         }
     }
 
@@ -198,7 +205,7 @@ impl Cgroup {
         match self.driver {
             Driver::CgroupfsV1 => v1::apply(self, r, extra_devices),
             Driver::CgroupfsV2 => v2::apply(self, r, extra_devices),
-            Driver::Systemd => systemd::update(self, r),
+            Driver::Systemd | Driver::SystemdUser => systemd::update(self, r),
         }
     }
 
@@ -245,7 +252,7 @@ impl Cgroup {
             match self.driver {
                 Driver::CgroupfsV2 => v2::kill(self),
                 Driver::CgroupfsV1 => self.kill_frozen(),
-                Driver::Systemd => v2::kill(self),
+                Driver::Systemd | Driver::SystemdUser => v2::kill(self),
             }
             tree = self.subtrees();
             left = pids_in(&tree);
@@ -270,7 +277,7 @@ impl Cgroup {
         }
         // A scope's unit goes once its processes are gone; systemd removes its cgroup
         // with it (the rmdirs below then find nothing, or what systemd left).
-        if self.driver == Driver::Systemd {
+        if self.driver.is_systemd() {
             systemd::stop(self)?;
         }
         // Sub-cgroups (exec --cgroup, or made by the container itself) go first.

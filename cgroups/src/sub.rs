@@ -145,6 +145,7 @@ mod tests {
         let cg = Cgroup {
             version: Version::V2,
             driver: crate::Driver::CgroupfsV2,
+            bus: None,
             dirs: vec![Dir {
                 controllers: vec![],
                 mount: "/sys/fs/cgroup".into(),

@@ -14,6 +14,13 @@
 //! ([`crate::dbus`]) is blocking and thread-free, and runs only in corral's process.
 //! Every later operation finds the unit from the cgroup's directory name, which is the
 //! unit's name.
+//!
+//! A caller that is not root on the host gets its scope from its own systemd user
+//! manager ([`Driver::SystemdUser`]), on its user bus, under that manager's cgroup
+//! (`user.slice/user-UID.slice/user@UID.service`), in `user.slice` by default as runc
+//! does; only the limits of the controllers delegated to the user are set (see
+//! [`plan`]). The cgroup records that bus, so every later operation asks the same
+//! manager.
 
 use crate::dbus::{self, Bus, Value};
 use crate::{Cgroup, DeviceRule, Dir, Driver, Error, Result, Version};
@@ -104,6 +111,9 @@ pub fn slice_dir(slice: &str) -> PathBuf {
 pub struct Scope {
     pub unit: String,
     pub cgroup: Cgroup,
+    /// A user manager's scope: the limits left out because their controller is not
+    /// delegated to the user, by field (what `create` warns about).
+    pub skipped: Vec<String>,
     props: Vec<(String, Value)>,
     resources: LinuxResources,
     extra: Vec<DeviceRule>,
@@ -113,26 +123,36 @@ pub struct Scope {
 /// [`parse`]), the unit's properties from `resources` and the `org.systemd.property.*`
 /// `annotations`. An error names the field or the annotation; on a host without systemd
 /// it says so.
+///
+/// `user`: the caller is not root, and the scope goes to its own systemd user manager
+/// (runc's rootless form: the default slice is `user.slice`, inside the manager's own
+/// cgroup `user.slice/user-UID.slice/user@UID.service`). That manager is asked here
+/// where its cgroup is, so an unreachable bus fails before anything is made; the limits
+/// whose controller it was not delegated are left out ([`Scope::skipped`]), and so are
+/// device rules (a user manager cannot attach a device filter, and the container's user
+/// namespace keeps it from the devices its user may not open).
 pub fn plan(
     cgroups_path: Option<&str>,
     id: &str,
     annotations: Option<&HashMap<String, String>>,
     resources: Option<&LinuxResources>,
     extra: &[DeviceRule],
+    user: bool,
 ) -> Result<Scope> {
-    let default = format!("system.slice:corral:{id}");
+    let default_slice = if user { "user.slice" } else { "system.slice" };
+    let default = format!("{default_slice}:corral:{id}");
     let path = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(&default);
     let (slice, prefix, name) = parse(path)?;
     let slice = if slice.is_empty() {
-        "system.slice"
+        default_slice
     } else {
         slice
     };
     let none = LinuxResources::default();
     let resources = resources.unwrap_or(&none);
-    let mut props = base_props(id, slice);
-    props.extend(crate::sd_props::of_resources(resources, extra)?);
-    props.extend(crate::sd_props::of_annotations(annotations)?);
+    // Checked in full before anything is asked of systemd.
+    let resource_props = crate::sd_props::of_resources(resources, extra)?;
+    let annotation_props = crate::sd_props::of_annotations(annotations)?;
     if !running() {
         return Err(Error::Other(
             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system): \
@@ -151,23 +171,79 @@ pub fn plan(
     }
     let mount = PathBuf::from(crate::layout::ROOT);
     let unit = unit_name(prefix, name);
+    let (driver, bus, top) = match user {
+        false => (Driver::Systemd, None, mount.clone()),
+        true => {
+            let (bus, top) = user_manager()?;
+            (Driver::SystemdUser, Some(bus), mount.join(top))
+        }
+    };
     let cgroup = Cgroup {
         version: Version::V2,
-        driver: Driver::Systemd,
+        driver,
+        bus,
         dirs: vec![Dir {
             controllers: vec![],
-            path: mount.join(slice_dir(slice)).join(&unit),
+            path: top.join(slice_dir(slice)).join(&unit),
             mount,
             made: vec![],
         }],
     };
+    let mut props = base_props(id, slice);
+    let (resources, skipped, extra) = match user {
+        false => {
+            props.extend(resource_props);
+            (resources.clone(), vec![], extra.to_vec())
+        }
+        true => {
+            let (kept, skipped) = crate::rootless::delegated_only(resources, &cgroup);
+            props.extend(crate::sd_props::of_resources(&kept, &[])?);
+            (kept, skipped, vec![])
+        }
+    };
+    props.extend(annotation_props);
     Ok(Scope {
         unit,
         cgroup,
+        skipped,
         props,
-        resources: resources.clone(),
-        extra: extra.to_vec(),
+        resources,
+        extra,
     })
+}
+
+/// The caller's systemd user manager: its bus, and its cgroup below the hierarchy's
+/// root (its `ControlGroup`, e.g. `user.slice/user-1000.slice/user@1000.service`).
+fn user_manager() -> Result<(String, PathBuf)> {
+    let uid = dbus::peer_uid();
+    let unreachable = |e: Error| {
+        Error::Other(format!(
+            "--systemd-cgroup: cannot reach the systemd user manager of uid {uid} ({e}); a \
+             rootless caller needs its user bus ($DBUS_SESSION_BUS_ADDRESS, else \
+             $XDG_RUNTIME_DIR/bus: a login session or `loginctl enable-linger`), or drop \
+             the flag to use cgroupfs"
+        ))
+    };
+    let path = Bus::user_path().map_err(unreachable)?;
+    let top = Bus::connect(&path)
+        .and_then(|mut b| b.manager_string("ControlGroup"))
+        .map_err(unreachable)?;
+    let top = top.trim_start_matches('/');
+    if top.is_empty() || top.split('/').any(|c| c == "..") {
+        return Err(unreachable(Error::Other(format!(
+            "its ControlGroup {top:?} is not a cgroup below the root"
+        ))));
+    }
+    Ok((path, PathBuf::from(top)))
+}
+
+/// The bus of the manager that holds `cg`'s scope.
+fn bus_of(cg: &Cgroup) -> Result<Bus> {
+    match (cg.driver, &cg.bus) {
+        (Driver::SystemdUser, Some(path)) => Bus::connect(path),
+        (Driver::SystemdUser, None) => Bus::connect(&Bus::user_path()?),
+        _ => Bus::system(),
+    }
 }
 
 /// What every scope gets, as runc sets it: the slice, delegation (the container may
@@ -198,7 +274,7 @@ impl Scope {
     /// container is reset and the start tried once more (a live one is an error: it is
     /// not this container's). On an error the unit is stopped if this call started it.
     pub fn start(&self, pid: i32) -> Result<()> {
-        let mut bus = Bus::system().map_err(|e| failed(&self.unit, e))?;
+        let mut bus = bus_of(&self.cgroup).map_err(|e| failed(&self.unit, e))?;
         let mut props = self.props.clone();
         let pid = u32::try_from(pid)
             .map_err(|_| Error::Other(format!("{}: {pid} is not a process id", self.unit)))?;
@@ -255,7 +331,7 @@ pub(crate) fn update(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         .ok_or_else(|| Error::Other("the container's cgroup names no systemd scope".into()))?;
     let props = crate::sd_props::of_resources(r, &[])?;
     if !props.is_empty() {
-        let mut bus = Bus::system()?;
+        let mut bus = bus_of(cg)?;
         bus.set_properties(&unit, &props)
             .map_err(|e| Error::Other(format!("cannot set the properties of {unit}: {e}")))?;
     }
@@ -269,7 +345,13 @@ pub(crate) fn stop(cg: &Cgroup) -> Result<()> {
     let Some(unit) = cg.unit() else {
         return Ok(());
     };
-    let mut bus = Bus::system()?;
+    let mut bus = match bus_of(cg) {
+        Ok(b) => b,
+        // A user manager that is gone (its user's last session ended) took its scopes
+        // and their cgroups with it.
+        Err(_) if cg.driver == Driver::SystemdUser && !cg.dirs[0].path.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     bus.stop(&unit)
         .map_err(|e| Error::Other(format!("cannot stop unit {unit}: {e}")))?;
     let _ = bus.reset_failed(&unit);

@@ -39,8 +39,9 @@ pub fn features(commit: &str) -> Value {
             "capabilities": caps,
             // What this build implements (features.md: unrelated to the host's setup).
             // v1 and v2 are proven on a hybrid host and in the v2 guest; `rdma.max` is
-            // written on both; --systemd-cgroup is refused (no D-Bus client yet).
-            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true },
+            // written on both; --systemd-cgroup makes a scope of the system's systemd, or
+            // of a rootless caller's own user manager (proven in the systemd guest).
+            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true },
             "seccomp": corral_seccomp::features(),
             "apparmor": { "enabled": true },
             "selinux": { "enabled": true },

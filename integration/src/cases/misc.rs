@@ -130,10 +130,10 @@ fn features(cx: &mut Ctx) -> CaseResult {
         ensure!(cg[k] == true, "linux.cgroup.{k} is not true: {cg}");
     }
     if cx.is_corral {
-        // What this build does: rdma.max is written; --systemd-cgroup makes a systemd scope
-        // (root only: systemdUser stays false).
+        // What this build does: rdma.max is written; --systemd-cgroup makes a systemd scope,
+        // of the user's own manager for a rootless caller (cgroup_systemd_user_*).
         let want = serde_json::json!({ "v1": true, "v2": true, "systemd": true,
-                                       "systemdUser": false, "rdma": true });
+                                       "systemdUser": true, "rdma": true });
         ensure!(*cg == want, "linux.cgroup is {cg}, want {want}");
     }
     Ok(())

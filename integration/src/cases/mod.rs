@@ -8,6 +8,7 @@ mod cgroup_parents;
 mod cgroup_place;
 mod cgroup_rootless;
 mod cgroup_systemd;
+mod cgroup_systemd_user;
 mod cgroup_update;
 mod cgroups;
 mod criu;
@@ -84,6 +85,7 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroup_fields::cases());
     v.extend(cgroup_lifecycle::cases());
     v.extend(cgroup_systemd::cases());
+    v.extend(cgroup_systemd_user::cases());
     v.extend(cgroup_parents::cases());
     v.extend(cgroup_place::cases());
     v.extend(cgroup_rootless::cases());

@@ -6,20 +6,28 @@ use crate::state::StateDir;
 use crate::validate::cgroup_error;
 use crate::{Error, Result};
 use corral_cgroups::systemd::Scope;
-use corral_cgroups::{Cgroup, DeviceRule, Driver};
+use corral_cgroups::{Cgroup, DeviceRule};
 use oci_spec::runtime::{LinuxResources, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Where the container's cgroup goes; `None` in rootless mode (no cgroup yet). Also
 /// checks that the host has what `linux.resources` needs there. With `--systemd-cgroup`
-/// also the scope `create` starts once the init exists (see `corral_cgroups::systemd`).
+/// also the scope `create` starts once the init exists (see `corral_cgroups::systemd`):
+/// for a caller that is not root on the host a scope of its own systemd user manager,
+/// with the limits its delegated controllers allow (the others named in a warning,
+/// never refused).
 pub(super) fn resolve(
     bundle: &Bundle,
     id: &str,
     rootless: bool,
     systemd: bool,
+    warn: &dyn Fn(&str),
 ) -> Result<(Option<Cgroup>, Option<Scope>)> {
+    // Rootless mode, or root of a user namespace that maps it to a user of the host
+    // (rootless podman runs the runtime so): the bus sees that user, whose manager is
+    // the one to ask (runc asks the user bus for its owner's uid to decide the same).
+    let user = systemd && (rootless || corral_cgroups::dbus::peer_uid() != 0);
     let spec = &bundle.spec;
     let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
@@ -28,12 +36,6 @@ pub(super) fn resolve(
         e @ corral_cgroups::Error::Invalid { .. } => cgroup_error(&bundle.config_path, e),
         e => Error::Cgroup(e),
     };
-    if systemd && rootless {
-        return Err(Error::Cgroup(corral_cgroups::Error::Unsupported {
-            field: "--systemd-cgroup".into(),
-            why: " in rootless mode (a scope of the user's own systemd manager)".into(),
-        }));
-    }
     let scope = match systemd {
         true => Some(
             corral_cgroups::systemd::plan(
@@ -42,19 +44,34 @@ pub(super) fn resolve(
                 spec.annotations().as_ref(),
                 resources(spec),
                 &device_rules(),
+                user,
             )
             .map_err(config_error)?,
         ),
         false => None,
     };
-    if rootless {
+    if let Some(s) = scope.as_ref().filter(|s| !s.skipped.is_empty()) {
+        warn(&format!(
+            "rootless mode: controllers not delegated to uid {} by its systemd user \
+             manager ({}): {} not applied",
+            corral_cgroups::dbus::peer_uid(),
+            s.cgroup.dirs[0]
+                .path
+                .parent()
+                .unwrap_or(&s.cgroup.dirs[0].path)
+                .display(),
+            s.skipped.join(", ")
+        ));
+    }
+    if rootless && scope.is_none() {
         return Ok((None, None));
     }
     let cg = match &scope {
         Some(s) => s.cgroup.clone(),
         None => Cgroup::resolve(path.as_deref(), id)?,
     };
-    if let Some(r) = resources(spec) {
+    // A user manager's scope holds only what its delegated controllers allow (above).
+    if let (Some(r), false) = (resources(spec), user) {
         corral_cgroups::check::host(r, &cg).map_err(|e| cgroup_error(&bundle.config_path, e))?;
     }
     Ok((Some(cg), scope))
@@ -150,7 +167,7 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir, rootless: bool) -> 
             cg.dirs[0].path.display()
         )));
     }
-    if cg.driver == Driver::Systemd {
+    if cg.driver.is_systemd() {
         return Ok(cg.clone());
     }
     dir.save_cgroup(cg)?;

@@ -63,7 +63,8 @@ pub(super) fn create_locked(
         let cg = super::cgroup::rootless(&mut bundle.spec, &file, opts.id, opts.warn)?;
         (cg, None)
     } else {
-        super::cgroup::resolve(&bundle, opts.id, opts.rootless, opts.systemd_cgroup)?
+        let (rootless, systemd) = (opts.rootless, opts.systemd_cgroup);
+        super::cgroup::resolve(&bundle, opts.id, rootless, systemd, opts.warn)?
     };
     crate::trace::mark("cgroup");
     super::activation::edit_spec(&mut bundle, opts)?;

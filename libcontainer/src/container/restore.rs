@@ -57,7 +57,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
     }
     let bundle = super::create::load_bundle(o.id, o.bundle, true, o.warn)?;
     let console = super::create::console_socket(&bundle, o.console_socket)?;
-    let (cgroup, scope) = super::cgroup::resolve(&bundle, o.id, false, o.systemd_cgroup)?;
+    let (cgroup, scope) = super::cgroup::resolve(&bundle, o.id, false, o.systemd_cgroup, o.warn)?;
     if !o.detach && !o.no_subreaper {
         foreground::become_subreaper()?;
     }

@@ -195,7 +195,8 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
         || plan
             .child_joins
             .iter()
-            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User)
+        || runtime_in_userns();
     rootfs::setup(&RootfsConfig {
         spec,
         rootfs: cfg.rootfs,
@@ -514,4 +515,14 @@ fn blocking(fifo: &OwnedFd) -> Result<()> {
     fcntl(fifo.as_raw_fd(), FcntlArg::F_SETFL(flags))
         .map(drop)
         .map_err(|e| Error::sys("make exec.fifo blocking", e))
+}
+
+/// Whether corral itself runs in a user namespace other than the initial one (rootless
+/// podman runs the runtime as uid 0 of its own): mknod is refused there too, so device
+/// nodes are bound from the host as in a container's own user namespace. The initial
+/// namespace maps every id to itself.
+fn runtime_in_userns() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    !map.is_empty() && fields != ["0", "0", "4294967295"]
 }
