@@ -24,7 +24,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("criu_restore_new_id", restore_new_id).with_criu(),
         Case::new("criu_restore_foreground", restore_foreground).with_criu(),
         Case::new("criu_checkpoint_paused", checkpoint_paused).with_criu(),
-        Case::new("criu_bad_image_path", bad_image_path),
+        Case::new("criu_bad_image_path", bad_image_path).with_criu(),
         Case::new("criu_restore_stdio_pipes", stdio_pipes).with_criu(),
         Case::new("criu_restore_console_socket", console_socket).with_criu(),
         Case::new("criu_missing_criu", missing_criu).with_criu(),
