@@ -53,11 +53,21 @@ fn detach_pid_file(cx: &mut Ctx) -> CaseResult {
     .ok("exec --detach")?;
     let pid = pid_file(cx, &file)?;
     ensure!(pid != init, "the pid file names the init");
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
-    ensure!(
-        cmdline == b"sleep\x00999\x00",
-        "process {pid} is {cmdline:?}"
-    );
+    // The named process may still be the runtime's for a moment: both runtimes report
+    // it ready before its execve (runc 1.1.5 was seen as `runc init` under load).
+    let deadline = std::time::Instant::now() + crate::PATIENCE;
+    loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
+        if cmdline == b"sleep\x00999\x00" {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "process {pid} is {:?}, not sleep 999",
+            String::from_utf8_lossy(&cmdline)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let ns = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/pid")).map_err(|e| e.to_string());
     ensure!(ns(pid)? == ns(init)?, "not in the init's pid namespace");
     end(pid)
