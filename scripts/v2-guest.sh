@@ -360,12 +360,36 @@ log=$out/console-$runtime.log
 extra=""
 ((selinux)) && extra="security=selinux selinux=1 enforcing=0"
 ((cgroup_v1)) && extra="$extra corral.cgroup=v1"
+# A boot that prints nothing within CORRAL_GUEST_BOOT_LIMIT seconds (default 180; it takes
+# about 5) is stopped and made once more: under TCG the kernel was once seen to hang before
+# its first line, and the run then waited out the whole timeout with no result.
+boot_once() {
+  timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
+    -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
+    -append "console=ttyS0 panic=-1 quiet no_timer_check $extra" -nic none </dev/null >"$log" 2>&1 &
+  local qpid=$! waited=0
+  tail -n +1 -f --pid="$qpid" "$log" &
+  local tpid=$!
+  while kill -0 "$qpid" 2>/dev/null && ! grep -q '^guest: ' "$log"; do
+    if ((waited >= ${CORRAL_GUEST_BOOT_LIMIT:-180})); then
+      echo "v2 guest: no output after $waited s: stopping this boot" >&2
+      kill "$qpid" 2>/dev/null
+      break
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  wait "$qpid"
+  qemu_rc=$?
+  wait "$tpid" 2>/dev/null
+}
 boot=$(date +%s.%N)
 set +e
-timeout "${CORRAL_GUEST_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 2 \
-  -nographic -no-reboot -kernel "$vmlinuz" -initrd "$img" \
-  -append "console=ttyS0 panic=-1 quiet no_timer_check $extra" -nic none </dev/null | tee "$log"
-qemu_rc=${PIPESTATUS[0]}
+boot_once
+if ! grep -q '^guest: ' "$log"; then
+  echo "v2 guest: the guest printed nothing (QEMU exit $qemu_rc): booting it once more" >&2
+  boot_once
+fi
 set -e
 end=$(date +%s.%N)
 ((keep)) || rm -rf "$tree" "$img"
