@@ -240,9 +240,20 @@ impl Cgroup {
     /// directory is no error.
     pub fn destroy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        // The usual case (the init's pid namespace is gone, and every process with it):
-        // nothing to freeze or kill. Only a process already in the subtree can add one
-        // to it, so an empty subtree stays empty; rmdir below would fail on any other.
+        // The usual case: every directory is an empty leaf, and one rmdir each removes it.
+        // The kernel refuses (EBUSY) a cgroup with a process or a child cgroup; at the
+        // first refusal the procedure below lists and kills what is left (a directory
+        // removed here is then simply missing). A systemd scope goes with its unit.
+        if !self.driver.is_systemd() && self.dirs.iter().all(|d| rmdir_if_empty(&d.path)) {
+            for d in &self.dirs {
+                remove_parents(d)?;
+            }
+            return Ok(());
+        }
+        // Otherwise a process or a sub-cgroup is left (exec --cgroup, or made by the
+        // container): the processes are frozen where the freezer allows it and killed.
+        // Only a process already in the subtree can add one to it, so an empty subtree
+        // stays empty; rmdir below would fail on any other.
         // The subtree whose processes were last listed is the one removed below (listed
         // again after every kill: a process killed may have made a cgroup before dying).
         let mut tree = self.subtrees();
@@ -379,6 +390,18 @@ fn remove_parents(d: &Dir) -> Result<()> {
     Ok(())
 }
 
+/// Removes `path` if the kernel lets it (no process, no child cgroup); true when it is
+/// gone.
+fn rmdir_if_empty(path: &Path) -> bool {
+    match std::fs::remove_dir(path) {
+        Ok(()) => {
+            debug(|| format!("cgroup: removed {}", path.display()));
+            true
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
     loop {
         match std::fs::remove_dir(path) {
@@ -396,14 +419,19 @@ fn rmdir_retry(path: &Path, deadline: Instant) -> Result<()> {
     }
 }
 
-/// `dir` and every cgroup below it, the deepest first (the order rmdir needs).
+/// `dir` and every cgroup below it, the deepest first (the order rmdir needs); nothing
+/// when `dir` does not exist (create's check that a new cgroup is free, mostly).
 fn subtree(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            // file_type does not follow symlinks; cgroupfs has none.
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                out.extend(subtree(&e.path()));
+    match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return out,
+        Err(_) => {}
+        Ok(entries) => {
+            for e in entries.flatten() {
+                // file_type does not follow symlinks; cgroupfs has none.
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.extend(subtree(&e.path()));
+                }
             }
         }
     }
