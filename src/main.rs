@@ -1,4 +1,14 @@
 //! corral: each command is one call into libcontainer.
+//!
+//! No Rust runtime start-up (`no_main`): `main` below is the C entry point glibc calls.
+//! What the runtime would do first is a stack-overflow guard for the main thread, which
+//! glibc finds by reading /proc/self/maps, and an alternate signal stack: some 15 system
+//! calls per start, twice for the commands that exec the sealed copy. corral keeps the
+//! one part it relies on, SIGPIPE ignored (a closed pipe is an EPIPE error, not death),
+//! and every path ends in `std::process::exit`, which flushes standard output as a
+//! return from Rust's main would. Arguments still come through `std::env` (glibc hands
+//! them to Rust's standard library at load time).
+#![no_main]
 
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, FromArgMatches};
@@ -435,14 +445,25 @@ fn parse() -> Cli {
     err.exit()
 }
 
-fn main() {
-    // The image that execs the sealed copy is thrown away: when an argument names a
-    // command that needs the copy, exec it before clap builds the command line (about a
-    // tenth of corral's start-up). A false hit (an id named "run") costs one exec; a
-    // failure here is retried below, after parsing, where it is logged.
+/// The C entry point (see the module doc).
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    corral_main()
+}
+
+fn corral_main() -> ! {
+    // `exec` runs from a write-protected copy of corral (see
+    // libcontainer/src/sealed_exe.rs); `create` and `run` decide once they have read the
+    // config (`container::create`: most leave corral through the exec trampoline). The
+    // image that execs the copy is thrown away: when an argument names `exec`, exec it
+    // before clap builds the command line (about a tenth of corral's start-up). A false
+    // hit (an id named "exec") costs one exec; a failure here is retried below, after
+    // parsing, where it is logged.
     if std::env::args_os()
         .skip(1)
-        .any(|a| matches!(a.to_str(), Some("create" | "run" | "exec")))
+        .any(|a| a.to_str() == Some("exec"))
     {
         let _ = libcontainer::sealed_exe::ensure();
     }
@@ -457,12 +478,7 @@ fn main() {
     if cli.debug {
         libcontainer::trace::enable();
     }
-    // The commands that start processes in a container run from a sealed copy of corral
-    // (see libcontainer/src/sealed_exe.rs): one exec here, before anything else is done.
-    if matches!(
-        cli.command,
-        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
-    ) {
+    if matches!(cli.command, Command::Exec(_)) {
         if let Err(e) = libcontainer::sealed_exe::ensure() {
             log.error(&format!("{e}"));
             std::process::exit(1);

@@ -27,6 +27,7 @@ pub(crate) mod sys;
 pub mod template;
 pub mod timefmt;
 pub mod trace;
+pub mod trampoline;
 pub mod validate;
 
 pub use error::{Error, Result};

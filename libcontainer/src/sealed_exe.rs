@@ -1,5 +1,7 @@
-//! corral runs the commands that start container processes (`create`, `run`, `exec`)
-//! from a copy of itself that nobody can write (CVE-2019-5736).
+//! corral runs `exec`, and the `create` and `run` of a container whose init cannot
+//! leave corral through the exec trampoline (see `crate::trampoline`: it can where the
+//! container has a pid namespace of its own, no hooks in it and no LSM label), from a
+//! copy of itself that nobody can write (CVE-2019-5736).
 //!
 //! Why: until it execs the user's program, a container's init (and an `exec` process)
 //! is this binary. Keeping it undumpable closes `/proc/PID/exe` to the container, but
@@ -47,6 +49,11 @@ const F_SEAL_EXEC: libc::c_int = 0x0020;
 /// `MFD_EXEC` (Linux 6.3): an executable memfd, also where `vm.memfd_noexec` makes
 /// memfds non-executable by default. Older kernels refuse the flag; theirs are.
 const MFD_EXEC: libc::c_uint = 0x0010;
+
+/// Whether this process runs from a copy nobody can write already (see [`unwritable`]).
+pub fn sealed() -> bool {
+    File::open("/proc/self/exe").is_ok_and(|exe| unwritable(&exe))
+}
 
 /// Returns when this process already runs from a copy nobody can write; otherwise makes
 /// one and execs it (returning only on failure).
@@ -133,17 +140,38 @@ fn open_at(dir: &OwnedFd, name: &Path) -> Option<File> {
     (fd >= 0).then(|| unsafe { File::from_raw_fd(fd) })
 }
 
-fn sealed_memfd(exe: &File) -> io::Result<OwnedFd> {
-    // The name shows in /proc/PID/exe ("/memfd:/corral (deleted)"), so tools that look
-    // for processes of a binary named corral still find ours.
-    let name = c"/corral";
+/// An executable memfd (close-on-exec) named `name`, to be filled and then [`seal`]ed.
+fn exec_memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
     let flags = MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING;
-    let copy = match memfd_create(name, flags | MemFdCreateFlag::from_bits_retain(MFD_EXEC)) {
+    match memfd_create(name, flags | MemFdCreateFlag::from_bits_retain(MFD_EXEC)) {
         // Without the flag an older kernel does not know.
         Err(Errno::EINVAL) => memfd_create(name, flags),
         r => r,
     }
-    .map_err(|e| context("memfd_create", e.into()))?;
+    .map_err(|e| context("memfd_create", e.into()))
+}
+
+/// Seals `fd` against every change (and against further sealing).
+fn seal(fd: &OwnedFd) -> io::Result<()> {
+    add_seals(fd, SEALS | F_SEAL_EXEC)
+        .or_else(|_| add_seals(fd, SEALS))
+        .map_err(|e| context("seal the copy", e.into()))
+}
+
+/// `bytes` in a sealed, executable memfd named `name` (the trampoline).
+pub(crate) fn sealed_memfd_of(name: &std::ffi::CStr, bytes: &[u8]) -> io::Result<OwnedFd> {
+    let fd = exec_memfd(name)?;
+    let mut file = File::from(fd);
+    io::Write::write_all(&mut file, bytes).map_err(|e| context("write the memfd", e))?;
+    let fd = OwnedFd::from(file);
+    seal(&fd)?;
+    Ok(fd)
+}
+
+fn sealed_memfd(exe: &File) -> io::Result<OwnedFd> {
+    // The name shows in /proc/PID/exe ("/memfd:/corral (deleted)"), so tools that look
+    // for processes of a binary named corral still find ours.
+    let copy = exec_memfd(c"/corral")?;
     let mut left = exe.metadata()?.len();
     while left > 0 {
         let chunk = usize::try_from(left).unwrap_or(usize::MAX);
@@ -160,9 +188,7 @@ fn sealed_memfd(exe: &File) -> io::Result<OwnedFd> {
             Err(e) => return Err(context("copy the binary (sendfile)", e.into())),
         }
     }
-    add_seals(&copy, SEALS | F_SEAL_EXEC)
-        .or_else(|_| add_seals(&copy, SEALS))
-        .map_err(|e| context("seal the copy", e.into()))?;
+    seal(&copy)?;
     Ok(copy)
 }
 
@@ -188,26 +214,35 @@ fn exec_fd(copy: &OwnedFd) -> io::Result<()> {
             })
             .collect(),
     )?;
+    Err(context(
+        "exec the copy",
+        execveat(copy.as_raw_fd(), &args, &env),
+    ))
+}
+
+/// execveat of `fd` itself with `args` and `env`; returns only on failure, with the
+/// error.
+pub(crate) fn execveat(fd: std::os::fd::RawFd, args: &[CString], env: &[CString]) -> io::Error {
     let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
         v.iter()
             .map(|s| s.as_ptr())
             .chain([std::ptr::null()])
             .collect()
     };
-    let (argv, envp) = (ptrs(&args), ptrs(&env));
+    let (argv, envp) = (ptrs(args), ptrs(env));
     // SAFETY: argv and envp are NULL-terminated arrays of NUL-terminated strings that
     // outlive the call; the path is empty with AT_EMPTY_PATH, so the fd is executed.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
-            copy.as_raw_fd(),
+            fd,
             c"".as_ptr(),
             argv.as_ptr(),
             envp.as_ptr(),
             libc::AT_EMPTY_PATH,
         )
     };
-    Err(context("exec the copy", io::Error::last_os_error()))
+    io::Error::last_os_error()
 }
 
 /// execveat of an fd names the process after the fd's number: give it the name of the

@@ -9,6 +9,7 @@ use serde_json::json;
 pub fn cases() -> Vec<Case> {
     vec![
         Case::new("escape_runtime_binary_unreachable", runtime_binary),
+        Case::new("escape_runtime_binary_unreachable_own_pid_ns", own_pid_ns),
         Case::new("escape_cwd_through_leaked_fd", cwd_leaked_fd),
         Case::new("escape_exec_cwd_through_leaked_fd", exec_cwd_leaked_fd),
     ]
@@ -97,6 +98,73 @@ fn runtime_binary(cx: &mut Ctx) -> CaseResult {
         ensure!(
             field(&out, "opened") == Some("no") && field(&out, "maps").is_some_and(|m| m != "0"),
             "the attacker reached the created init's exe or memory map: {out}"
+        );
+    }
+    Ok(())
+}
+
+/// CVE-2019-5736 in a container with a pid namespace of its own, the usual case (where
+/// corral's init leaves corral through its exec trampoline rather than running from a
+/// write-protected copy): a process `exec`'d into the created container opens
+/// /proc/1/exe, the init's, and writes through it while the container waits for `start`,
+/// and again once the init has exec'd its program. The victim is created by a copy of
+/// the runtime, which must come out unchanged; with corral the link must not even name
+/// the copy (the init's executable is the sealed trampoline from Ready on).
+fn own_pid_ns(cx: &mut Ctx) -> CaseResult {
+    let copy = cx.dir.join("runtime-copy");
+    std::fs::copy(&cx.runtime, &copy).map_err(|e| format!("copy the runtime: {e}"))?;
+    let original = std::fs::read(&copy).map_err(|e| e.to_string())?;
+    let b = cx.bundle(&config(&["sleep", "1000"]))?;
+    let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
+    let created = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "victim"]);
+    cx.runtime = runtime;
+    created.ok("create the victim with the runtime's copy")?;
+    // `command exec`: a failed redirection of a plain `exec` would end the shell.
+    let script = "l=$(readlink /proc/1/exe 2>&1); echo \"link=$l\" >>/out; \
+                  if command exec 3</proc/1/exe; then echo opened=yes; else echo opened=no; fi >>/out; \
+                  if echo pwned >/proc/self/fd/3; then echo wrote=yes; else echo wrote=no; fi >>/out 2>&1; \
+                  i=0; while [ ! -e /go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; \
+                  if echo pwned >/proc/self/fd/3; then echo started_wrote=yes; else echo started_wrote=no; fi >>/out 2>&1; \
+                  echo done=1 >>/out";
+    // In the foreground: `exec` reaps it (a detached one would be this harness's child
+    // once `exec` ends, and the victim's init could not finish dying before it is reaped).
+    let (attacker, _) = cx.rt_spawn(&["exec", "victim", "sh", "-c", script])?;
+    let out = b.join("rootfs/out");
+    let report = |key: &str| -> Result<String, String> {
+        let start = std::time::Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if field(&text, key).is_some() {
+                return Ok(text);
+            }
+            if start.elapsed() > crate::PATIENCE {
+                return Err(format!("the attacker did not report {key}: {text}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    report("wrote")?;
+    cx.rt(&["start", "victim"]).ok("start the victim")?;
+    std::fs::write(b.join("rootfs/go"), "").map_err(|e| e.to_string())?;
+    let text = report("done")?;
+    crate::ctx::wait_child(attacker)?;
+    cx.rt(&["delete", "--force", "victim"])
+        .ok("delete the victim")?;
+    crate::ctx::reap();
+    let now = std::fs::read(&copy).map_err(|e| e.to_string())?;
+    ensure!(
+        now == original,
+        "the runtime binary on the host was changed through /proc/1/exe: {text}"
+    );
+    ensure!(
+        field(&text, "opened") == Some("no")
+            || (field(&text, "wrote") == Some("no") && field(&text, "started_wrote") == Some("no")),
+        "the attacker wrote through the init's exe: {text}"
+    );
+    if cx.is_corral {
+        ensure!(
+            field(&text, "link").is_some_and(|l| !l.contains("runtime-copy")),
+            "the created init's exe is the runtime's binary: {text}"
         );
     }
     Ok(())

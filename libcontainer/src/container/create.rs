@@ -6,7 +6,7 @@ use crate::process::{connect_pidfd_socket, send_pidfd, spawn, InitConfig};
 use crate::state::{proc_stat, Saved, StateDir};
 use crate::{hooks, id, Error, Result};
 use corral_cgroups::systemd::Scope;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -51,7 +51,12 @@ pub(super) fn create_locked(
     starts: bool,
 ) -> Result<(StateDir, i32)> {
     // Everything about the input is checked before anything is made.
-    let mut bundle = load_bundle(opts.id, opts.bundle, starts, opts.warn)?;
+    let mut bundle = load_bundle(opts.id, opts.bundle, starts)?;
+    // Before the warnings: a re-exec starts over, and would print them again.
+    let trampoline = leave_corral(&bundle.spec)?;
+    for w in &bundle.warnings {
+        (opts.warn)(w);
+    }
     if opts.rootless {
         let euid = nix::unistd::geteuid().as_raw();
         crate::validate::rootless(&bundle.spec, &bundle.config_path, euid)?;
@@ -90,6 +95,7 @@ pub(super) fn create_locked(
         (cgroup.as_ref(), scope.as_ref()),
         opts,
         console,
+        trampoline.as_ref(),
     )
     .and_then(|pid| match &host_root {
         Some((root, before)) => record_host_mount(&dir, root, before).map(|()| pid),
@@ -132,21 +138,36 @@ pub(super) fn create_locked(
 
 /// What `create` and `restore` check first about a new container: its id, its bundle
 /// (the bundle's warnings logged), and a `process` when it `starts` at once.
-pub(super) fn load_bundle(
-    id: &str,
-    path: &Path,
-    starts: bool,
-    warn: &dyn Fn(&str),
-) -> Result<Bundle> {
+/// The first checks of `create` and `restore`; the caller prints the bundle's warnings.
+pub(super) fn load_bundle(id: &str, path: &Path, starts: bool) -> Result<Bundle> {
     id::check(id)?;
     let bundle = Bundle::load(path)?;
     if starts {
         crate::validate::process_required(&bundle.spec, &bundle.config_path)?;
     }
-    for w in &bundle.warnings {
-        warn(w);
-    }
     Ok(bundle)
+}
+
+/// How the init will leave corral's binary for the user's program, out of reach of the
+/// container (CVE-2019-5736): through the exec trampoline, returned, where it is usable
+/// (see `crate::trampoline`); else from a write-protected copy of corral, which this
+/// process then becomes by an exec (this call does not return then), unless it runs
+/// from one already.
+fn leave_corral(spec: &oci_spec::runtime::Spec) -> Result<Option<OwnedFd>> {
+    if crate::sealed_exe::sealed() {
+        return Ok(None);
+    }
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    if crate::trampoline::usable(spec) && crate::process::allows_trampoline(profile) {
+        if let Some(fd) = crate::trampoline::make() {
+            crate::trace::step(|| {
+                "the init will exec the user's program through the trampoline".into()
+            });
+            return Ok(Some(fd));
+        }
+    }
+    crate::sealed_exe::ensure().map_err(|e| Error::Other(e.to_string()))?;
+    Ok(None)
 }
 
 /// Builds the seccomp filter in the runtime, before anything is created: libseccomp
@@ -213,6 +234,7 @@ fn create_in(
     (cgroup, scope): (Option<&corral_cgroups::Cgroup>, Option<&Scope>),
     opts: &CreateOptions,
     run_console: Option<BorrowedFd>,
+    trampoline: Option<&OwnedFd>,
 ) -> Result<i32> {
     // Limits are in place before the init exists; it joins the cgroup before it runs.
     let made = match cgroup {
@@ -261,6 +283,7 @@ fn create_in(
         start_scope: start_scope
             .as_ref()
             .map(|f| f as &dyn Fn(i32) -> Result<()>),
+        trampoline,
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {

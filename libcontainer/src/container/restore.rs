@@ -55,7 +55,10 @@ pub fn restore(o: &RestoreOptions) -> Result<i32> {
             images.display()
         )));
     }
-    let bundle = super::create::load_bundle(o.id, o.bundle, true, o.warn)?;
+    let bundle = super::create::load_bundle(o.id, o.bundle, true)?;
+    for w in &bundle.warnings {
+        (o.warn)(w);
+    }
     let console = super::create::console_socket(&bundle, o.console_socket)?;
     let (cgroup, scope) = super::cgroup::resolve(&bundle, o.id, false, o.systemd_cgroup, o.warn)?;
     if !o.detach && !o.no_subreaper {

@@ -328,6 +328,7 @@ fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Ex
         profile: cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         caller: super::filter::Caller::Exec,
         preserve_fds: cfg.preserve_fds,
+        inherited: None,
         personality: linux.and_then(|l| l.personality().as_ref()),
         memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
         exec_cpu_affinity: process.exec_cpu_affinity().as_ref(),

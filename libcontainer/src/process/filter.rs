@@ -22,6 +22,11 @@
 //! |                                        | build's check before close), `close` (the   |
 //! |                                        | channel), `read` (exec.fifo, blocking),     |
 //! |                                        | `execve`                                    |
+//! | the init leaving through the trampoline| `sendto`, `fcntl` (F_GETFD), `close`, then  |
+//! | (`crate::trampoline`)                  | `execveat` (the trampoline), whose calls    |
+//! |                                        | are `read` (exec.fifo), `fcntl` (F_SETFD,   |
+//! |                                        | FD_CLOEXEC), `execve`; on failure `write`,  |
+//! |                                        | `exit_group`                                |
 //! | the init, with `startContainer` hooks  | each hook spawned and waited for: `getpid`, |
 //! | (they run after `start`, so under the  | `pipe2`, `prlimit64`, `mmap`,               |
 //! | filter, as with runc)                  | `rt_sigprocmask`, `clone3` (or `clone` where|
@@ -45,9 +50,11 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 /// Who makes the calls after the load.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Caller {
-    /// The container's init; `start_hooks`: it runs `startContainer` hooks.
+    /// The container's init; `start_hooks`: it runs `startContainer` hooks;
+    /// `trampoline`: it leaves corral through the exec trampoline.
     Init {
         start_hooks: bool,
+        trampoline: bool,
     },
     Exec,
 }
@@ -127,17 +134,34 @@ fn calls_after_load(
         }
     }
     calls.push(("sendto", vec![]));
-    if let Caller::Init { start_hooks } = caller {
+    if let Caller::Init {
+        start_hooks,
+        trampoline,
+    } = caller
+    {
         calls.push(("fcntl", vec![(1, libc::F_GETFD as u64)]));
         calls.push(("close", vec![]));
         calls.push(("read", vec![]));
         if start_hooks {
             calls.extend(hook_calls().map(|c| (c, vec![])));
         }
+        if trampoline {
+            calls.extend(crate::trampoline::CALLS.map(|(c, a)| (c, a.to_vec())));
+        }
     }
     calls.push(("execve", vec![]));
     calls.push(("exit_group", vec![]));
     calls
+}
+
+/// Whether `profile` (if any) lets the trampoline run: its calls and the init's exec of
+/// it (`create` chooses the write-protected copy of corral otherwise).
+pub(crate) fn allows_trampoline(profile: Option<&LinuxSeccomp>) -> bool {
+    profile.is_none_or(|p| {
+        crate::trampoline::CALLS
+            .iter()
+            .all(|(name, args)| corral_seccomp::denial(p, name, args).is_none())
+    })
 }
 
 /// Refuses a profile that stops a call the process makes after loading it.
@@ -165,7 +189,13 @@ pub(super) fn check(
             return Err(denied(name, d, "the container's process"));
         }
     }
-    if caller == (Caller::Init { start_hooks: true }) {
+    if matches!(
+        caller,
+        Caller::Init {
+            start_hooks: true,
+            ..
+        }
+    ) {
         // glibc's posix_spawn makes clone3, and clone only where clone3 fails with ENOSYS.
         let what = "the init, to run startContainer hooks,";
         if let Some(d) = corral_seccomp::denial(profile, "clone3", &[]) {
@@ -218,9 +248,19 @@ mod tests {
         .unwrap()
     }
 
-    const CALLERS: [Caller; 3] = [
-        Caller::Init { start_hooks: false },
-        Caller::Init { start_hooks: true },
+    const CALLERS: [Caller; 4] = [
+        Caller::Init {
+            start_hooks: false,
+            trampoline: false,
+        },
+        Caller::Init {
+            start_hooks: true,
+            trampoline: false,
+        },
+        Caller::Init {
+            start_hooks: false,
+            trampoline: true,
+        },
         Caller::Exec,
     ];
 
@@ -254,7 +294,10 @@ mod tests {
 
     #[test]
     fn hooks_need_clone3_or_its_fallback() {
-        let hooks = Caller::Init { start_hooks: true };
+        let hooks = Caller::Init {
+            start_hooks: true,
+            trampoline: false,
+        };
         let mut p = serde_json::to_value(docker()).unwrap();
         for rule in p["syscalls"].as_array_mut().unwrap() {
             rule["names"]
@@ -267,7 +310,10 @@ mod tests {
             &p,
             &process(true),
             false,
-            Caller::Init { start_hooks: false },
+            Caller::Init {
+                start_hooks: false,
+                trampoline: false,
+            },
         )
         .unwrap();
         let e = check(&p, &process(true), false, hooks).unwrap_err();
@@ -296,7 +342,10 @@ mod tests {
                 .retain(|n| n != "setresuid");
         }
         let p: LinuxSeccomp = serde_json::from_value(p).unwrap();
-        let init = Caller::Init { start_hooks: false };
+        let init = Caller::Init {
+            start_hooks: false,
+            trampoline: false,
+        };
         check(&p, &process(true), false, init).unwrap();
         let e = check(&p, &process(false), false, init).unwrap_err();
         assert!(e.to_string().contains("denies setresuid (EPERM)"), "{e}");

@@ -24,7 +24,7 @@ use oci_spec::runtime::{
     ExecCPUAffinity, LinuxMemoryPolicy, LinuxPersonality, LinuxSeccomp, Process,
 };
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,7 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         // execs or _exits), so nothing closes them twice.
         let _ = nix::unistd::close(*fd);
     }
-    let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan)) {
+    let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan, fifo.as_raw_fd())) {
         Ok(exec) => exec,
         Err(e) => fail(&chan, &e.to_string()),
     };
@@ -70,6 +70,13 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         wait_for_start(&fifo);
         sys::exit_now(1);
     };
+    if let Some(t) = cfg.trampoline {
+        // From here the container's process runs the trampoline, not corral: it waits for
+        // `start` and execs the program (see crate::trampoline).
+        let err = crate::trampoline::exec(t, fifo.as_raw_fd(), &exec.path, &exec.args, &exec.env);
+        eprintln!("corral: {err}");
+        sys::exit_now(127);
+    }
     let Some(byte) = wait_for_start(&fifo) else {
         sys::exit_now(1);
     };
@@ -116,7 +123,7 @@ pub(super) fn execve(exec: &Exec) -> String {
 /// up (terminal, scheduler, labels, rlimits, cwd, identity, capabilities,
 /// noNewPrivileges, the seccomp filter, whose place among those depends on it) and the
 /// init waits with nothing to exec, as the corral binary, not dumpable.
-fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>> {
+fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd, fifo: RawFd) -> Result<Option<Exec>> {
     if cfg.cgroup.is_some() {
         // Nothing runs before the parent has put this process in the container's
         // cgroup (on v2 clone3 already did): every later child inherits it.
@@ -240,7 +247,10 @@ fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd) -> Result<Option<Exec>>
             start_hooks: !crate::hooks::Kind::StartContainer
                 .of(spec.hooks().as_ref())
                 .is_empty(),
+            trampoline: cfg.trampoline.is_some(),
         },
+        // The trampoline waits on exec.fifo in place of this process.
+        inherited: cfg.trampoline.map(|_| fifo),
         preserve_fds: cfg.preserve_fds,
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
         memory_policy: spec
@@ -290,6 +300,8 @@ pub(super) struct LastSteps<'a> {
     pub caller: filter::Caller,
     /// Extra fds after stdio that the process keeps (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// An fd the program exec'd next keeps: exec.fifo, for the trampoline.
+    pub inherited: Option<RawFd>,
     pub personality: Option<&'a LinuxPersonality>,
     /// `linux.memoryPolicy` of the container, for the init and `exec` alike.
     pub memory_policy: Option<&'a LinuxMemoryPolicy>,
@@ -319,6 +331,11 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     // Every fd past the preserved ones closes on exec (the runtime's own are O_CLOEXEC
     // already; this catches what the caller left open).
     cloexec_from(3 + s.preserve_fds, procfs.as_ref())?;
+    if let Some(fd) = s.inherited {
+        let keep = nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty());
+        nix::fcntl::fcntl(fd, keep)
+            .map_err(|e| Error::sys("keep exec.fifo open across exec", e))?;
+    }
     drop(procfs);
     user::set_rlimits(&s.checked.rlimits)?;
     let umask = process.user().umask().unwrap_or(0o022);

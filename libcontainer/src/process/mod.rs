@@ -37,6 +37,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+pub(crate) use filter::allows_trampoline;
+
 /// Connects to the `--pidfd-socket` at `path`.
 pub fn connect_pidfd_socket(path: &Path) -> Result<UnixStream> {
     UnixStream::connect(path).map_err(|e| Error::io("cannot connect to --pidfd-socket", path, e))
@@ -81,4 +83,7 @@ pub struct InitConfig<'a> {
     /// With `--systemd-cgroup`: starts the scope with the init's pid in it, in place of
     /// CLONE_INTO_CGROUP (systemd makes the cgroup, and refuses a scope with no process).
     pub start_scope: Option<&'a dyn Fn(i32) -> crate::Result<()>>,
+    /// The exec trampoline's sealed memfd (see `crate::trampoline`), when the init leaves
+    /// corral through it; else corral runs from a write-protected copy already.
+    pub trampoline: Option<&'a std::os::fd::OwnedFd>,
 }
