@@ -37,14 +37,11 @@ pub fn capped(s: &str) -> String {
     if s.len() <= MAX_ECHO {
         return s.to_string();
     }
-    let mut head = MAX_ECHO * 2 / 3;
-    while !s.is_char_boundary(head) {
-        head -= 1;
-    }
-    let mut tail = s.len() - MAX_ECHO / 3;
-    while !s.is_char_boundary(tail) {
-        tail += 1;
-    }
+    let head = crate::trace::char_floor(s, MAX_ECHO * 2 / 3);
+    // The first char boundary at or after the tail's start (s.len() is one).
+    let tail = (s.len() - MAX_ECHO / 3..=s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len());
     format!(
         "{}[… {} bytes left out …]{}",
         &s[..head],

@@ -50,9 +50,15 @@ const F_SEAL_EXEC: libc::c_int = 0x0020;
 /// memfds non-executable by default. Older kernels refuse the flag; theirs are.
 const MFD_EXEC: libc::c_uint = 0x0010;
 
-/// Whether this process runs from a copy nobody can write already (see [`unwritable`]).
+/// Whether this process runs from a copy nobody can write already (see [`unwritable`]);
+/// it is then named after its argv[0], as [`ensure`] names it (before Linux 6.14 an
+/// exec of an fd names a process after the fd's number).
 pub fn sealed() -> bool {
-    File::open("/proc/self/exe").is_ok_and(|exe| unwritable(&exe))
+    let sealed = File::open("/proc/self/exe").is_ok_and(|exe| unwritable(&exe));
+    if sealed {
+        name_after_argv0();
+    }
+    sealed
 }
 
 /// Returns when this process already runs from a copy nobody can write; otherwise makes
@@ -158,7 +164,8 @@ fn seal(fd: &OwnedFd) -> io::Result<()> {
         .map_err(|e| context("seal the copy", e.into()))
 }
 
-/// `bytes` in a sealed, executable memfd named `name` (the trampoline).
+/// `bytes` in a sealed, executable memfd named `name` (the trampoline, x86-64 only).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn sealed_memfd_of(name: &std::ffi::CStr, bytes: &[u8]) -> io::Result<OwnedFd> {
     let fd = exec_memfd(name)?;
     let mut file = File::from(fd);

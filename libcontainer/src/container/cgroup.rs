@@ -132,7 +132,7 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
     spec.linux().as_ref().and_then(|l| l.resources().as_ref())
 }
 
-/// Makes the cgroup and writes the limits. A cgroup that already exists is joined only
+/// Makes the cgroup ([`limit`] writes the limits). A cgroup that already exists is joined only
 /// if it is empty: `delete` kills what is in it, and must never reach other processes.
 /// Once that is checked, the cgroup is recorded in the state dir before anything is
 /// made, so that a failed `create`, or `delete` after a `create` that died half way,
@@ -146,8 +146,7 @@ fn resources(spec: &Spec) -> Option<&LinuxResources> {
 ///
 /// A systemd scope is neither made nor recorded here: it is started, and then
 /// recorded, once the init exists (see [`start_scope`]).
-/// A rootless container gets no device filter (see `corral_cgroups::rootless::limits`).
-pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir, rootless: bool) -> Result<Cgroup> {
+pub(super) fn make(cg: &Cgroup, dir: &StateDir) -> Result<Cgroup> {
     crate::trace::step(|| {
         let dirs: Vec<String> = cg
             .dirs
@@ -182,10 +181,22 @@ pub(super) fn make(cg: &Cgroup, spec: &Spec, dir: &StateDir, rootless: bool) -> 
         }
         created?;
     }
+    Ok(made)
+}
+
+/// Writes the limits of `spec` and the device rules to the cgroup [`make`] made (with
+/// the systemd driver the scope's properties hold them). `create` does it once the init
+/// is cloned, while the init sets itself up: it handles the init's Ready only after
+/// this, and nothing of the container runs before then. A rootless container gets no
+/// device filter (see `corral_cgroups::rootless::limits`).
+pub(super) fn limit(cg: &Cgroup, spec: &Spec, rootless: bool) -> Result<()> {
+    if cg.driver.is_systemd() {
+        return Ok(());
+    }
     let none = LinuxResources::default();
     let extra = if rootless { vec![] } else { device_rules() };
-    made.apply(resources(spec).unwrap_or(&none), &extra)?;
-    Ok(made)
+    cg.apply(resources(spec).unwrap_or(&none), &extra)?;
+    Ok(())
 }
 
 /// After a failed `create` or `restore`: the cgroup it recorded in `dir` (only one it

@@ -236,12 +236,19 @@ fn create_in(
     run_console: Option<BorrowedFd>,
     trampoline: Option<&OwnedFd>,
 ) -> Result<i32> {
-    // Limits are in place before the init exists; it joins the cgroup before it runs.
+    // The cgroup exists before the init does, which joins it before it runs; on v2 its
+    // limits are written while the init sets itself up (`record` below).
     let made = match cgroup {
-        Some(cg) => Some(super::cgroup::make(cg, &bundle.spec, dir, opts.rootless)?),
+        Some(cg) => Some(super::cgroup::make(cg, dir)?),
         None => None,
     };
     let cgroup = made.as_ref();
+    // v1 device rules go in as "deny all", then each rule: a window in which the init,
+    // making device nodes, would be refused. So on v1 the limits come first.
+    let v1 = |c: &&corral_cgroups::Cgroup| c.version == corral_cgroups::Version::V1;
+    if let Some(cg) = cgroup.filter(v1) {
+        super::cgroup::limit(cg, &bundle.spec, opts.rootless)?;
+    }
     crate::trace::mark("cgroup");
     let start_scope = scope.map(|s| move |pid| super::cgroup::start_scope(s, dir, pid));
     if opts.notify_socket.is_some() {
@@ -287,6 +294,10 @@ fn create_in(
     };
     // Recorded while the init sets itself up; if it then fails, the caller removes the dir.
     let record = |spawned: &spawn::Spawned| -> Result<()> {
+        if let Some(cg) = cgroup.filter(|c| !v1(c)) {
+            super::cgroup::limit(cg, &bundle.spec, opts.rootless)?;
+            crate::trace::mark("cgroup");
+        }
         let pid = spawned.pid.as_raw();
         // Written from here, the host: the init is not dumpable, so in a user namespace
         // its own /proc files belong to the host's root and it cannot write them.

@@ -96,7 +96,10 @@ fn restore_in(
     o: &RestoreOptions,
 ) -> Result<i32> {
     let made = cgroup
-        .map(|cg| super::cgroup::make(cg, &bundle.spec, dir, false))
+        .map(|cg| {
+            let made = super::cgroup::make(cg, dir)?;
+            super::cgroup::limit(&made, &bundle.spec, false).map(|()| made)
+        })
         .transpose()?;
     // Dropped (the holder gone) when this returns: after CRIU, on every path.
     let _holder = scope
