@@ -4,8 +4,10 @@
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
 //! (inside the root), executable lookup, fds → personality, exec labels → groups, gid,
 //! no_new_privs → seccomp → uid, capabilities → Ready → block on exec.fifo →
-//! startContainer hooks → execve. (oomScoreAdj is written by the parent.) After the
-//! seccomp filter the init makes only the calls listed in `filter`.
+//! startContainer hooks → execve; or, in most containers, Ready → execveat of the exec
+//! trampoline, which blocks on exec.fifo and execs the program (`crate::trampoline`).
+//! (oomScoreAdj is written by the parent.) After the seccomp filter the init makes only
+//! the calls listed in `filter`.
 //! Any error before Ready is sent to the parent, which reports it and cleans up.
 //! The steps from the scheduler on are [`finish`], which `exec` shares.
 
