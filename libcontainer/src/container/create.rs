@@ -136,9 +136,8 @@ pub(super) fn create_locked(
     }
 }
 
-/// What `create` and `restore` check first about a new container: its id, its bundle
-/// (the bundle's warnings logged), and a `process` when it `starts` at once.
-/// The first checks of `create` and `restore`; the caller prints the bundle's warnings.
+/// What `create` and `restore` check first about a new container: its id, its bundle,
+/// and a `process` when it `starts` at once. The caller prints the bundle's warnings.
 pub(super) fn load_bundle(id: &str, path: &Path, starts: bool) -> Result<Bundle> {
     id::check(id)?;
     let bundle = Bundle::load(path)?;
