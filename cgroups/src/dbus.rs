@@ -309,11 +309,16 @@ pub struct Bus {
 /// The uid the bus sees this process as (SO_PEERCRED): its effective uid as the initial
 /// user namespace knows it. Inside a user namespace (rootless podman runs the runtime as
 /// uid 0 of one) that is the uid the namespace's uid 0 maps to, which EXTERNAL must
-/// name, or the bus refuses the connection.
+/// name, or the bus refuses the connection. Read once per process (a create asks it up
+/// to four times: the manager to use, its warning, and each connection); corral's own
+/// process never changes its user namespace.
 pub fn peer_uid() -> u32 {
-    let euid = nix::unistd::geteuid().as_raw();
-    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-    outside(&map, euid).unwrap_or(euid)
+    static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        let euid = nix::unistd::geteuid().as_raw();
+        let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        outside(&map, euid).unwrap_or(euid)
+    })
 }
 
 /// `id` of this user namespace in its parent, from `uid_map`'s lines (inside, outside,

@@ -50,17 +50,6 @@ const F_SEAL_EXEC: libc::c_int = 0x0020;
 /// memfds non-executable by default. Older kernels refuse the flag; theirs are.
 const MFD_EXEC: libc::c_uint = 0x0010;
 
-/// Whether this process runs from a copy nobody can write already (see [`unwritable`]);
-/// it is then named after its argv[0], as [`ensure`] names it (before Linux 6.14 an
-/// exec of an fd names a process after the fd's number).
-pub fn sealed() -> bool {
-    let sealed = File::open("/proc/self/exe").is_ok_and(|exe| unwritable(&exe));
-    if sealed {
-        name_after_argv0();
-    }
-    sealed
-}
-
 /// Returns when this process already runs from a copy nobody can write; otherwise makes
 /// one and execs it (returning only on failure).
 pub fn ensure() -> io::Result<()> {

@@ -31,7 +31,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::Spec;
 
 /// trampoline-x86_64.S, assembled (the test `bytes_are_the_source` checks them against
 /// the source where binutils are installed): an ELF header, two program headers, the
@@ -98,16 +98,8 @@ pub fn usable(spec: &Spec) -> bool {
     if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
         return false;
     }
-    let own_pid_ns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
-        });
     let hooks = spec.hooks().as_ref();
-    own_pid_ns
+    crate::process::has_own_pid_ns(spec)
         && crate::hooks::Kind::CreateContainer.of(hooks).is_empty()
         && crate::hooks::Kind::StartContainer.of(hooks).is_empty()
 }

@@ -79,7 +79,7 @@ fn go(out: &Path) -> CaseResult {
 }
 
 /// A copy of the runtime for the victim's commands, and its bytes.
-fn runtime_copy(cx: &Ctx) -> Result<(PathBuf, Vec<u8>), String> {
+pub(super) fn runtime_copy(cx: &Ctx) -> Result<(PathBuf, Vec<u8>), String> {
     let copy = cx.dir.join("runtime-copy");
     std::fs::copy(&cx.runtime, &copy).map_err(|e| format!("copy the runtime: {e}"))?;
     let bytes = std::fs::read(&copy).map_err(|e| e.to_string())?;
@@ -102,7 +102,7 @@ fn full_pipe() -> Result<(std::fs::File, OwnedFd), String> {
 }
 
 /// Waits until the attacker's report has `key` (at most 30 s).
-fn wait_report(out: &Path, key: &str) -> Result<String, String> {
+pub(super) fn wait_report(out: &Path, key: &str) -> Result<String, String> {
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(out).unwrap_or_default();

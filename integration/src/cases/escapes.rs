@@ -1,5 +1,6 @@
 //! Known runtime escapes (runc's CVEs), each tried from inside a container.
 
+use super::escape_interp::{runtime_copy, wait_report};
 use super::{ensure, field};
 use crate::bundle::config;
 use crate::ctx::Ctx;
@@ -111,9 +112,7 @@ fn runtime_binary(cx: &mut Ctx) -> CaseResult {
 /// the runtime, which must come out unchanged; with corral the link must not even name
 /// the copy (the init's executable is the sealed trampoline from Ready on).
 fn own_pid_ns(cx: &mut Ctx) -> CaseResult {
-    let copy = cx.dir.join("runtime-copy");
-    std::fs::copy(&cx.runtime, &copy).map_err(|e| format!("copy the runtime: {e}"))?;
-    let original = std::fs::read(&copy).map_err(|e| e.to_string())?;
+    let (copy, original) = runtime_copy(cx)?;
     let b = cx.bundle(&config(&["sleep", "1000"]))?;
     let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
     let created = cx.rt(&["create", "--bundle", &b.to_string_lossy(), "victim"]);
@@ -130,23 +129,10 @@ fn own_pid_ns(cx: &mut Ctx) -> CaseResult {
     // once `exec` ends, and the victim's init could not finish dying before it is reaped).
     let (attacker, _) = cx.rt_spawn(&["exec", "victim", "sh", "-c", script])?;
     let out = b.join("rootfs/out");
-    let report = |key: &str| -> Result<String, String> {
-        let start = std::time::Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&out).unwrap_or_default();
-            if field(&text, key).is_some() {
-                return Ok(text);
-            }
-            if start.elapsed() > crate::PATIENCE {
-                return Err(format!("the attacker did not report {key}: {text}"));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    };
-    report("wrote")?;
+    wait_report(&out, "wrote")?;
     cx.rt(&["start", "victim"]).ok("start the victim")?;
     std::fs::write(b.join("rootfs/go"), "").map_err(|e| e.to_string())?;
-    let text = report("done")?;
+    let text = wait_report(&out, "done")?;
     crate::ctx::wait_child(attacker)?;
     cx.rt(&["delete", "--force", "victim"])
         .ok("delete the victim")?;

@@ -151,11 +151,8 @@ pub(super) fn load_bundle(id: &str, path: &Path, starts: bool) -> Result<Bundle>
 /// container (CVE-2019-5736): through the exec trampoline, returned, where it is usable
 /// (see `crate::trampoline`); else from a write-protected copy of corral, which this
 /// process then becomes by an exec (this call does not return then), unless it runs
-/// from one already.
+/// from one already (`ensure` checks).
 fn leave_corral(spec: &oci_spec::runtime::Spec) -> Result<Option<OwnedFd>> {
-    if crate::sealed_exe::sealed() {
-        return Ok(None);
-    }
     let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     if crate::trampoline::usable(spec) && crate::process::allows_trampoline(profile) {
         if let Some(fd) = crate::trampoline::make() {

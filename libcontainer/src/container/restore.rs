@@ -151,7 +151,13 @@ fn restore_in(
     let pid = result?;
     let (_, pid_start) = proc_stat(pid)
         .ok_or_else(|| Error::Other(format!("the restored init {pid} died at once")))?;
-    let saved = Saved::of_new_init(o.id, bundle, (pid, pid_start), has_own_pid_ns(bundle), made);
+    let saved = Saved::of_new_init(
+        o.id,
+        bundle,
+        (pid, pid_start),
+        crate::process::has_own_pid_ns(&bundle.spec),
+        made,
+    );
     dir.save(&saved)?;
     dir.created()?;
     if let Some(p) = o.pid_file {
@@ -186,18 +192,6 @@ fn make_mountpoints(bundle: &Bundle, rootfs: &Path) -> Result<()> {
         root.target(dest, if file { Kind::File } else { Kind::Dir })?;
     }
     Ok(())
-}
-
-fn has_own_pid_ns(bundle: &Bundle) -> bool {
-    let namespaces = bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref());
-    namespaces
-        .into_iter()
-        .flatten()
-        .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
 }
 
 /// CRIU's restore flags; also the fd of a joined network namespace, which must stay

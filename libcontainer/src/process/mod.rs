@@ -21,7 +21,7 @@ mod init_hooks;
 pub mod lsm;
 mod maps;
 mod namespaces;
-pub use namespaces::has_mount_ns;
+pub use namespaces::{has_mount_ns, has_own_pid_ns};
 pub mod numa;
 mod procfs;
 mod sched;

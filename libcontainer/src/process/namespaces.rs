@@ -235,6 +235,14 @@ pub fn unshare(flags: u64) -> Result<()> {
         .map_err(|e| Error::sys("unshare namespaces", e))
 }
 
+/// Whether the container gets a pid namespace of its own (new, not joined by path).
+pub fn has_own_pid_ns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == T::Pid && ns.path().is_none()))
+}
+
 /// Whether the container has a mount namespace other than the runtime's (new, or
 /// joined by path); without one its mounts are made in the runtime's (see `rootfs::host`).
 pub fn has_mount_ns(spec: &Spec) -> bool {
