@@ -92,6 +92,41 @@ impl Error {
     }
 }
 
+/// How a child about to be cloned enters the container's cgroup by itself, opened by
+/// [`Cgroup::entry`] before the clone. A pid written to a v1 `cgroup.procs` by another
+/// process moves the whole thread group under the kernel's global threadgroup lock,
+/// whose write side waits for an RCU grace period (10 to 15 ms on this project's host,
+/// about a third of a v1 `run`); a single thread that writes "0" to `tasks` moves itself
+/// without that lock ("If we migrate a single thread ... we can skip the global lock",
+/// kernel/cgroup/cgroup.c; older kernels take it either way). cgroup2 has clone3's
+/// CLONE_INTO_CGROUP, which places the child as it is made.
+#[derive(Debug)]
+pub struct Entry {
+    /// The cgroup2 directory to clone into: the cgroup on v2, the controller-less
+    /// cgroup2 directory on a hybrid host.
+    pub into: Option<std::fs::File>,
+    /// Each v1 hierarchy's `tasks` file, open for writing: see [`Entry::enter`].
+    pub tasks: Vec<(PathBuf, std::fs::File)>,
+}
+
+impl Entry {
+    /// In the cloned child, before it does anything else: moves this process (a single
+    /// thread: the clone of a single-threaded runtime) into every v1 hierarchy. The kernel
+    /// checks the opener's credentials, the parent's; the files are close-on-exec.
+    pub fn enter(&self) -> Result<()> {
+        use std::io::Write;
+        for (path, file) in &self.tasks {
+            (&*file).write_all(b"0").map_err(|err| Error::Write {
+                field: "linux.cgroupsPath".into(),
+                path: path.clone(),
+                value: "0".into(),
+                err,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Version {
     V1,
@@ -207,6 +242,33 @@ impl Cgroup {
             Driver::CgroupfsV2 => v2::apply(self, r, extra_devices),
             Driver::Systemd | Driver::SystemdUser => systemd::update(self, r),
         }
+    }
+
+    /// Opens, before a clone, what lets the child enter the cgroup in every hierarchy
+    /// without the parent moving it (see [`Entry`]); `None` when a v1 `tasks` file
+    /// cannot be opened (then the parent moves the child with [`Cgroup::add_pid`]).
+    pub fn entry(&self) -> Result<Option<Entry>> {
+        let mut entry = Entry {
+            into: None,
+            tasks: Vec::new(),
+        };
+        for d in &self.dirs {
+            if d.controllers.is_empty() {
+                let dir = std::fs::File::open(&d.path)
+                    .map_err(|e| Error::io("cannot open cgroup", &d.path, e))?;
+                entry.into = Some(dir);
+                continue;
+            }
+            let path = d.path.join("tasks");
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => entry.tasks.push((path, f)),
+                Err(e) => {
+                    debug(|| format!("cgroup: cannot open {}: {e}", path.display()));
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(entry))
     }
 
     /// Moves process `pid` into the cgroup, in every hierarchy.

@@ -28,7 +28,7 @@
 //! changes, so namespaces of the host (a network namespace joined by path) and of the
 //! container's user namespace are joined alike.
 
-use super::channel::{self, ChildEnd, ChildMsg, ParentEnd, ParentMsg};
+use super::channel::{self, ChildEnd, ChildMsg, ParentEnd};
 use super::init::{self, Exec, LastSteps};
 use super::procfs::Procfs;
 use super::spawn::{self, KillOnDrop};
@@ -143,7 +143,7 @@ fn join_pid_namespace(cfg: &ExecConfig) -> Result<(u64, bool)> {
 /// failure the child is killed and reaped.
 pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     let (flags, fork_in_child) = join_pid_namespace(cfg)?;
-    let cgroup_dir = spawn::clone_into(cfg.cgroup)?;
+    let entry = spawn::entry(cfg.cgroup, false)?;
     let (parent, child) = channel::pair()?;
     // Not dumpable, so that the child is not either from its first instruction until its
     // execve (CVE-2019-5736, as the init): it is in the container's pid namespace from
@@ -152,7 +152,9 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
     // child copies.
     init::set_dumpable(false)?;
     crate::trace::mark("prepare");
-    let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
+    let cgroup_fd = entry
+        .as_ref()
+        .and_then(|e| e.into.as_ref().map(|f| f.as_raw_fd()));
     // The child starts on the `initial` CPUs and keeps them until it is in the cgroup.
     let before = affinity::initial(cfg.process.exec_cpu_affinity().as_ref())?;
     // SAFETY: corral is single-threaded (no runtime, logger or executor thread).
@@ -168,13 +170,12 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
             fds.extend(cgroup_fd);
             let report = child.try_clone().ok();
             super::boundary::child("the exec process", report, || {
-                child_main(cfg, &fds, flags, fork_in_child, child)
+                child_main(cfg, &fds, flags, fork_in_child, entry.as_ref(), child)
             })
         }
         Ok(Forked::Parent(pid)) => pid,
     };
     drop(child);
-    drop(cgroup_dir);
     crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![first]);
     if let Some(adj) = cfg.process.oom_score_adj() {
@@ -183,7 +184,8 @@ pub fn spawn(cfg: &ExecConfig) -> Result<Pid> {
         std::fs::write(&path, adj.to_string())
             .map_err(|e| Error::io("process.oomScoreAdj: cannot write", &path, e))?;
     }
-    spawn::placed(cfg.cgroup, first, &parent)?;
+    spawn::placed(cfg.cgroup, entry.as_ref(), first, &parent)?;
+    drop(entry);
     let pid = until_exec(cfg, &parent, first, fork_in_child, &mut guard)?;
     crate::trace::mark("exec");
     guard.0.clear();
@@ -239,7 +241,14 @@ fn unexpected(msg: Option<ChildMsg>) -> Error {
 }
 
 /// The child: never returns.
-fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, chan: ChildEnd) -> ! {
+fn child_main(
+    cfg: &ExecConfig,
+    parent_fds: &[RawFd],
+    flags: u64,
+    fork: bool,
+    entry: Option<&corral_cgroups::Entry>,
+    chan: ChildEnd,
+) -> ! {
     // Its steps and phases only: the parent logs its own.
     crate::trace::restart_in_child();
     for fd in parent_fds {
@@ -247,7 +256,7 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
         // execs or _exits), so nothing closes these fds twice.
         let _ = nix::unistd::close(*fd);
     }
-    match setup(cfg, flags, fork, &chan) {
+    match setup(cfg, flags, fork, entry, &chan) {
         Ok(exec) => {
             crate::trace::step(|| "ready: execve next".into());
             let sent = init::send_trace(&chan);
@@ -265,14 +274,15 @@ fn child_main(cfg: &ExecConfig, parent_fds: &[RawFd], flags: u64, fork: bool, ch
     }
 }
 
-fn setup(cfg: &ExecConfig, flags: u64, fork: bool, chan: &ChildEnd) -> Result<Exec> {
-    if cfg.cgroup.is_some() {
-        // Nothing of the user's runs before the parent has put us in the cgroup.
-        match chan.recv()? {
-            ParentMsg::CgroupJoined => {}
-            m => return Err(Error::Other(format!("expected CgroupJoined, got {m:?}"))),
-        }
-    }
+fn setup(
+    cfg: &ExecConfig,
+    flags: u64,
+    fork: bool,
+    entry: Option<&corral_cgroups::Entry>,
+    chan: &ChildEnd,
+) -> Result<Exec> {
+    // Nothing of the user's runs before this process is in the cgroup.
+    spawn::enter(cfg.cgroup, entry, chan)?;
     let labels = lsm::wanted(cfg.process);
     // Made while still in the host's mount namespace, where a new procfs is allowed (in
     // the container's, a masked /proc would forbid it in a user namespace), and already

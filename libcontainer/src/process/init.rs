@@ -40,7 +40,13 @@ pub(super) struct Exec {
     env: Vec<CString>,
 }
 
-pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) -> ! {
+pub(super) fn run(
+    cfg: &InitConfig,
+    plan: &Plan,
+    entry: Option<&corral_cgroups::Entry>,
+    chan: ChildEnd,
+    fifo: OwnedFd,
+) -> ! {
     crate::trace::restart_in_child();
     crate::trace::mark("clone");
     // Until it execs, the init is the corral binary: not dumpable, no process of the
@@ -56,7 +62,8 @@ pub(super) fn run(cfg: &InitConfig, plan: &Plan, chan: ChildEnd, fifo: OwnedFd) 
         // execs or _exits), so nothing closes them twice.
         let _ = nix::unistd::close(*fd);
     }
-    let exec = match blocking(&fifo).and_then(|()| setup(cfg, plan, &chan, fifo.as_raw_fd())) {
+    let ready = blocking(&fifo).and_then(|()| setup(cfg, plan, entry, &chan, fifo.as_raw_fd()));
+    let exec = match ready {
         Ok(exec) => exec,
         Err(e) => fail(&chan, &e.to_string()),
     };
@@ -125,14 +132,17 @@ pub(super) fn execve(exec: &Exec) -> String {
 /// up (terminal, scheduler, labels, rlimits, cwd, identity, capabilities,
 /// noNewPrivileges, the seccomp filter, whose place among those depends on it) and the
 /// init waits with nothing to exec, as the corral binary, not dumpable.
-fn setup(cfg: &InitConfig, plan: &Plan, chan: &ChildEnd, fifo: RawFd) -> Result<Option<Exec>> {
+fn setup(
+    cfg: &InitConfig,
+    plan: &Plan,
+    entry: Option<&corral_cgroups::Entry>,
+    chan: &ChildEnd,
+    fifo: RawFd,
+) -> Result<Option<Exec>> {
     if cfg.cgroup.is_some() {
-        // Nothing runs before the parent has put this process in the container's
-        // cgroup (on v2 clone3 already did): every later child inherits it.
-        match chan.recv()? {
-            ParentMsg::CgroupJoined => {}
-            m => return Err(Error::Init(format!("expected CgroupJoined, got {m:?}"))),
-        }
+        // Nothing runs before this process is in the container's cgroup: every later
+        // child inherits it.
+        super::spawn::enter(cfg.cgroup, entry, chan)?;
         crate::trace::mark("join");
         if plan.cgroupns_late {
             // Made now, so that its root is the container's cgroup, not the runtime's.

@@ -5,7 +5,7 @@ use super::{init, seccomp_listener, InitConfig};
 use super::{maps, namespaces};
 use crate::sys::{self, Forked};
 use crate::{Error, Result};
-use corral_cgroups::{Cgroup, Version};
+use corral_cgroups::{Cgroup, Entry, Version};
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -29,29 +29,50 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// v2: the cgroup directory clone3 puts the child in (CLONE_INTO_CGROUP). v1 has no
-/// such flag: the parent writes the child's pid into every hierarchy right after the
-/// clone (see [`placed`]), and the child waits for that.
-pub(super) fn clone_into(cgroup: Option<&Cgroup>) -> Result<Option<std::fs::File>> {
+/// How the child enters the container's cgroup, opened before the clone: by itself
+/// (`corral_cgroups::Entry`: clone3 puts it in the cgroup2 directory, and it writes
+/// itself into every v1 hierarchy first thing), or, when this is `None`, placed by the
+/// parent ([`placed`]): a systemd scope takes it, or a v1 `tasks` file could not be
+/// opened.
+pub(super) fn entry(cgroup: Option<&Cgroup>, scope: bool) -> Result<Option<Entry>> {
     match cgroup {
-        Some(cg) if cg.version == Version::V2 => {
-            let p = &cg.dirs[0].path;
-            let dir = std::fs::File::open(p).map_err(|e| Error::io("cannot open cgroup", p, e))?;
-            Ok(Some(dir))
-        }
+        Some(cg) if !scope => Ok(cg.entry()?),
         _ => Ok(None),
     }
 }
 
-/// After the clone: the child, in its cgroup on every hierarchy, is told so.
-pub(super) fn placed(cgroup: Option<&Cgroup>, child: Pid, parent: &ParentEnd) -> Result<()> {
-    if let Some(cg) = cgroup {
+/// After the clone: unless the child enters the cgroup by itself (`entry`), the parent
+/// puts it there in every hierarchy (v1; a systemd scope has it already) and says so.
+pub(super) fn placed(
+    cgroup: Option<&Cgroup>,
+    entry: Option<&Entry>,
+    child: Pid,
+    parent: &ParentEnd,
+) -> Result<()> {
+    if let (Some(cg), None) = (cgroup, entry) {
         if cg.version == Version::V1 {
             cg.add_pid(child.as_raw())?;
         }
         parent.send(ParentMsg::CgroupJoined)?;
     }
     Ok(())
+}
+
+/// The child's side of [`placed`], before it does anything else: it enters the cgroup
+/// by itself, or waits until the parent has put it there.
+pub(super) fn enter(
+    cgroup: Option<&Cgroup>,
+    entry: Option<&Entry>,
+    chan: &super::channel::ChildEnd,
+) -> Result<()> {
+    match (cgroup, entry) {
+        (_, Some(e)) => e.enter().map_err(Error::Cgroup),
+        (Some(_), None) => match chan.recv()? {
+            ParentMsg::CgroupJoined => Ok(()),
+            m => Err(Error::Init(format!("expected CgroupJoined, got {m:?}"))),
+        },
+        (None, None) => Ok(()),
+    }
 }
 
 /// How the init (a child of ours) ended without a message: a seccomp profile that
@@ -88,22 +109,31 @@ pub fn spawn(
         plan.cgroupns_late = true;
     }
     crate::trace::step(|| namespaces::describe(cfg.spec, &plan));
-    let cgroup_dir = match cfg.start_scope {
-        Some(_) => None,
-        None => clone_into(cfg.cgroup)?,
-    };
+    let entry = entry(cfg.cgroup, cfg.start_scope.is_some())?;
     let (parent, child) = channel::pair()?;
     for (t, fd) in &plan.parent_joins {
         namespaces::join(*t, fd)?;
     }
     crate::trace::step(|| {
-        let into = cfg.cgroup.filter(|_| cgroup_dir.is_some());
-        let into = into.map_or(String::new(), |c| {
-            format!(" into cgroup {}", c.dirs[0].path.display())
-        });
+        let into = match (cfg.cgroup, &entry) {
+            (Some(c), Some(e)) => {
+                let into = c.dirs.iter().filter(|d| d.controllers.is_empty());
+                let into = into.map(|d| format!(" into cgroup {}", d.path.display()));
+                let v1 = e.tasks.iter().map(|(p, _)| p.display().to_string());
+                let v1: Vec<String> = v1.collect();
+                let v1 = match v1.is_empty() {
+                    true => String::new(),
+                    false => format!("; it writes itself into {}", v1.join(", ")),
+                };
+                into.collect::<String>() + &v1
+            }
+            _ => String::new(),
+        };
         format!("clone3 the init, flags {:#x}{into}", plan.clone_flags)
     });
-    let cgroup_fd = cgroup_dir.as_ref().map(|f| f.as_raw_fd());
+    let cgroup_fd = entry
+        .as_ref()
+        .and_then(|e| e.into.as_ref().map(|f| f.as_raw_fd()));
     // SAFETY: corral is single-threaded (no runtime, logger or executor thread).
     let pid = match unsafe { sys::clone3_fork(plan.clone_flags, cgroup_fd) } {
         Err(e) => {
@@ -116,7 +146,7 @@ pub fn spawn(
             drop(parent);
             let report = child.try_clone().ok();
             super::boundary::child("the container init", report, || {
-                init::run(cfg, &plan, child, fifo)
+                init::run(cfg, &plan, entry.as_ref(), child, fifo)
             })
         }
         Ok(Forked::Parent(pid)) => pid,
@@ -124,14 +154,14 @@ pub fn spawn(
     crate::trace::step(|| format!("the init is pid {pid}"));
     drop(child);
     drop(fifo);
-    drop(cgroup_dir);
     crate::trace::mark("clone");
     let mut guard = KillOnDrop(vec![pid]);
     if let Some(start) = cfg.start_scope {
         start(pid.as_raw())?;
         crate::trace::mark("scope");
     }
-    placed(cfg.cgroup, pid, &parent)?;
+    placed(cfg.cgroup, entry.as_ref(), pid, &parent)?;
+    drop(entry);
     crate::trace::mark("join");
     let mut spawned = Spawned {
         pid,
