@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// Files inside /proc that may be covered (lxcfs emulates them), as runc allows.
 const PROC_ALLOWED: &[&str] = &[
@@ -84,8 +84,15 @@ pub fn mount_one(env: &Env, m: &Mount) -> Result<()> {
     let tree = if opts.bind || typ == "bind" {
         bind(env, m, &opts, &what)?
     } else {
-        let target = env.root.target(m.destination(), Kind::Dir)?;
-        check_proc(env.root, m.destination(), target.as_fd(), typ, None, &what)?;
+        let (target, at) = env.root.target_at(m.destination(), Kind::Dir)?;
+        check_proc(
+            env.root,
+            m.destination(),
+            (target.as_fd(), at),
+            typ,
+            None,
+            &what,
+        )?;
         if typ == "cgroup" {
             // Attached already, with its attributes.
             cgroupfs::mount_cgroups(target.as_fd(), &opts, env.cgroup)?
@@ -124,11 +131,11 @@ fn bind(env: &Env, m: &Mount, opts: &Parsed, what: &str) -> Result<OwnedFd> {
     } else {
         Kind::File
     };
-    let target = env.root.target(m.destination(), kind)?;
+    let (target, at) = env.root.target_at(m.destination(), kind)?;
     check_proc(
         env.root,
         m.destination(),
-        target.as_fd(),
+        (target.as_fd(), at),
         "bind",
         Some(src),
         what,
@@ -212,15 +219,20 @@ fn remount(root: &InRoot, dest: &Path, opts: &Parsed) -> std::result::Result<(),
 /// destination at or below /proc must land there: a rootfs whose /proc is a link to
 /// another directory would take the procfs and everything mounted "below /proc" there,
 /// out of reach of this rule (CVE-2023-28642).
+/// `target` is the fd the destination resolved to, with its path in the container when
+/// `target_at` knows it already.
 fn check_proc(
     root: &InRoot,
     dest: &Path,
-    target: BorrowedFd,
+    target: (BorrowedFd, Option<PathBuf>),
     typ: &str,
     src: Option<&Path>,
     what: &str,
 ) -> Result<()> {
-    let at = root.path_of(target)?;
+    let at = match target {
+        (_, Some(at)) => at,
+        (fd, None) => root.path_of(fd)?,
+    };
     let Ok(rel) = at.strip_prefix("/proc") else {
         if names_proc(dest) {
             return Err(Error::Other(format!(

@@ -145,6 +145,70 @@ impl InRoot {
         }
     }
 
+    /// [`target`](Self::target), and the target's path in the container when the
+    /// lookup followed no symlink and `path` has no `..`: then it is `path` itself, and
+    /// [`path_of`](Self::path_of), a procfs lookup and a readlink, is not needed. The
+    /// usual case, a target that exists or whose parent does, takes one or two lookups.
+    pub fn target_at(&self, path: &Path, kind: Kind) -> Result<(OwnedFd, Option<PathBuf>)> {
+        let plain = !path.components().any(|c| c == Component::ParentDir);
+        let literal = || plain.then(|| Path::new("/").join(relative(path)));
+        match self.resolve_plain(path, libc::O_PATH) {
+            Ok(fd) => return Ok((fd, literal())),
+            // No symlink on the way to the first missing name.
+            Err(Errno::ENOENT) => {
+                if let Some(fd) = self.make_in_parent(path, kind)? {
+                    return Ok((fd, literal()));
+                }
+            }
+            // A symlink on the way (ELOOP), or an error the general lookup reports.
+            Err(_) => {}
+        }
+        self.target(path, kind).map(|fd| (fd, None))
+    }
+
+    /// `path` resolved as [`resolve_flags`](Self::resolve_flags) does, but failing
+    /// (ELOOP) at any symlink.
+    fn resolve_plain(&self, path: &Path, flags: i32) -> std::result::Result<OwnedFd, Errno> {
+        let how = RESOLVE | libc::RESOLVE_NO_SYMLINKS;
+        openat2(self.fd(), relative(path), flags, 0, how)
+    }
+
+    /// The missing `path` made as `kind` in its parent, when the parent exists and is
+    /// reached without a symlink; `None` for everything else (a missing parent, a
+    /// symlink, a name that appeared meanwhile), which [`target`](Self::target) handles.
+    fn make_in_parent(&self, path: &Path, kind: Kind) -> Result<Option<OwnedFd>> {
+        let Some((parent, name)) = split(path) else {
+            return Ok(None);
+        };
+        let Ok(dir) = self.resolve_plain(parent, libc::O_PATH | libc::O_DIRECTORY) else {
+            return Ok(None);
+        };
+        let how = RESOLVE | libc::RESOLVE_NO_SYMLINKS;
+        let name = Path::new(name);
+        let made = match kind {
+            Kind::Dir => {
+                let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
+                let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
+                match nix::sys::stat::mkdirat(Some(raw), name, mode) {
+                    Ok(()) => openat2(dir.as_fd(), name, libc::O_PATH | libc::O_DIRECTORY, 0, how),
+                    Err(e) => Err(e),
+                }
+            }
+            Kind::File => openat2(
+                dir.as_fd(),
+                name,
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW,
+                0o644,
+                how,
+            ),
+        };
+        match made {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::EEXIST | Errno::ELOOP | Errno::ENOENT) => Ok(None),
+            Err(e) => Err(self.err("cannot create", path, e)),
+        }
+    }
+
     /// The container path of an fd opened in this root, from the kernel's record of it
     /// (used to apply the rules for `/proc` to where a mount really lands).
     pub fn path_of(&self, fd: BorrowedFd) -> Result<PathBuf> {
@@ -243,6 +307,39 @@ mod tests {
         let f = r.target(Path::new("/abs/etc/file"), Kind::File).unwrap();
         assert_eq!(r.path_of(f.as_fd()).unwrap(), Path::new("/etc/file"));
         assert!(root.join("etc/file").is_file());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `target_at` names the target itself only where the lookup met no symlink and the
+    /// path has no `..`; its name then agrees with the kernel's (`path_of`).
+    #[test]
+    fn target_at_knows_literal_paths_only() {
+        let dir = std::env::temp_dir().join(format!("corral-target-at-{}", std::process::id()));
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("dev")).unwrap();
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink("/real", root.join("link")).unwrap();
+        std::os::unix::fs::symlink("/real/made", root.join("dangling")).unwrap();
+        let r = InRoot::open(&root).unwrap();
+        let cases = [
+            ("/dev", Kind::Dir, Some("/dev")),         // exists
+            ("/dev/pts", Kind::Dir, Some("/dev/pts")), // made in its parent
+            ("dev/file", Kind::File, Some("/dev/file")),
+            ("/a/b/c", Kind::Dir, None), // parents missing: the general lookup
+            ("/link/x", Kind::Dir, None),
+            ("/dangling", Kind::Dir, None),
+            ("/dev/../real/y", Kind::Dir, None),
+        ];
+        for (path, kind, want) in cases {
+            let (fd, at) = r.target_at(Path::new(path), kind).unwrap();
+            assert_eq!(at.as_deref(), want.map(Path::new), "{path}");
+            let real = r.path_of(fd.as_fd()).unwrap();
+            if let Some(at) = at {
+                assert_eq!(at, real, "{path}");
+            }
+        }
+        assert!(root.join("real/x").is_dir() && root.join("real/made").is_dir());
+        assert!(root.join("dev/file").is_file() && root.join("a/b/c").is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
