@@ -2,8 +2,9 @@
  * kernel, in bare system calls and nothing else. Per container:
  *   mkdir the cgroup (on v1 in every hierarchy given, cpuset's cpus/mems copied),
  *   clone3 with the default spec's namespaces (pid, net, ipc, uts, mount, cgroup) into it
- *   (v2: CLONE_INTO_CGROUP; v1: the parent writes the pid to each cgroup.procs, then
- *   lets the child go), in the child: / recursive slave, bind the rootfs, mount proc,
+ *   (v2: CLONE_INTO_CGROUP; v1: the child writes itself into each hierarchy's tasks file,
+ *   which the parent opened, as corral does), in the child: / recursive slave, bind the
+ *   rootfs, mount proc,
  *   pivot_root(".", "."), detach the old root, exec /bin/true; the parent waits and
  *   removes the cgroup(s).
  *
@@ -53,9 +54,12 @@ static void copy_file(const char *from, const char *to) {
   close(fd);
 }
 
-static int child(const char *rootfs, int go) {
-  char c;
-  if (go >= 0 && read(go, &c, 1) != 1) _exit(1);
+static int child(const char *rootfs, const int *tasks, int ntasks) {
+  /* v1: into each hierarchy, itself: a thread writing "0" to tasks skips the kernel's
+   * global threadgroup lock, which a pid written to cgroup.procs by the parent takes (its
+   * write side waits for an RCU grace period). */
+  for (int d = 0; d < ntasks; d++)
+    if (write(tasks[d], "0", 1) != 1) die("join cgroup");
   if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL)) die("slave /");
   if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL)) die("bind rootfs");
   if (chdir(rootfs)) die("chdir rootfs");
@@ -161,34 +165,25 @@ int main(int argc, char **argv) {
         }
       }
     }
-    int cgfd = -1, p[2] = {-1, -1};
+    int cgfd = -1, tasks[16], ntasks = 0;
     struct clone_args ca = {.flags = NS, .exit_signal = SIGCHLD};
     if (v2) {
       cgfd = open(cg[0], O_DIRECTORY | O_RDONLY | O_CLOEXEC);
       if (cgfd < 0) die("open cgroup");
       ca.flags |= CLONE_INTO_CGROUP;
       ca.cgroup = cgfd;
-    } else if (pipe2(p, O_CLOEXEC)) {
-      die("pipe");
+    } else {
+      char path[8200];
+      for (int d = 0; d < ndirs; d++) {
+        snprintf(path, sizeof path, "%.4095s/tasks", cg[d]);
+        if ((tasks[ntasks++] = open(path, O_WRONLY | O_CLOEXEC)) < 0) die(path);
+      }
     }
     long pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0) die("clone3");
-    if (pid == 0) return child(rootfs, p[0]);
-    if (v2) {
-      close(cgfd);
-    } else {
-      char path[8200], num[32];
-      int len = snprintf(num, sizeof num, "%ld", pid);
-      for (int d = 0; d < ndirs; d++) {
-        snprintf(path, sizeof path, "%.4095s/cgroup.procs", cg[d]);
-        int fd = open(path, O_WRONLY);
-        if (fd < 0 || write(fd, num, len) != len) die(path);
-        close(fd);
-      }
-      if (write(p[1], "x", 1) != 1) die("go");
-      close(p[0]);
-      close(p[1]);
-    }
+    if (pid == 0) return child(rootfs, tasks, ntasks);
+    if (v2) close(cgfd);
+    for (int d = 0; d < ntasks; d++) close(tasks[d]);
     int st;
     if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) die("container failed");
     for (int d = 0; d < ndirs; d++)
