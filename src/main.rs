@@ -460,13 +460,11 @@ fn corral_main() -> ! {
     // image that execs the copy is thrown away: when an argument names `exec`, exec it
     // before clap builds the command line (about a tenth of corral's start-up). A false
     // hit (an id named "exec") costs one exec; a failure here is retried below, after
-    // parsing, where it is logged.
-    if std::env::args_os()
+    // parsing, where it is logged. Once it returns Ok, this process runs from the copy.
+    let sealed = std::env::args_os()
         .skip(1)
         .any(|a| a.to_str() == Some("exec"))
-    {
-        let _ = libcontainer::sealed_exe::ensure();
-    }
+        && libcontainer::sealed_exe::ensure().is_ok();
     let cli = parse();
     let log = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(l) => l,
@@ -478,7 +476,7 @@ fn corral_main() -> ! {
     if cli.debug {
         libcontainer::trace::enable();
     }
-    if matches!(cli.command, Command::Exec(_)) {
+    if matches!(cli.command, Command::Exec(_)) && !sealed {
         if let Err(e) = libcontainer::sealed_exe::ensure() {
             log.error(&format!("{e}"));
             std::process::exit(1);
