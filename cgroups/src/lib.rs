@@ -95,8 +95,8 @@ impl Error {
 /// How a child about to be cloned enters the container's cgroup by itself, opened by
 /// [`Cgroup::entry`] before the clone. A pid written to a v1 `cgroup.procs` by another
 /// process moves the whole thread group under the kernel's global threadgroup lock,
-/// whose write side waits for an RCU grace period (10 to 15 ms on this project's host,
-/// about a third of a v1 `run`); a single thread that writes "0" to `tasks` moves itself
+/// whose write side waits for an RCU grace period (10 to 15 ms on this project's host
+/// when containers start apart); a single thread that writes "0" to `tasks` moves itself
 /// without that lock ("If we migrate a single thread ... we can skip the global lock",
 /// kernel/cgroup/cgroup.c; older kernels take it either way). cgroup2 has clone3's
 /// CLONE_INTO_CGROUP, which places the child as it is made.

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   parent (corral create)                    child (container init)
-//!        |  CgroupJoined -->                   (only with a cgroup: sent once the init is
+//!        |  CgroupJoined -->                   (only where the parent places the init in
+//!        |                                      its cgroup, see `spawn::entry`: sent once it is
 //!        |                                      in it; the init waits for it first thing)
 //!        |                <-- MapRequest       (only with a new user namespace)
 //!        |  write uid_map, gid_map

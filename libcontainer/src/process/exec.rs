@@ -8,9 +8,11 @@
 //!     enter a pid namespace: the one clone
 //!     below lands in it)
 //!   not dumpable (the child inherits it)
-//!   clone3 (v2: CLONE_INTO_CGROUP) ------------>  closes the parent's fds
-//!   v1: pid into every hierarchy
-//!   CgroupJoined -->                              (private procfs, for LSM labels)
+//!   clone3 (cgroup2: CLONE_INTO_CGROUP) ------->  closes the parent's fds
+//!                                                 v1: writes itself into every
+//!                                                 hierarchy's tasks file
+//!   (CgroupJoined --> only where the parent
+//!    moves it: see `spawn::entry`)                (private procfs, for LSM labels)
 //!                                                 setns(pidfd, every other namespace)
 //!                                   <-- Forked    (only when the parent could not join
 //!                                                  the pid namespace: rootless corral

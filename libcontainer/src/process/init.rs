@@ -1,6 +1,6 @@
 //! The container init: runs in the cloned child, never returns.
 //!
-//! not dumpable → wait until placed in the cgroup (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
+//! not dumpable → enter the cgroup (itself, or placed by the parent) (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
 //! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
 //! (inside the root), executable lookup, fds → personality, exec labels → groups, gid,
 //! no_new_privs → seccomp → uid, capabilities → Ready → block on exec.fifo →

@@ -77,8 +77,8 @@ pub struct InitConfig<'a> {
     pub bundle: &'a Path,
     /// The connected `--console-socket`, for the pty master (see `tty`).
     pub console_socket: Option<std::os::fd::RawFd>,
-    /// The container's cgroup, made and limited by `create`; the parent places the init
-    /// in it before the init does anything (see `spawn`).
+    /// The container's cgroup, made and limited by `create`; the init enters it before it
+    /// does anything else (or the parent places it there first, see `spawn::entry`).
     pub cgroup: Option<&'a corral_cgroups::Cgroup>,
     /// With `--systemd-cgroup`: starts the scope with the init's pid in it, in place of
     /// CLONE_INTO_CGROUP (systemd makes the cgroup, and refuses a scope with no process).
