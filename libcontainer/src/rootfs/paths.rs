@@ -92,8 +92,7 @@ impl InRoot {
                         return Err(self.err("cannot open", &prefix, Errno::ENOENT));
                     };
                     let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
-                    let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
-                    match nix::sys::stat::mkdirat(Some(raw), name, mode) {
+                    match make_dir_in(&dir, name) {
                         Ok(()) => {}
                         // A dangling symlink (a file would give ENOTDIR below): its
                         // target, read through the parent's fd, is made in the root.
@@ -129,14 +128,7 @@ impl InRoot {
         let (parent, name) =
             split(path).ok_or_else(|| self.err("cannot create", path, Errno::EINVAL))?;
         let dir = self.mkdir_all(parent)?;
-        // O_EXCL never follows a symlink: a dangling one put here fails with EEXIST.
-        match openat2(
-            dir.as_fd(),
-            Path::new(name),
-            libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW,
-            0o644,
-            RESOLVE | libc::RESOLVE_NO_SYMLINKS,
-        ) {
+        match make_file_in(&dir, name) {
             Ok(fd) => Ok(fd),
             Err(Errno::EEXIST) => self
                 .resolve(path)
@@ -183,24 +175,18 @@ impl InRoot {
         let Ok(dir) = self.resolve_plain(parent, libc::O_PATH | libc::O_DIRECTORY) else {
             return Ok(None);
         };
-        let how = RESOLVE | libc::RESOLVE_NO_SYMLINKS;
-        let name = Path::new(name);
         let made = match kind {
-            Kind::Dir => {
-                let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
-                let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
-                match nix::sys::stat::mkdirat(Some(raw), name, mode) {
-                    Ok(()) => openat2(dir.as_fd(), name, libc::O_PATH | libc::O_DIRECTORY, 0, how),
-                    Err(e) => Err(e),
-                }
-            }
-            Kind::File => openat2(
-                dir.as_fd(),
-                name,
-                libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW,
-                0o644,
-                how,
-            ),
+            Kind::Dir => make_dir_in(&dir, name).and_then(|()| {
+                let how = RESOLVE | libc::RESOLVE_NO_SYMLINKS;
+                openat2(
+                    dir.as_fd(),
+                    Path::new(name),
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                    how,
+                )
+            }),
+            Kind::File => make_file_in(&dir, name),
         };
         match made {
             Ok(fd) => Ok(Some(fd)),
@@ -235,6 +221,24 @@ impl InRoot {
             e,
         )
     }
+}
+
+/// Directory `name` (mode 0755) made in the directory `dir`.
+fn make_dir_in(dir: &OwnedFd, name: &OsStr) -> std::result::Result<(), Errno> {
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
+    nix::sys::stat::mkdirat(Some(std::os::fd::AsRawFd::as_raw_fd(dir)), name, mode)
+}
+
+/// Empty file `name` (mode 0644) made in the directory `dir`, opened. O_EXCL never
+/// follows a symlink: a dangling one there fails with EEXIST.
+fn make_file_in(dir: &OwnedFd, name: &OsStr) -> std::result::Result<OwnedFd, Errno> {
+    openat2(
+        dir.as_fd(),
+        Path::new(name),
+        libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW,
+        0o644,
+        RESOLVE | libc::RESOLVE_NO_SYMLINKS,
+    )
 }
 
 /// `path` without its leading `/`: openat2 resolves it below the root fd.
