@@ -2,7 +2,7 @@
 //! rlimits, environment, mounts and devices.
 
 use super::{ensure, field, run_script};
-use crate::bundle::config;
+use crate::bundle::{config, BUSYBOX};
 use crate::ctx::Ctx;
 use crate::needs::{DOMAINNAME, TIME_NS};
 use crate::{Case, CaseResult};
@@ -18,6 +18,7 @@ pub fn cases() -> Vec<Case> {
         Case::new("inside_bind_mount_ro", bind_mount_ro),
         Case::new("inside_no_pivot", no_pivot),
         Case::new("inside_join_netns_by_path", join_netns),
+        Case::new("inside_network_namespace_for_all", network_for_all),
         Case::new("inside_user_namespace_mappings", user_namespace),
         Case::new("inside_join_pod_namespaces", join_pod),
         Case::new("inside_join_userns_with_new_pidns", join_userns_new_pidns),
@@ -57,6 +58,90 @@ fn namespaces_pid1_hostname(cx: &mut Ctx) -> CaseResult {
             host_ns(n)
         );
     }
+    Ok(())
+}
+
+/// The container's new network namespace is the one its sysfs shows, its net.* sysctls
+/// go to, and its hooks see: prestart and createRuntime (in the runtime's namespaces,
+/// which the runtime is back in) find the init in it, createContainer runs in it.
+fn network_for_all(cx: &mut Ctx) -> CaseResult {
+    let log = cx.dir.join("net-hooks.log");
+    let log = log.to_string_lossy().into_owned();
+    // NAME own=<its net ns> init=<the init's, from the state on stdin>
+    let hook = |name: &str| {
+        json!({
+            "path": BUSYBOX,
+            "args": ["sh", "-c", format!(
+                "pid=$(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/'); echo \"{name} own=$(readlink \
+                 /proc/self/ns/net) init=$(readlink /proc/$pid/ns/net)\" >> {log}"
+            )],
+            "env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"],
+        })
+    };
+    // sysfs first: it shows the devices of the mounter's network namespace.
+    let out = run_script(cx, config(&[]), "echo links=$(ls /sys/class/net)")?;
+    ensure!(field(&out, "links") == Some("lo"), "sysfs shows {out}");
+    // Then without a sysfs mount, which would have the init join before it anyway.
+    let mut cfg = config(&[]);
+    cfg["mounts"]
+        .as_array_mut()
+        .ok_or("the config has no mounts")?
+        .retain(|m| m["type"] != "sysfs");
+    cfg["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+    });
+    let ttl = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl")
+        .map_err(|e| format!("the host's ip_default_ttl: {e}"))?;
+    let want = if ttl.trim() == "42" { "43" } else { "42" };
+    cfg["linux"]["sysctl"] = json!({ "net.ipv4.ip_default_ttl": want });
+    let script = "echo net=$(readlink /proc/self/ns/net); \
+                  echo ttl=$(cat /proc/sys/net/ipv4/ip_default_ttl)";
+    let out = run_script(cx, cfg, script)?;
+    let inside = field(&out, "net").unwrap_or_default();
+    ensure!(
+        !inside.is_empty() && inside != host_ns("net"),
+        "net namespace not new: {out}"
+    );
+    ensure!(
+        field(&out, "ttl") == Some(want),
+        "the sysctl, inside: {out}"
+    );
+    let host_ttl = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl").unwrap_or_default();
+    ensure!(
+        host_ttl == ttl,
+        "the host's ip_default_ttl became {host_ttl:?}"
+    );
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{log}: {e}"))?;
+    let seen = |name: &str| -> Result<(String, String), String> {
+        let l = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .ok_or_else(|| format!("{name} did not run: {text:?}"))?;
+        let get = |k: &str| {
+            field(&l.replace(' ', "\n"), k)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok((get("own"), get("init")))
+    };
+    for name in ["prestart", "createRuntime"] {
+        let (own, init) = seen(name)?;
+        ensure!(
+            own == host_ns("net"),
+            "{name} ran in net namespace {own}: {text:?}"
+        );
+        ensure!(
+            init == inside,
+            "{name} found the init in {init}, not {inside}: {text:?}"
+        );
+    }
+    let (own, _) = seen("createContainer")?;
+    ensure!(
+        own == inside,
+        "createContainer ran in {own}, not {inside}: {text:?}"
+    );
     Ok(())
 }
 

@@ -6,6 +6,10 @@
 //!        |  CgroupJoined -->                   (only where the parent places the init in
 //!        |                                      its cgroup, see `spawn::entry`: sent once it is
 //!        |                                      in it; the init waits for it first thing)
+//!        |  NetNs(fd) -->                      (only where the parent makes the network
+//!        |                                      namespace, see `spawn::net_by_parent`; the
+//!        |                                      init joins it before a mount that may
+//!        |                                      depend on it, and before any hook)
 //!        |                <-- MapRequest       (only with a new user namespace)
 //!        |  write uid_map, gid_map
 //!        |  MapsWritten -->
@@ -57,11 +61,13 @@ pub enum ChildMsg {
 }
 
 /// Parent → child.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum ParentMsg {
     MapsWritten,
     CgroupJoined,
     HooksDone,
+    /// The container's network namespace, made by the parent (see `spawn`).
+    NetNs(OwnedFd),
 }
 
 pub struct ParentEnd(OwnedFd);
@@ -96,23 +102,58 @@ fn next_len(fd: &OwnedFd) -> Result<usize> {
             MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
         ) {
             Ok(n) => return Ok(n),
-            Err(nix::Error::EINTR) => continue,
+            // ECONNRESET: the peer closed with a message of ours unread (the init failed
+            // before it took NetNs). The kernel reports that once, before the messages
+            // still queued here (the init's Error): read on.
+            Err(nix::Error::EINTR | nix::Error::ECONNRESET) => continue,
             Err(e) => return Err(Error::sys("receive on init channel", e)),
         }
     }
 }
 
-/// One datagram, or `None` at end-of-file.
-fn recv_bytes(fd: &OwnedFd) -> Result<Option<Vec<u8>>> {
-    let mut buf = vec![0u8; next_len(fd)?.max(1)];
+/// `bytes` with `fd` as SCM_RIGHTS: one datagram.
+fn send_fd(sock: &OwnedFd, bytes: &[u8], fd: &OwnedFd) -> nix::Result<()> {
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(bytes)],
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+}
+
+/// One datagram and the fd it carries (close-on-exec), or `None` at end-of-file.
+fn recv_with_fd(sock: &OwnedFd) -> Result<(Option<Vec<u8>>, Option<OwnedFd>)> {
+    let mut buf = vec![0u8; next_len(sock)?.max(1)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
     loop {
-        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            Ok(0) => return Ok(None),
-            Ok(n) => {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => {
+                let mut fd = None;
+                for c in m.cmsgs().into_iter().flatten() {
+                    if let ControlMessageOwned::ScmRights(rights) = c {
+                        // SAFETY: the kernel just installed these fds in this process
+                        // for this message; nothing else owns them.
+                        fd = rights.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+                    }
+                }
+                let n = m.bytes;
+                if n == 0 {
+                    return Ok((None, fd));
+                }
                 buf.truncate(n);
-                return Ok(Some(buf));
+                return Ok((Some(buf), fd));
             }
-            Err(nix::Error::EINTR) => continue,
+            Err(nix::Error::EINTR | nix::Error::ECONNRESET) => continue,
             Err(e) => return Err(Error::sys("receive on init channel", e)),
         }
     }
@@ -149,7 +190,7 @@ impl ParentEnd {
                     }
                     break (m.bytes, pid);
                 }
-                Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::EINTR | nix::Error::ECONNRESET) => continue,
                 Err(e) => return Err(Error::sys("receive on init channel", e)),
             }
         };
@@ -182,6 +223,8 @@ impl ParentEnd {
             ParentMsg::MapsWritten => send_bytes(&self.0, b"W"),
             ParentMsg::CgroupJoined => send_bytes(&self.0, b"C"),
             ParentMsg::HooksDone => send_bytes(&self.0, b"D"),
+            ParentMsg::NetNs(fd) => send_fd(&self.0, b"N", &fd)
+                .map_err(|e| Error::sys("send the network namespace on init channel", e)),
         }
     }
 }
@@ -200,19 +243,8 @@ impl ChildEnd {
             ChildMsg::MapRequest => send_bytes(&self.0, b"M"),
             ChildMsg::Forked => send_bytes(&self.0, b"F"),
             ChildMsg::Hooks => send_bytes(&self.0, b"H"),
-            ChildMsg::SeccompFd(fd) => {
-                let fds = [fd.as_raw_fd()];
-                let cmsg = [ControlMessage::ScmRights(&fds)];
-                sendmsg::<()>(
-                    self.0.as_raw_fd(),
-                    &[IoSlice::new(b"S")],
-                    &cmsg,
-                    MsgFlags::MSG_NOSIGNAL,
-                    None,
-                )
-                .map(drop)
-                .map_err(|e| Error::sys("send the seccomp notify fd on init channel", e))
-            }
+            ChildMsg::SeccompFd(fd) => send_fd(&self.0, b"S", fd)
+                .map_err(|e| Error::sys("send the seccomp notify fd on init channel", e)),
             ChildMsg::Trace(t) => send_bytes(&self.0, &[b"T", t.as_bytes()].concat()),
             ChildMsg::Ready => send_bytes(&self.0, b"R"),
             ChildMsg::Error(m) => {
@@ -230,10 +262,14 @@ impl ChildEnd {
     }
 
     pub fn recv(&self) -> Result<ParentMsg> {
-        match recv_bytes(&self.0)?.as_deref() {
+        let (bytes, fd) = recv_with_fd(&self.0)?;
+        match bytes.as_deref() {
             Some(b"W") => Ok(ParentMsg::MapsWritten),
             Some(b"C") => Ok(ParentMsg::CgroupJoined),
             Some(b"D") => Ok(ParentMsg::HooksDone),
+            Some(b"N") => fd
+                .map(ParentMsg::NetNs)
+                .ok_or_else(|| Error::Other("the runtime sent no network namespace".into())),
             None => Err(Error::Other("the runtime went away".into())),
             Some(b) => Err(Error::Other(format!(
                 "unknown message {b:?} from the runtime"
@@ -253,7 +289,7 @@ mod tests {
         c.send(&ChildMsg::MapRequest).unwrap();
         assert!(matches!(p.recv().unwrap(), Some((ChildMsg::MapRequest, pid))  if pid == me));
         p.send(ParentMsg::MapsWritten).unwrap();
-        assert_eq!(c.recv().unwrap(), ParentMsg::MapsWritten);
+        assert!(matches!(c.recv().unwrap(), ParentMsg::MapsWritten));
         c.send(&ChildMsg::Forked).unwrap();
         assert!(matches!(p.recv().unwrap(), Some((ChildMsg::Forked, pid)) if pid == me));
         c.send(&ChildMsg::Error("mount /proc: EPERM".into()))
@@ -267,6 +303,20 @@ mod tests {
     }
 
     #[test]
+    fn an_unread_message_does_not_hide_the_error() {
+        // The init fails and exits before it reads the network namespace sent to it.
+        let (p, c) = pair().unwrap();
+        c.send(&ChildMsg::Error("mounts[0]: EPERM".into())).unwrap();
+        let (_, w) = nix::unistd::pipe().unwrap();
+        p.send(ParentMsg::NetNs(w)).unwrap();
+        drop(c);
+        assert!(
+            matches!(p.recv().unwrap(), Some((ChildMsg::Error(m), _)) if m == "mounts[0]: EPERM")
+        );
+        assert!(p.recv().unwrap().is_none());
+    }
+
+    #[test]
     fn a_fd_crosses_with_its_message() {
         let (p, c) = pair().unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
@@ -276,6 +326,16 @@ mod tests {
         };
         nix::unistd::write(&got, b"x").unwrap();
         let mut b = [0u8; 1];
+        assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut b).unwrap(), 1);
+        let flags = nix::fcntl::fcntl(got.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
+        // And the other way: the parent's network namespace fd reaches the child.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        p.send(ParentMsg::NetNs(w)).unwrap();
+        let ParentMsg::NetNs(got) = c.recv().unwrap() else {
+            panic!("no fd")
+        };
+        nix::unistd::write(&got, b"y").unwrap();
         assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut b).unwrap(), 1);
         let flags = nix::fcntl::fcntl(got.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
         assert_ne!(flags & libc::FD_CLOEXEC, 0);

@@ -1,7 +1,8 @@
 //! The container init: runs in the cloned child, never returns.
 //!
 //! not dumpable → enter the cgroup (itself, or placed by the parent) (cgroup namespace) → join/create namespaces (time offsets) → private procfs → hostname →
-//! keyring → rootfs → sysctls → scheduler, io priority → rlimits and identity → cwd
+//! keyring → rootfs (joining the network namespace the parent made, before the first
+//! mount that may depend on it and before the hooks) → sysctls → scheduler, io priority → rlimits and identity → cwd
 //! (inside the root), executable lookup, fds → personality, exec labels → groups, gid,
 //! no_new_privs → seccomp → uid, capabilities → Ready → block on exec.fifo →
 //! startContainer hooks → execve; or, in most containers, Ready → execveat of the exec
@@ -216,6 +217,8 @@ fn setup(
             .iter()
             .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User)
         || runtime_in_userns();
+    let net = std::cell::Cell::new(plan.net_by_parent);
+    let join_net = || join_net(&net, chan);
     rootfs::setup(&RootfsConfig {
         spec,
         rootfs: cfg.rootfs,
@@ -224,8 +227,12 @@ fn setup(
         in_userns,
         idmapped: cfg.idmapped,
         cgroup: cfg.cgroup,
-        before_pivot: &|| init_hooks::before_pivot(cfg, chan),
+        // The runtime's hooks run in it too (prestart: a CNI plugin configures it).
+        before_pivot: &|| join_net().and_then(|()| init_hooks::before_pivot(cfg, chan)),
+        join_net: &join_net,
     })?;
+    // Not later than here: sysctls, the process and `start` see the container's.
+    join_net()?;
     for tree in cfg.idmapped.iter().flatten() {
         // Attached now; a detached host tree must not stay reachable as /proc/self/fd/N.
         // As for parent_fds in `run`: the owners are never dropped in this process.
@@ -462,6 +469,20 @@ fn cstring(b: &[u8]) -> Result<CString> {
 
 /// Asks the parent for uid/gid maps, then becomes root of the new user namespace
 /// (when 0 is mapped; otherwise the creator's full capabilities there still hold).
+/// Joins the network namespace the runtime made (`Plan::net_by_parent`) once: `pending`
+/// says it has not been joined yet.
+fn join_net(pending: &std::cell::Cell<bool>, chan: &ChildEnd) -> Result<()> {
+    if !pending.replace(false) {
+        return Ok(());
+    }
+    match chan.recv()? {
+        ParentMsg::NetNs(fd) => {
+            namespaces::join(oci_spec::runtime::LinuxNamespaceType::Network, &fd)
+        }
+        m => Err(Error::Init(format!("expected NetNs, got {m:?}"))),
+    }
+}
+
 fn mapped(chan: &ChildEnd) -> Result<()> {
     // A parent that is not root may write our maps only while we are dumpable (our /proc
     // files are then its own). Nothing else is in the new user namespace yet.

@@ -163,6 +163,17 @@ pub fn spawn(
     placed(cfg.cgroup, entry.as_ref(), pid, &parent)?;
     drop(entry);
     crate::trace::mark("join");
+    if plan.net_by_parent {
+        match parent.send(ParentMsg::NetNs(namespaces::make_net()?)) {
+            // The init has failed meanwhile: the loop below reads its error.
+            Err(Error::Sys {
+                errno: nix::Error::EPIPE,
+                ..
+            }) => {}
+            r => r?,
+        }
+        crate::trace::mark("network");
+    }
     let mut spawned = Spawned {
         pid,
         own_pid_ns: plan.new_pidns,

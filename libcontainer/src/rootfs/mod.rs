@@ -39,6 +39,9 @@ pub struct RootfsConfig<'a> {
     pub cgroup: Option<&'a corral_cgroups::Cgroup>,
     /// Runs once the mounts are made, before pivot_root (the create-time hooks).
     pub before_pivot: &'a dyn Fn() -> Result<()>,
+    /// Runs before each mount that may depend on the network namespace (see
+    /// `mounts::net_free`): the init joins the one the runtime made, if it has not yet.
+    pub join_net: &'a dyn Fn() -> Result<()>,
 }
 
 pub(crate) fn sys_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
@@ -119,6 +122,9 @@ pub fn setup(cfg: &RootfsConfig) -> Result<()> {
     };
     let spec_mounts = cfg.spec.mounts().as_deref().unwrap_or_default();
     for (i, m) in spec_mounts.iter().enumerate() {
+        if !mounts::net_free(m) {
+            (cfg.join_net)()?;
+        }
         crate::trace::step(|| mounts::describe(i, m));
         mounts::mount_one(&env(i), m).map_err(|e| Error::Other(format!("mounts[{i}]: {e}")))?;
     }

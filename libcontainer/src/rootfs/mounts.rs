@@ -37,6 +37,14 @@ pub fn is_bind(m: &Mount) -> bool {
         || options::parse(m.options().as_deref().unwrap_or_default()).bind
 }
 
+/// Whether mount `m` is the same in any network namespace: a bind, or a filesystem
+/// that does not look at the mounter's (sysfs shows that namespace's devices; nfs,
+/// cifs and the like reach their servers through it; an unknown type may too).
+pub fn net_free(m: &Mount) -> bool {
+    const FREE: &[&str] = &["proc", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2"];
+    m.typ().as_deref().is_some_and(|t| FREE.contains(&t)) || is_bind(m)
+}
+
 pub fn is_bind_of_dev(m: &Mount) -> bool {
     // The cheap test first: parsing options allocates.
     m.destination() == Path::new("/dev") && is_bind(m)
