@@ -454,17 +454,9 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
 }
 
 fn corral_main() -> ! {
-    // `exec` runs from a write-protected copy of corral (see
-    // libcontainer/src/sealed_exe.rs); `create` and `run` decide once they have read the
-    // config (`container::create`: most leave corral through the exec trampoline). The
-    // image that execs the copy is thrown away: when an argument names `exec`, exec it
-    // before clap builds the command line (about a tenth of corral's start-up). A false
-    // hit (an id named "exec") costs one exec; a failure here is retried below, after
-    // parsing, where it is logged. Once it returns Ok, this process runs from the copy.
-    let sealed = std::env::args_os()
-        .skip(1)
-        .any(|a| a.to_str() == Some("exec"))
-        && libcontainer::sealed_exe::ensure().is_ok();
+    // `create`, `run` and `exec` decide once they have read the config whether their
+    // process leaves corral through the exec trampoline or corral runs from a
+    // write-protected copy of itself (libcontainer/src/trampoline.rs, sealed_exe.rs).
     let cli = parse();
     let log = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(l) => l,
@@ -475,12 +467,6 @@ fn corral_main() -> ! {
     };
     if cli.debug {
         libcontainer::trace::enable();
-    }
-    if matches!(cli.command, Command::Exec(_)) && !sealed {
-        if let Err(e) = libcontainer::sealed_exe::ensure() {
-            log.error(&format!("{e}"));
-            std::process::exit(1);
-        }
     }
     let done = dispatch(&cli, &log);
     // `--debug`: where the command's time went (nothing without it).

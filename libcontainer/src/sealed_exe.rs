@@ -1,7 +1,8 @@
-//! corral runs `exec`, and the `create` and `run` of a container whose init cannot
-//! leave corral through the exec trampoline (see `crate::trampoline`: it can where the
-//! container has a pid namespace of its own, no hooks in it and no LSM label), from a
-//! copy of itself that nobody can write (CVE-2019-5736).
+//! corral runs `create`, `run` and `exec` of a container whose process cannot leave
+//! corral through the exec trampoline (see `crate::trampoline`: it can where the
+//! container has a pid namespace of its own, no hooks in it and no LSM label, and for
+//! `exec` no process there may hold CAP_SYS_PTRACE over the host), from a copy of itself
+//! that nobody can write (CVE-2019-5736).
 //!
 //! Why: until it execs the user's program, a container's init (and an `exec` process)
 //! is this binary. Keeping it undumpable closes `/proc/PID/exe` to the container, but

@@ -15,10 +15,13 @@
 //! - `notify/`: with `NOTIFY_SOCKET`, bound into the container (see `container::notify`).
 //! - `netns`, `netdevices.json`: with `linux.netDevices`, the pinned network namespace
 //!   and the interfaces moved into it (see `netdev`).
+//! - `ptrace`: an `exec` gave a process of the container CAP_SYS_PTRACE over the host's
+//!   user namespace (see `trampoline::usable_for_exec`).
 //!
 //! Every command that changes something holds an exclusive `flock` on the directory
 //! while it works, so two invocations on one id are serialised (`state`, `ps` and
-//! `events` only read, without it). The status is never stored: it is derived
+//! `events` only read, without it; an `exec` through the trampoline holds a shared one
+//! while its process sets itself up). The status is never stored: it is derived
 //! from the kernel each time (is the pid alive with the same start time, not a zombie,
 //! does the fifo still exist, is the cgroup frozen), so a recycled pid or a crashed corral cannot make
 //! `state` lie.
@@ -37,6 +40,8 @@ const STATE_FILE: &str = "state.json";
 const FIFO: &str = "exec.fifo";
 const CGROUP_FILE: &str = "cgroup.json";
 const CREATING: &str = "creating";
+/// See [`StateDir::mark_ptrace`].
+const PTRACE_FILE: &str = "ptrace";
 
 /// What `create` records about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -307,6 +312,30 @@ impl StateDir {
             nix::Error::ELOOP => symlink_refused(&path),
             e => Error::sys(format!("write {}", path.display()), e),
         })
+    }
+
+    /// Records that a process of the container may hold CAP_SYS_PTRACE over the host's
+    /// user namespace (an `exec` gave it one): later `exec`s run from the
+    /// write-protected copy, not through the trampoline (see
+    /// `trampoline::usable_for_exec`). Written under the exclusive lock.
+    pub fn mark_ptrace(&self) -> Result<()> {
+        self.write(PTRACE_FILE, b"")
+    }
+
+    /// Whether [`mark_ptrace`](Self::mark_ptrace) was called.
+    pub fn ptrace_marked(&self) -> bool {
+        rootdir::exists_at(self.fd(), PTRACE_FILE)
+    }
+
+    /// Trades the exclusive lock for a shared one (not atomically: what the lock guards
+    /// must be read again after it): `exec`s through the trampoline hold it until their
+    /// process has left corral, so that an `exec` that marks the container (which takes
+    /// the exclusive lock) waits for them.
+    pub fn share_lock(&self) -> Result<()> {
+        // SAFETY: flock takes an fd and a plain integer.
+        nix::errno::Errno::result(unsafe { libc::flock(self.fd(), libc::LOCK_SH) })
+            .map(drop)
+            .map_err(|e| Error::sys(format!("lock {} (shared)", self.dir.display()), e))
     }
 
     /// The saved state, or `None` while `create` has not finished (or died half way).

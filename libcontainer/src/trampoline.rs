@@ -17,7 +17,7 @@
 //! resolves to the trampoline, which refuses to run as one (exit 127).
 //!
 //! [`usable`] says where that holds; elsewhere `create` and `run` re-exec from the copy
-//! as before (and `exec` always does):
+//! as before (`exec`: see [`usable_for_exec`]):
 //! - a pid namespace of the container's own (joined, or the host's, other processes
 //!   could reach the init while it is corral);
 //! - a `process` (without one the init waits as corral until it is deleted);
@@ -104,6 +104,47 @@ pub fn usable(spec: &Spec) -> bool {
         && crate::hooks::Kind::StartContainer.of(hooks).is_empty()
 }
 
+/// Whether `exec`'s process (`process`) may leave corral through the trampoline. Unlike
+/// the init's, it sets itself up while the container has processes. It is not dumpable,
+/// so one of them reaches it (`/proc/PID/exe`, `fd`, `mem`, ptrace) only with
+/// CAP_SYS_PTRACE over the user namespace its memory belongs to, the host's; which a
+/// process of the container can hold only without a user namespace of its own and with
+/// CAP_SYS_PTRACE in its bounding set (the init's, from config.json, or an earlier
+/// `exec`'s: the caller checks that mark, see `StateDir::mark_ptrace`). Otherwise as for
+/// the init: x86-64, a pid namespace of the container's own (other containers' processes
+/// could see it otherwise) and no LSM label.
+pub fn usable_for_exec(spec: &Spec, process: &oci_spec::runtime::Process) -> bool {
+    cfg!(target_arch = "x86_64")
+        && process.apparmor_profile().is_none()
+        && process.selinux_label().is_none()
+        && crate::process::has_own_pid_ns(spec)
+        && spec
+            .process()
+            .as_ref()
+            .is_some_and(|p| !may_ptrace(spec, p))
+        && !may_ptrace(spec, process)
+}
+
+/// Whether `process` of the container may hold CAP_SYS_PTRACE over the host's user
+/// namespace: the container has no user namespace of its own, and the bounding set
+/// has it, or is not given (corral then leaves the capabilities as they are).
+pub fn may_ptrace(spec: &Spec, process: &oci_spec::runtime::Process) -> bool {
+    let own_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| {
+            n.iter().any(|ns| {
+                ns.typ() == oci_spec::runtime::LinuxNamespaceType::User && ns.path().is_none()
+            })
+        });
+    let bounding = process
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().as_ref());
+    !own_userns && bounding.is_none_or(|b| b.contains(&oci_spec::runtime::Capability::SysPtrace))
+}
+
 /// The trampoline in a sealed memfd (close-on-exec); None where the kernel refuses one
 /// that can be executed (`vm.memfd_noexec = 2`), or off x86-64.
 pub fn make() -> Option<OwnedFd> {
@@ -139,6 +180,38 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::process::{Command, Stdio};
+
+    #[test]
+    fn who_may_ptrace_the_host() {
+        let spec = |namespaces: serde_json::Value| -> Spec {
+            serde_json::from_value(serde_json::json!({
+                "ociVersion": "1.2.0",
+                "root": { "path": "rootfs" },
+                "linux": { "namespaces": namespaces }
+            }))
+            .unwrap()
+        };
+        let process = |caps: serde_json::Value| -> oci_spec::runtime::Process {
+            let mut p = serde_json::json!({ "cwd": "/", "user": { "uid": 0, "gid": 0 } });
+            if !caps.is_null() {
+                p["capabilities"] = caps;
+            }
+            serde_json::from_value(p).unwrap()
+        };
+        let host = spec(serde_json::json!([{ "type": "pid" }]));
+        let kill = process(serde_json::json!({ "bounding": ["CAP_KILL"] }));
+        let ptrace = process(serde_json::json!({ "bounding": ["CAP_KILL", "CAP_SYS_PTRACE"] }));
+        assert!(!may_ptrace(&host, &kill));
+        assert!(may_ptrace(&host, &ptrace));
+        // Capabilities left as they are: the runtime's.
+        assert!(may_ptrace(&host, &process(serde_json::Value::Null)));
+        assert!(may_ptrace(&host, &process(serde_json::json!({}))));
+        // Over its own user namespace only.
+        let userns = spec(serde_json::json!([{ "type": "pid" }, { "type": "user" }]));
+        assert!(!may_ptrace(&userns, &ptrace));
+        let joined = spec(serde_json::json!([{ "type": "user", "path": "/proc/1/ns/user" }]));
+        assert!(may_ptrace(&joined, &ptrace));
+    }
 
     /// The bytes above are what binutils make of the source (skipped without them).
     #[test]

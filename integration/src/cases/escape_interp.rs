@@ -25,6 +25,12 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("escape_interpreter_runtime_as_process", as_process),
         Case::new("escape_interpreter_runtime_through_exec", through_exec),
+        Case::corral(
+            "escape_interpreter_refused_by_the_exec_trampoline",
+            "`exec` leaves corral through the trampoline where no process of the container \
+             can reach it",
+            through_exec_trampoline,
+        ),
     ]
 }
 
@@ -58,11 +64,23 @@ fn caps() -> Value {
     json!({ "bounding": caps, "effective": caps, "permitted": caps })
 }
 
-/// Runs the attacker pod (with the runtime under test itself); returns the path of the
-/// attacker's report and its bundle.
-fn attacker_pod(cx: &mut Ctx) -> Result<(PathBuf, PathBuf), String> {
+/// `caps`, with CAP_SYS_PTRACE in the bounding set only: no process holds it, but one
+/// may, so corral's `exec` runs from its write-protected copy (the case for the copy)
+/// rather than through the trampoline (`through_exec_trampoline`).
+fn caps_ptrace_bounding() -> Value {
+    let mut c = caps();
+    c["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_SYS_PTRACE"));
+    c
+}
+
+/// Runs the attacker pod (with the runtime under test itself) with capabilities
+/// `caps`; returns the path of the attacker's report and its bundle.
+fn attacker_pod(cx: &mut Ctx, caps: Value) -> Result<(PathBuf, PathBuf), String> {
     let mut cfg = config(&["sh", "-c", ATTACKER]);
-    cfg["process"]["capabilities"] = caps();
+    cfg["process"]["capabilities"] = caps;
     let b = cx.bundle(&cfg)?;
     std::fs::write(b.join("rootfs/evil"), SCRIPT).map_err(|e| e.to_string())?;
     std::fs::set_permissions(b.join("rootfs/evil"), PermissionsExt::from_mode(0o755))
@@ -168,7 +186,7 @@ fn refused(cx: &Ctx, how: &str, copy: &Path, original: &[u8]) -> CaseResult {
 /// the script.
 fn as_process(cx: &mut Ctx) -> CaseResult {
     let (copy, original) = runtime_copy(cx)?;
-    let (out, _) = attacker_pod(cx)?;
+    let (out, _) = attacker_pod(cx, caps())?;
     let pod = cx.state("pod")?["pid"].as_i64().unwrap_or(0);
     let mut victim = config(&["/evil"]);
     victim["process"]["capabilities"] = caps();
@@ -231,7 +249,7 @@ fn as_process(cx: &mut Ctx) -> CaseResult {
 /// `exec -d` (by the host copy) of the script into the pod.
 fn through_exec(cx: &mut Ctx) -> CaseResult {
     let (copy, original) = runtime_copy(cx)?;
-    let (out, _) = attacker_pod(cx)?;
+    let (out, _) = attacker_pod(cx, caps_ptrace_bounding())?;
     let (pipe, w) = full_pipe()?;
     go(&out)?;
     let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
@@ -249,4 +267,36 @@ fn through_exec(cx: &mut Ctx) -> CaseResult {
         );
     }
     finish_attack(cx, &out, pipe, &copy, &original)
+}
+
+/// `exec -d` (by the host copy) of the script into a pod none of whose processes may
+/// hold CAP_SYS_PTRACE: corral's process leaves corral through the trampoline, so the
+/// kernel resolves `/proc/self/exe` to the trampoline's sealed memfd, which refuses to
+/// run as an interpreter. No process runs corral's binary for the attacker to find, and
+/// the host copy is unchanged.
+fn through_exec_trampoline(cx: &mut Ctx) -> CaseResult {
+    let (copy, original) = runtime_copy(cx)?;
+    let (out, _) = attacker_pod(cx, caps())?;
+    go(&out)?;
+    let log = cx.dir.join("exec-debug.log");
+    let runtime = std::mem::replace(&mut cx.runtime, copy.clone());
+    let log_arg = log.to_string_lossy().into_owned();
+    let exec = cx.rt(&["--debug", "--log", &log_arg, "exec", "-d", "pod", "/evil"]);
+    cx.runtime = runtime;
+    exec.ok("exec -d the script")?;
+    let trace = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    ensure!(
+        trace.contains("exec: the process leaves corral through the trampoline"),
+        "exec did not take the trampoline: {trace}"
+    );
+    // The trampoline lives a moment as the interpreter (`/proc/self/exe /evil`): an
+    // attacker that catches it holds the sealed memfd, which takes no write.
+    let report = wait_report(&out, "done")?;
+    ensure!(
+        field(&report, "wrote") != Some("yes"),
+        "the attacker wrote through the interpreter's exe: {report}"
+    );
+    let now = std::fs::read(&copy).map_err(|e| e.to_string())?;
+    ensure!(now == original, "the runtime binary on the host changed");
+    Ok(())
 }

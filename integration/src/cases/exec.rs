@@ -23,6 +23,12 @@ pub fn cases() -> Vec<Case> {
         Case::new("exec_process_json", process_json),
         Case::new("exec_under_the_seccomp_profile", seccomp),
         Case::new("exec_and_init_sigpipe_not_ignored", sigpipe_not_ignored),
+        Case::corral(
+            "exec_ptrace_capable_process_takes_the_copy",
+            "`exec` leaves corral through the trampoline unless a process of the container \
+             may hold CAP_SYS_PTRACE over the host",
+            ptrace_takes_the_copy,
+        ),
         // runc 1.1.5 has no time namespaces.
         Case::feature("exec_time_namespace", TIME_NS, time_namespace),
     ];
@@ -430,5 +436,73 @@ fn time_namespace(cx: &mut Ctx) -> CaseResult {
         field(&out, "same") == Some("1"),
         "not the init's time namespace: {out}"
     );
+    Ok(())
+}
+
+/// How `exec ARGS c1 true` left corral, from its `--debug` trace.
+fn how_exec_left(cx: &mut Ctx, name: &str, args: &[&str]) -> Result<String, String> {
+    let log = cx.dir.join(format!("exec-how-{name}.log"));
+    let log_arg = log.to_string_lossy().into_owned();
+    let mut all = vec!["--debug", "--log", &log_arg, "exec"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["c1", "true"]);
+    cx.rt(&all).ok("exec")?;
+    let trace = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let line = trace
+        .lines()
+        .find(|l| l.contains("exec: the process leaves") || l.contains("exec: from the write"));
+    line.map(str::to_string)
+        .ok_or_else(|| format!("no decision in the trace: {trace}"))
+}
+
+/// The process of an `exec` is corral's binary while it sets itself up in the
+/// container's namespaces. Not dumpable, it is out of the container's reach unless a
+/// process there holds CAP_SYS_PTRACE over the host's user namespace; so `exec` leaves
+/// corral through the trampoline only where none may: an `exec` whose process may hold
+/// it (here `--cap`) runs from the write-protected copy, and so does every later `exec`
+/// (the container is marked). With a user namespace of its own, no process of the
+/// container holds a capability over the host.
+fn ptrace_takes_the_copy(cx: &mut Ctx) -> CaseResult {
+    let trampoline = "exec: the process leaves corral through the trampoline";
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let mut cfg = config(&[]);
+    cfg["process"]["capabilities"] =
+        json!({ "bounding": caps, "effective": caps, "permitted": caps });
+    sleeper(cx, cfg.clone())?;
+    let first = how_exec_left(cx, "first", &[])?;
+    ensure!(first.contains(trampoline), "a plain exec: {first}");
+    let given = how_exec_left(cx, "given", &["--cap", "CAP_SYS_PTRACE"])?;
+    ensure!(
+        given.contains("write-protected copy") && given.contains("may hold CAP_SYS_PTRACE"),
+        "an exec given CAP_SYS_PTRACE: {given}"
+    );
+    let after = how_exec_left(cx, "after", &[])?;
+    ensure!(
+        after.contains("an earlier process was given CAP_SYS_PTRACE"),
+        "a plain exec after it: {after}"
+    );
+    cx.rt(&["delete", "-f", "c1"]).ok("delete")?;
+    // The init's bounding set has it: from the first exec on.
+    cfg["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .ok_or("the config has no bounding set")?
+        .push(json!("CAP_SYS_PTRACE"));
+    sleeper(cx, cfg.clone())?;
+    let init_may = how_exec_left(cx, "init", &[])?;
+    ensure!(
+        init_may.contains("write-protected copy"),
+        "the init may ptrace: {init_may}"
+    );
+    cx.rt(&["delete", "-f", "c1"]).ok("delete")?;
+    // The same in a user namespace of the container's own: the trampoline.
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .ok_or("the config has no namespaces")?
+        .push(json!({ "type": "user" }));
+    cfg["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    cfg["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    sleeper(cx, cfg)?;
+    let userns = how_exec_left(cx, "userns", &["--cap", "CAP_SYS_PTRACE"])?;
+    ensure!(userns.contains(trampoline), "in a user namespace: {userns}");
     Ok(())
 }

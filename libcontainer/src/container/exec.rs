@@ -38,9 +38,10 @@ pub struct ExecOptions<'a> {
 pub fn exec(o: &ExecOptions) -> Result<i32> {
     o.flags.check(o.process_file)?;
     let subs = SubCgroups::parse(o.cgroup)?;
-    let (saved, init) = running_init(o)?;
+    let (dir, paused, saved, init) = running_init(o)?;
     let bundle = Bundle::load(&saved.bundle)?;
     let (process, checked) = exec_process::build(o.process_file, o.flags, &bundle, o.warn)?;
+    let leave = leave_corral(dir, paused, &bundle.spec, &process)?;
     let seccomp = super::create::compile_seccomp(&bundle, o.log_debug)?;
     let cgroup = saved.cgroup.as_ref().map(|cg| subs.apply(cg)).transpose()?;
     let console = console_socket(process.terminal() == Some(true), o.console_socket)?;
@@ -58,8 +59,11 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
         cgroup: cgroup.as_ref(),
         id: o.id,
         bundle: &bundle.dir,
+        trampoline: leave.as_ref().map(|(t, _)| t),
     };
     let pid = spawn::spawn(&cfg)?;
+    // The process has left corral: an `exec` that marks the container may go on.
+    drop(leave);
     drop(console);
     if let Err(e) = started(o, pid.as_raw(), pidfd_socket.as_ref()) {
         crate::signal::kill_child(pid.as_raw());
@@ -83,10 +87,54 @@ fn started(o: &ExecOptions, pid: i32, pidfd_socket: Option<&UnixStream>) -> Resu
     Ok(())
 }
 
-/// The container's saved state and a pidfd of its init, once it is known to be created
-/// or running and not paused. The state dir is unlocked again on return: the process
-/// may wait in a frozen cgroup (`--ignore-paused`) until `resume`, which takes the lock.
-fn running_init(o: &ExecOptions) -> Result<(Saved, OwnedFd)> {
+/// How the process leaves corral's binary (CVE-2019-5736): through the exec trampoline,
+/// returned with the state dir under a shared lock (held until the process has left
+/// corral), where no process of the container can reach it meanwhile (see
+/// `trampoline::usable_for_exec`); else from a write-protected copy of corral, which this
+/// process then becomes by an exec (this call does not return then), unless it runs
+/// from one already. The dir comes locked (exclusive) and is unlocked otherwise: a
+/// paused container's process waits in its frozen cgroup (`--ignore-paused`) until
+/// `resume`, which takes the lock.
+fn leave_corral(
+    dir: StateDir,
+    paused: bool,
+    spec: &oci_spec::runtime::Spec,
+    process: &oci_spec::runtime::Process,
+) -> Result<Option<(OwnedFd, StateDir)>> {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let why = if crate::trampoline::may_ptrace(spec, process) {
+        // While this process lives, no later `exec` may leave through the trampoline.
+        dir.mark_ptrace()?;
+        "the process may hold CAP_SYS_PTRACE over the host"
+    } else if paused {
+        "the container is paused"
+    } else if !crate::trampoline::usable_for_exec(spec, process)
+        || !crate::process::allows_trampoline(profile)
+    {
+        "the trampoline is not usable for it"
+    } else {
+        dir.share_lock()?;
+        // Read under the shared lock: an `exec` that marked the container in between
+        // has written the mark.
+        if dir.ptrace_marked() {
+            "an earlier process was given CAP_SYS_PTRACE"
+        } else if let Some(fd) = crate::trampoline::make() {
+            crate::trace::step(|| "exec: the process leaves corral through the trampoline".into());
+            return Ok(Some((fd, dir)));
+        } else {
+            "no executable memfd"
+        }
+    };
+    crate::trace::step(|| format!("exec: from the write-protected copy of corral ({why})"));
+    drop(dir);
+    crate::sealed_exe::ensure().map_err(|e| Error::Other(e.to_string()))?;
+    Ok(None)
+}
+
+/// The container's state dir (locked), whether it is paused, its saved state and a
+/// pidfd of its init, once it is known to be created or running and not paused (or
+/// paused, with `--ignore-paused`).
+fn running_init(o: &ExecOptions) -> Result<(StateDir, bool, Saved, OwnedFd)> {
     let dir = StateDir::open(o.root, o.id)?;
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref());
@@ -117,7 +165,7 @@ fn running_init(o: &ExecOptions) -> Result<(Saved, OwnedFd)> {
     if !process_alive(saved.pid, saved.pid_start) {
         return Err(bad("cannot exec in a stopped container"));
     }
-    Ok((saved, init))
+    Ok((dir, status == Status::Paused, saved, init))
 }
 
 /// The `--console-socket` connection for a process with a terminal (runc's rules: one

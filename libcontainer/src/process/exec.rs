@@ -65,6 +65,9 @@ pub struct ExecConfig<'a> {
     pub cgroup: Option<&'a Cgroup>,
     pub id: &'a str,
     pub bundle: &'a Path,
+    /// The exec trampoline, when the process leaves corral through it (see
+    /// `trampoline::usable_for_exec`): it is given a pipe that holds its one byte.
+    pub trampoline: Option<&'a OwnedFd>,
 }
 
 const NEWPID: u64 = libc::CLONE_NEWPID as u64;
@@ -259,16 +262,20 @@ fn child_main(
         let _ = nix::unistd::close(*fd);
     }
     match setup(cfg, flags, fork, entry, &chan) {
-        Ok(exec) => {
+        Ok((exec, go)) => {
             crate::trace::step(|| "ready: execve next".into());
             let sent = init::send_trace(&chan);
             if let Err(e) = sent.and_then(|()| chan.send(&ChildMsg::Ready)) {
                 let _ = chan.send(&ChildMsg::Error(e.to_string()));
                 sys::exit_now(1);
             }
-            // The channel stays open: execve closes it (close-on-exec), which tells the
-            // parent the program runs; a failed execve is reported on it.
-            let err = init::execve(&exec);
+            // The channel stays open: execve (or the trampoline's execveat) closes it
+            // (close-on-exec), which tells the parent the program runs; a failed one is
+            // reported on it. The trampoline reports its own failure on stderr (127).
+            let err = match (cfg.trampoline, &go) {
+                (Some(t), Some(go)) => init::through_trampoline(t, go.as_raw_fd(), &exec),
+                _ => init::execve(&exec),
+            };
             let _ = chan.send(&ChildMsg::Error(err));
             sys::exit_now(127);
         }
@@ -282,7 +289,7 @@ fn setup(
     fork: bool,
     entry: Option<&corral_cgroups::Entry>,
     chan: &ChildEnd,
-) -> Result<Exec> {
+) -> Result<(Exec, Option<OwnedFd>)> {
     // Nothing of the user's runs before this process is in the cgroup.
     spawn::enter(cfg.cgroup, entry, chan)?;
     let labels = lsm::wanted(cfg.process);
@@ -332,18 +339,34 @@ fn setup(
     if process.terminal() == Some(true) {
         tty::setup(cfg.checked, cfg.console_socket, false)?;
     }
+    // The trampoline waits for one byte, which `start` writes for the init: here it is
+    // there already (written now: no pipe2 or write is made under the seccomp filter).
+    let go = match cfg.trampoline {
+        Some(_) => Some(ready_pipe()?),
+        None => None,
+    };
     let linux = cfg.spec.linux().as_ref();
     let last = LastSteps {
         process,
         checked: cfg.checked,
         seccomp: cfg.seccomp,
         profile: cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-        caller: super::filter::Caller::Exec,
+        caller: super::filter::Caller::Exec {
+            trampoline: go.is_some(),
+        },
         preserve_fds: cfg.preserve_fds,
-        inherited: None,
+        inherited: go.as_ref().map(|g| g.as_raw_fd()),
         personality: linux.and_then(|l| l.personality().as_ref()),
         memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
         exec_cpu_affinity: process.exec_cpu_affinity().as_ref(),
     };
-    init::finish(&last, procfs, chan)
+    init::finish(&last, procfs, chan).map(|exec| (exec, go))
+}
+
+/// The read end of a pipe that holds one byte (its write end closed).
+fn ready_pipe() -> Result<OwnedFd> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::sys("pipe2 for the exec trampoline", e))?;
+    nix::unistd::write(&w, b"x").map_err(|e| Error::sys("write to the trampoline's pipe", e))?;
+    Ok(r)
 }

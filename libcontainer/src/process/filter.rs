@@ -35,7 +35,8 @@
 //! |                                        | `read`, `poll` (aarch64: `ppoll`), `wait4`; |
 //! |                                        | the hook's child `rt_sigaction`, `setpgid`, |
 //! |                                        | `dup2` (aarch64: `dup3`), `execve`          |
-//! | `corral exec`'s process                | `sendto` (Ready), `execve`                  |
+//! | `corral exec`'s process                | `sendto` (Ready), `execve`; or `execveat`   |
+//! |                                        | (the trampoline), whose calls are as above  |
 //! | a failure                              | `sendto` or else `write` (the error), `exit_group` |
 //!
 //! [`check`] reads the profile before the load and refuses one that stops any call of
@@ -52,11 +53,9 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 pub(super) enum Caller {
     /// The container's init; `start_hooks`: it runs `startContainer` hooks;
     /// `trampoline`: it leaves corral through the exec trampoline.
-    Init {
-        start_hooks: bool,
-        trampoline: bool,
-    },
-    Exec,
+    Init { start_hooks: bool, trampoline: bool },
+    /// `corral exec`'s process; `trampoline`: it leaves corral through the trampoline.
+    Exec { trampoline: bool },
 }
 
 /// The names of the calls that differ between architectures: glibc makes the newer
@@ -148,6 +147,9 @@ fn calls_after_load(
         if trampoline {
             calls.extend(crate::trampoline::CALLS.map(|(c, a)| (c, a.to_vec())));
         }
+    }
+    if caller == (Caller::Exec { trampoline: true }) {
+        calls.extend(crate::trampoline::CALLS.map(|(c, a)| (c, a.to_vec())));
     }
     calls.push(("execve", vec![]));
     calls.push(("exit_group", vec![]));
@@ -261,7 +263,7 @@ mod tests {
             start_hooks: false,
             trampoline: true,
         },
-        Caller::Exec,
+        Caller::Exec { trampoline: false },
     ];
 
     #[test]

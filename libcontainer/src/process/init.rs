@@ -83,7 +83,7 @@ pub(super) fn run(
     if let Some(t) = cfg.trampoline {
         // From here the container's process runs the trampoline, not corral: it waits for
         // `start` and execs the program (see crate::trampoline).
-        let err = crate::trampoline::exec(t, fifo.as_raw_fd(), &exec.path, &exec.args, &exec.env);
+        let err = through_trampoline(t, fifo.as_raw_fd(), &exec);
         eprintln!("corral: {err}");
         sys::exit_now(127);
     }
@@ -120,6 +120,12 @@ pub(super) fn exec_now(exec: &Exec) -> ! {
     let err = execve(exec);
     eprintln!("corral: {err}");
     sys::exit_now(127);
+}
+
+/// Execs the trampoline `t`, which reads a byte from `fd` and execs `exec`; returns only
+/// on failure, with what failed.
+pub(super) fn through_trampoline(t: &OwnedFd, fd: RawFd, exec: &Exec) -> String {
+    crate::trampoline::exec(t, fd, &exec.path, &exec.args, &exec.env)
 }
 
 /// execve; returns only on failure, with what failed.
@@ -353,7 +359,7 @@ pub(super) fn finish(s: &LastSteps, procfs: Option<Procfs>, chan: &ChildEnd) -> 
     if let Some(fd) = s.inherited {
         let keep = nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty());
         nix::fcntl::fcntl(fd, keep)
-            .map_err(|e| Error::sys("keep exec.fifo open across exec", e))?;
+            .map_err(|e| Error::sys("keep the trampoline's fd open across exec", e))?;
     }
     drop(procfs);
     user::set_rlimits(&s.checked.rlimits)?;
