@@ -94,7 +94,7 @@ fn started(o: &ExecOptions, pid: i32, pidfd_socket: Option<&UnixStream>) -> Resu
 /// process then becomes by an exec (this call does not return then), unless it runs
 /// from one already. The dir comes locked (exclusive) and is unlocked otherwise: a
 /// paused container's process waits in its frozen cgroup (`--ignore-paused`) until
-/// `resume`, which takes the lock.
+/// `resume`, which takes the lock, and one under a seccomp agent may wait for it.
 fn leave_corral(
     dir: StateDir,
     paused: bool,
@@ -108,6 +108,9 @@ fn leave_corral(
         "the process may hold CAP_SYS_PTRACE over the host"
     } else if paused {
         "the container is paused"
+    } else if profile.is_some_and(|p| p.listener_path().is_some()) {
+        // Its calls may wait for the seccomp agent, and `delete` must not wait with them.
+        "a seccomp agent may hold its calls"
     } else if !crate::trampoline::usable_for_exec(spec, process)
         || !crate::process::allows_trampoline(profile)
     {
