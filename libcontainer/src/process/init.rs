@@ -576,7 +576,7 @@ fn blocking(fifo: &OwnedFd) -> Result<()> {
 /// Whether corral itself runs in a user namespace other than the initial one (rootless
 /// podman runs the runtime as uid 0 of its own): mknod is refused there too, so device
 /// nodes are bound from the host as in a container's own user namespace.
-fn runtime_in_userns() -> bool {
+pub(super) fn runtime_in_userns() -> bool {
     // The initial user namespace has a fixed inode number (PROC_USER_INIT_INO): one
     // stat, where reading and parsing uid_map took four calls on every create.
     const INITIAL: u64 = 0xEFFF_FFFD;

@@ -48,7 +48,9 @@ pub struct Plan {
     /// (see `rootfs::mounts::net_free`) and before any hook: the kernel's slowest
     /// namespace (about 0.65 ms here, most of a clone3) is made while the init mounts,
     /// not before it starts. Only where clone3 would make it, in the runtime's own user
-    /// namespace (a new user namespace must own it: the init makes it then).
+    /// namespace (a new user namespace must own it: the init makes it then), and (see
+    /// `spawn`) with the runtime in the initial user namespace: from a child one it could
+    /// not return to its own network namespace when an ancestor owns that.
     pub net_by_parent: bool,
 }
 

@@ -103,6 +103,12 @@ pub fn spawn(
     on_cloned: impl FnOnce(&Spawned) -> Result<()>,
 ) -> Result<Spawned> {
     let mut plan = namespaces::plan(cfg.spec)?;
+    if plan.net_by_parent && init::runtime_in_userns() {
+        // Back to its own network namespace, which an ancestor user namespace may own
+        // (rootless podman's), the runtime would need CAP_SYS_ADMIN there: setns EPERM.
+        plan.net_by_parent = false;
+        plan.clone_flags |= libc::CLONE_NEWNET as u64;
+    }
     const NEWCGROUP: u64 = libc::CLONE_NEWCGROUP as u64;
     if cfg.cgroup.is_some() && plan.clone_flags & NEWCGROUP != 0 {
         plan.clone_flags &= !NEWCGROUP;
