@@ -473,8 +473,6 @@ fn cstring(b: &[u8]) -> Result<CString> {
     })
 }
 
-/// Asks the parent for uid/gid maps, then becomes root of the new user namespace
-/// (when 0 is mapped; otherwise the creator's full capabilities there still hold).
 /// Joins the network namespace the runtime made (`Plan::net_by_parent`) once: `pending`
 /// says it has not been joined yet.
 fn join_net(pending: &std::cell::Cell<bool>, chan: &ChildEnd) -> Result<()> {
@@ -489,6 +487,8 @@ fn join_net(pending: &std::cell::Cell<bool>, chan: &ChildEnd) -> Result<()> {
     }
 }
 
+/// Asks the parent for uid/gid maps, then becomes root of the new user namespace
+/// (when 0 is mapped; otherwise the creator's full capabilities there still hold).
 fn mapped(chan: &ChildEnd) -> Result<()> {
     // A parent that is not root may write our maps only while we are dumpable (our /proc
     // files are then its own). Nothing else is in the new user namespace yet.
