@@ -218,13 +218,23 @@ impl ParentEnd {
         }
     }
 
+    /// Sends `msg`; a child that is gone is no error here (EPIPE, or ECONNRESET when it
+    /// left a message of ours unread): the parent receives next, and that says why it
+    /// went (its Error message, or how it ended), which this send's error would hide.
     pub fn send(&self, msg: ParentMsg) -> Result<()> {
-        match msg {
+        let sent = match msg {
             ParentMsg::MapsWritten => send_bytes(&self.0, b"W"),
             ParentMsg::CgroupJoined => send_bytes(&self.0, b"C"),
             ParentMsg::HooksDone => send_bytes(&self.0, b"D"),
             ParentMsg::NetNs(fd) => send_fd(&self.0, b"N", &fd)
                 .map_err(|e| Error::sys("send the network namespace on init channel", e)),
+        };
+        match sent {
+            Err(Error::Sys {
+                errno: nix::Error::EPIPE | nix::Error::ECONNRESET,
+                ..
+            }) => Ok(()),
+            r => r,
         }
     }
 }
@@ -310,6 +320,8 @@ mod tests {
         let (_, w) = nix::unistd::pipe().unwrap();
         p.send(ParentMsg::NetNs(w)).unwrap();
         drop(c);
+        // A send after it is gone is no error either: the receive below says why.
+        p.send(ParentMsg::HooksDone).unwrap();
         assert!(
             matches!(p.recv().unwrap(), Some((ChildMsg::Error(m), _)) if m == "mounts[0]: EPERM")
         );

@@ -170,14 +170,7 @@ pub fn spawn(
     drop(entry);
     crate::trace::mark("join");
     if plan.net_by_parent {
-        match parent.send(ParentMsg::NetNs(namespaces::make_net()?)) {
-            // The init has failed meanwhile: the loop below reads its error.
-            Err(Error::Sys {
-                errno: nix::Error::EPIPE,
-                ..
-            }) => {}
-            r => r?,
-        }
+        parent.send(ParentMsg::NetNs(namespaces::make_net()?))?;
         crate::trace::mark("network");
     }
     let mut spawned = Spawned {
