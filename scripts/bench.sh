@@ -204,9 +204,13 @@ print("  init: " + "  ".join(f"{k[8:]}={v / n:.2f}" for k, v in tot.items() if k
 PY
 }
 
+# CPU time the hypervisor gave to others while this VM's CPUs wanted it (/proc/stat's
+# steal column, in USER_HZ): a busy host stretches every figure, the floor's too.
+steal() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.1f", $9 / hz }' /proc/stat; }
 for view in "${VIEWS[@]}"; do
   echo "== view $view: $ROUNDS interleaved rounds of $N runs each (best round shown; ms per" \
     "container; cpu = user + system of the runtime and its children; load $(cut -d' ' -f1-3 /proc/loadavg)) =="
+  steal0=$(steal)
   for ((r = 0; r < ROUNDS; r++)); do round "$view" "$r"; done
   exec_bench "$view"
   concurrent "$view"
@@ -224,6 +228,8 @@ for view in "${VIEWS[@]}"; do
       "$(ratio "$w" "$(wall "${RUN[$view,runc]}")")" "$(ratio "$(cpu "${RUN[$view,$rt]}")" "$fc")" \
       "$(wall "${EXEC[$view,$rt]}")" "$(cpu "${EXEC[$view,$rt]}")" "${CONC[$view,$rt]}"
   done
+  echo "steal: $(awk -v a="$steal0" -v b="$(steal)" 'BEGIN { printf "%.1f", b - a }') s of CPU" \
+    "taken by the hypervisor during this view"
   echo "corral phases, ms per run (--debug trace, mean of $N):"
   echo "${PH[$view]}" | sed 's/^/  /'
   for m in wall cpu; do
