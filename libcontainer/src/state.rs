@@ -77,6 +77,13 @@ pub struct Saved {
     /// `start` refuses (config.md: process "is REQUIRED when start is called").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_process: bool,
+    /// Created by a corral whose `exec`s mark the container when they give a process
+    /// CAP_SYS_PTRACE (`StateDir::mark_ptrace`): only then does the absence of the mark
+    /// say that no process of it may hold the capability. Absent (false) in the state of
+    /// an earlier corral's container, and for a restored one, whose processes come from
+    /// a checkpoint the mark did not travel with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ptrace_marked_since_create: bool,
 }
 
 impl Saved {
@@ -110,6 +117,7 @@ impl Saved {
             hooks: bundle.spec.hooks().clone(),
             host_mount: None,
             no_process: bundle.spec.process().is_none(),
+            ptrace_marked_since_create: false,
         }
     }
 }

@@ -471,6 +471,23 @@ fn ptrace_takes_the_copy(cx: &mut Ctx) -> CaseResult {
     sleeper(cx, cfg.clone())?;
     let first = how_exec_left(cx, "first", &[])?;
     ensure!(first.contains(trampoline), "a plain exec: {first}");
+    // The state an earlier corral wrote (or a restore) says nothing of marks: the copy.
+    let state = cx.root.join("c1/state.json");
+    let text = std::fs::read_to_string(&state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let mut older: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    older
+        .as_object_mut()
+        .ok_or("state.json is not an object")?
+        .remove("ptrace_marked_since_create")
+        .ok_or("state.json has no ptrace_marked_since_create")?;
+    std::fs::write(&state, older.to_string()).map_err(|e| e.to_string())?;
+    let unmarked = how_exec_left(cx, "unmarked", &[]);
+    std::fs::write(&state, &text).map_err(|e| e.to_string())?;
+    let unmarked = unmarked?;
+    ensure!(
+        unmarked.contains("made by an earlier corral"),
+        "an exec into an earlier corral's container: {unmarked}"
+    );
     let given = how_exec_left(cx, "given", &["--cap", "CAP_SYS_PTRACE"])?;
     ensure!(
         given.contains("write-protected copy") && given.contains("may hold CAP_SYS_PTRACE"),

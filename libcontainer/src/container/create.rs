@@ -309,13 +309,16 @@ fn create_in(
         }
         let (_, pid_start) =
             proc_stat(pid).ok_or_else(|| Error::Init("the container init died".into()))?;
-        let saved = Saved::of_new_init(
-            opts.id,
-            bundle,
-            (pid, pid_start),
-            spawned.own_pid_ns,
-            cgroup.cloned(),
-        );
+        let saved = Saved {
+            ptrace_marked_since_create: true,
+            ..Saved::of_new_init(
+                opts.id,
+                bundle,
+                (pid, pid_start),
+                spawned.own_pid_ns,
+                cgroup.cloned(),
+            )
+        };
         dir.save(&saved)
     };
     let spawned = spawn::spawn(&cfg, fifo, record)?;

@@ -41,7 +41,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
     let (dir, paused, saved, init) = running_init(o)?;
     let bundle = Bundle::load(&saved.bundle)?;
     let (process, checked) = exec_process::build(o.process_file, o.flags, &bundle, o.warn)?;
-    let leave = leave_corral(dir, paused, &bundle.spec, &process)?;
+    let leave = leave_corral(dir, &saved, paused, &bundle.spec, &process)?;
     let seccomp = super::create::compile_seccomp(&bundle, o.log_debug)?;
     let cgroup = saved.cgroup.as_ref().map(|cg| subs.apply(cg)).transpose()?;
     let console = console_socket(process.terminal() == Some(true), o.console_socket)?;
@@ -97,6 +97,7 @@ fn started(o: &ExecOptions, pid: i32, pidfd_socket: Option<&UnixStream>) -> Resu
 /// `resume`, which takes the lock, and one under a seccomp agent may wait for it.
 fn leave_corral(
     dir: StateDir,
+    saved: &Saved,
     paused: bool,
     spec: &oci_spec::runtime::Spec,
     process: &oci_spec::runtime::Process,
@@ -108,6 +109,8 @@ fn leave_corral(
         "the process may hold CAP_SYS_PTRACE over the host"
     } else if paused {
         "the container is paused"
+    } else if !saved.ptrace_marked_since_create {
+        "made by an earlier corral, or restored: its processes were never marked"
     } else if profile.is_some_and(|p| p.listener_path().is_some()) {
         // Its calls may wait for the seccomp agent, and `delete` must not wait with them.
         "a seccomp agent may hold its calls"
